@@ -1,0 +1,430 @@
+// Package config is camnode's settings: one struct read from CAMNODE_* environment
+// variables, its validation, and the redaction of the secrets it holds.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix is the prefix of every camnode environment variable.
+const Prefix = "CAMNODE"
+
+// Config is every setting of a node. The envconfig tags name the variables (a contract:
+// see DESIGN.md); desc is what `camnode --help` prints.
+type Config struct {
+	NodeID string `envconfig:"NODE_ID" desc:"the node's name in every topic; default: the hostname, sanitised to [a-z0-9_-]"`
+
+	MQTTURL           string        `envconfig:"MQTT_URL" default:"tcp://127.0.0.1:1883" desc:"broker: tcp://, ssl://, mqtts://, ws://, wss://"`
+	MQTTUsername      string        `envconfig:"MQTT_USERNAME" desc:"broker user name"`
+	MQTTPassword      string        `envconfig:"MQTT_PASSWORD" desc:"broker password (secret: never printed)"`
+	MQTTCAFile        string        `envconfig:"MQTT_CA_FILE" desc:"PEM file of CAs to trust for ssl:// and wss://"`
+	MQTTCertFile      string        `envconfig:"MQTT_CERT_FILE" desc:"PEM client certificate for TLS"`
+	MQTTKeyFile       string        `envconfig:"MQTT_KEY_FILE" desc:"PEM key of the client certificate"`
+	MQTTTopicPrefix   string        `envconfig:"MQTT_TOPIC_PREFIX" default:"camnode" desc:"first topic level"`
+	MQTTKeepAlive     time.Duration `envconfig:"MQTT_KEEPALIVE" default:"30s" desc:"MQTT keepalive; the broker publishes offline after 1.5x this when the node freezes"`
+	HADiscovery       bool          `envconfig:"HA_DISCOVERY" default:"true" desc:"publish Home Assistant MQTT discovery"`
+	HADiscoveryPrefix string        `envconfig:"HA_DISCOVERY_PREFIX" default:"homeassistant" desc:"Home Assistant discovery prefix"`
+	RTMPURL           string        `envconfig:"RTMP_URL" desc:"ingest: rtmp://host[:port]/app/streamkey or rtmps://... (required to stream; the key is a secret)"`
+	RTMPTimeout       time.Duration `envconfig:"RTMP_TIMEOUT" default:"10s" desc:"limit for each step of connecting to the ingest, and for each write"`
+	ReconnectMin      time.Duration `envconfig:"RECONNECT_MIN" default:"500ms" desc:"first delay before reconnecting to the ingest"`
+	ReconnectMax      time.Duration `envconfig:"RECONNECT_MAX" default:"30s" desc:"cap of the exponential reconnect delay (jitter added)"`
+	SendBuffer        time.Duration `envconfig:"SEND_BUFFER" default:"4s" desc:"most stream time queued for a slow network before whole GOPs are dropped"`
+	Source            string        `envconfig:"SOURCE" default:"v4l2:///dev/video0" desc:"v4l2:///dev/videoN, file:///path.h264, exec:<command>, testsrc"`
+	Width             int           `envconfig:"WIDTH" default:"1280" desc:"capture or encode width"`
+	Height            int           `envconfig:"HEIGHT" default:"720" desc:"capture or encode height"`
+	FPS               float64       `envconfig:"FPS" default:"30" desc:"capture or encode frame rate"`
+	Bitrate           Bitrate       `envconfig:"BITRATE" default:"2500k" desc:"target video bitrate where the source/encoder takes one (bits/s; k and M suffixes)"`
+	GOP               GOP           `envconfig:"GOP" default:"2s" desc:"keyframe interval: a duration (2s) or a frame count (60)"`
+	Autostart         bool          `envconfig:"AUTOSTART" default:"false" desc:"start streaming at boot without a command"`
+	TelemetryInterval time.Duration `envconfig:"TELEMETRY_INTERVAL" default:"10s" desc:"period of telemetry messages"`
+	Danmaku           Carriers      `envconfig:"DANMAKU" default:"sei,amf" desc:"where chat goes: any of sei, cc, amf, burn (comma separated), or none"`
+	ChatMaxRunes      int           `envconfig:"CHAT_MAX_RUNES" default:"100" desc:"longest chat message in runes after trimming"`
+	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	LogFormat         string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+}
+
+// Error is a bad setting: the variable and what is wrong with it. It never holds a secret's value.
+type Error struct {
+	Var string
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Msg }
+
+// Load reads the configuration from the environment. A misspelled CAMNODE_ variable, a value
+// that does not parse and a value out of range are all an *Error naming the variable.
+func Load() (*Config, error) {
+	var c Config
+	if err := envconfig.CheckDisallowed(Prefix, &c); err != nil {
+		// envconfig says "unknown environment variable CAMNODE_X"
+		name := strings.TrimSpace(strings.TrimPrefix(err.Error(), "unknown environment variable"))
+		return nil, &Error{Var: name, Msg: "unknown setting (misspelled? see camnode --help)"}
+	}
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{Var: pe.KeyName, Msg: fmt.Sprintf("cannot parse %q: %v", pe.Value, pe.Err)}
+		}
+		return nil, &Error{Var: Prefix + "_*", Msg: err.Error()}
+	}
+	if c.NodeID == "" {
+		host, _ := os.Hostname()
+		c.NodeID = SanitizeID(host)
+		if c.NodeID == "" {
+			c.NodeID = "camnode"
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// SanitizeID lowercases s and replaces everything outside [a-z0-9_-] with '-'.
+func SanitizeID(s string) string {
+	s = strings.ToLower(s)
+	if i := strings.IndexByte(s, '.'); i > 0 {
+		s = s[:i] // a FQDN's first label is the host's name
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(b)
+}
+
+// Validate checks ranges and forms that the types alone do not.
+func (c *Config) Validate() error {
+	bad := func(v, format string, args ...any) error {
+		return &Error{Var: Prefix + "_" + v, Msg: fmt.Sprintf(format, args...)}
+	}
+	if !idPattern.MatchString(c.NodeID) {
+		return bad("NODE_ID", "%q: use 1-64 of a-z, 0-9, _ and -", c.NodeID)
+	}
+	if c.MQTTTopicPrefix == "" || strings.ContainsAny(c.MQTTTopicPrefix, "#+\x00") || strings.HasPrefix(c.MQTTTopicPrefix, "/") || strings.HasSuffix(c.MQTTTopicPrefix, "/") {
+		return bad("MQTT_TOPIC_PREFIX", "%q is not a usable topic prefix (no #, +, leading or trailing /)", c.MQTTTopicPrefix)
+	}
+	if c.HADiscoveryPrefix == "" || strings.ContainsAny(c.HADiscoveryPrefix, "#+\x00") {
+		return bad("HA_DISCOVERY_PREFIX", "%q is not a usable topic prefix", c.HADiscoveryPrefix)
+	}
+	u, err := url.Parse(c.MQTTURL)
+	if err != nil {
+		return bad("MQTT_URL", "not a URL: %s", RedactURL(c.MQTTURL))
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "mqtts", "tls", "ws", "wss":
+	default:
+		return bad("MQTT_URL", "scheme %q: use tcp://, ssl://, mqtts://, ws:// or wss://", u.Scheme)
+	}
+	if u.Host == "" {
+		return bad("MQTT_URL", "%s has no host", RedactURL(c.MQTTURL))
+	}
+	if (c.MQTTCertFile == "") != (c.MQTTKeyFile == "") {
+		return bad("MQTT_KEY_FILE", "a client certificate needs both CAMNODE_MQTT_CERT_FILE and CAMNODE_MQTT_KEY_FILE")
+	}
+	for v, path := range map[string]string{"MQTT_CA_FILE": c.MQTTCAFile, "MQTT_CERT_FILE": c.MQTTCertFile, "MQTT_KEY_FILE": c.MQTTKeyFile} {
+		if path != "" {
+			if _, err := os.Stat(path); err != nil {
+				return bad(v, "cannot read %s: %v", path, errors.Unwrap(err))
+			}
+		}
+	}
+	if c.MQTTKeepAlive < 5*time.Second || c.MQTTKeepAlive > 30*time.Minute {
+		return bad("MQTT_KEEPALIVE", "%v: use 5s to 30m", c.MQTTKeepAlive)
+	}
+	if c.RTMPURL != "" {
+		if err := checkRTMPURL(c.RTMPURL); err != "" {
+			return bad("RTMP_URL", "%s: %s", RedactURL(c.RTMPURL), err)
+		}
+	}
+	if c.RTMPTimeout < 100*time.Millisecond || c.RTMPTimeout > 5*time.Minute {
+		return bad("RTMP_TIMEOUT", "%v: use 100ms to 5m", c.RTMPTimeout)
+	}
+	if c.ReconnectMin <= 0 || c.ReconnectMin > c.ReconnectMax {
+		return bad("RECONNECT_MIN", "%v must be above 0 and at most CAMNODE_RECONNECT_MAX (%v)", c.ReconnectMin, c.ReconnectMax)
+	}
+	if c.ReconnectMax > time.Hour {
+		return bad("RECONNECT_MAX", "%v: at most 1h", c.ReconnectMax)
+	}
+	if c.SendBuffer < 500*time.Millisecond || c.SendBuffer > time.Minute {
+		return bad("SEND_BUFFER", "%v: use 500ms to 1m", c.SendBuffer)
+	}
+	if err := checkSource(c.Source); err != "" {
+		return bad("SOURCE", "%s", err)
+	}
+	if c.Width < 16 || c.Width > 7680 || c.Width%2 != 0 {
+		return bad("WIDTH", "%d: use an even number from 16 to 7680", c.Width)
+	}
+	if c.Height < 16 || c.Height > 4320 || c.Height%2 != 0 {
+		return bad("HEIGHT", "%d: use an even number from 16 to 4320", c.Height)
+	}
+	if c.FPS < 1 || c.FPS > 240 {
+		return bad("FPS", "%v: use 1 to 240", c.FPS)
+	}
+	if c.Bitrate < 16_000 || c.Bitrate > 200_000_000 {
+		return bad("BITRATE", "%d bit/s: use 16k to 200M", int(c.Bitrate))
+	}
+	if frames := c.GOP.Frames(c.FPS); frames < 1 || frames > 3600 {
+		return bad("GOP", "%s is %d frames at %v fps: use 1 to 3600 frames", c.GOP, frames, c.FPS)
+	}
+	if c.TelemetryInterval < time.Second || c.TelemetryInterval > 24*time.Hour {
+		return bad("TELEMETRY_INTERVAL", "%v: use 1s to 24h", c.TelemetryInterval)
+	}
+	if c.ChatMaxRunes < 1 || c.ChatMaxRunes > 1000 {
+		return bad("CHAT_MAX_RUNES", "%d: use 1 to 1000", c.ChatMaxRunes)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		return bad("LOG_LEVEL", "%q: use debug, info, warn or error", c.LogLevel)
+	}
+	switch strings.ToLower(c.LogFormat) {
+	case "text", "json":
+	default:
+		return bad("LOG_FORMAT", "%q: use text or json", c.LogFormat)
+	}
+	return nil
+}
+
+func checkRTMPURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "not a URL"
+	}
+	if u.Scheme != "rtmp" && u.Scheme != "rtmps" {
+		return "use rtmp:// or rtmps://"
+	}
+	if u.Hostname() == "" {
+		return "no host"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "bad port"
+		}
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) < 2 || parts[0] == "" || parts[len(parts)-1] == "" {
+		return "needs /app/streamkey after the host"
+	}
+	return ""
+}
+
+func checkSource(s string) string {
+	switch {
+	case s == "testsrc":
+	case strings.HasPrefix(s, "file://"):
+		if strings.TrimPrefix(s, "file://") == "" {
+			return "file:// needs a path, e.g. file:///home/pi/clip.h264"
+		}
+	case strings.HasPrefix(s, "exec:"):
+		if strings.TrimSpace(strings.TrimPrefix(s, "exec:")) == "" {
+			return "exec: needs a command, e.g. exec:rpicam-vid -t 0 --inline -o -"
+		}
+	case strings.HasPrefix(s, "v4l2://"):
+		if !strings.HasPrefix(strings.TrimPrefix(s, "v4l2://"), "/dev/") {
+			return "v4l2:// needs a device path, e.g. v4l2:///dev/video0"
+		}
+	default:
+		return fmt.Sprintf("%q: use v4l2:///dev/videoN, file:///path.h264, exec:<command> or testsrc", s)
+	}
+	return ""
+}
+
+// Bitrate is bits per second, written as 2500000, 2500k or 2.5M.
+type Bitrate int
+
+// Decode implements envconfig.Decoder.
+func (b *Bitrate) Decode(s string) error {
+	s = strings.TrimSpace(s)
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		mult, s = 1e3, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+		mult, s = 1e6, s[:len(s)-1]
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return fmt.Errorf("want bits per second like 2500k or 4M")
+	}
+	*b = Bitrate(f * mult)
+	return nil
+}
+
+// GOP is the keyframe interval: a duration ("2s") or a number of frames ("60").
+type GOP struct {
+	Duration time.Duration
+	Count    int
+}
+
+// Decode implements envconfig.Decoder.
+func (g *GOP) Decode(s string) error {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 {
+			return fmt.Errorf("want a positive frame count or a duration like 2s")
+		}
+		*g = GOP{Count: n}
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a duration like 2s or a frame count like 60")
+	}
+	*g = GOP{Duration: d}
+	return nil
+}
+
+// Frames is the interval in frames at fps.
+func (g GOP) Frames(fps float64) int {
+	if g.Count > 0 {
+		return g.Count
+	}
+	return int(g.Duration.Seconds()*fps + 0.5)
+}
+
+func (g GOP) String() string {
+	if g.Count > 0 {
+		return strconv.Itoa(g.Count)
+	}
+	return g.Duration.String()
+}
+
+// Carrier is one way chat reaches the stream.
+type Carrier string
+
+// The danmaku carriers of DESIGN.md.
+const (
+	CarrierSEI  Carrier = "sei"
+	CarrierCC   Carrier = "cc"
+	CarrierAMF  Carrier = "amf"
+	CarrierBurn Carrier = "burn"
+)
+
+// Carriers is the set of carriers switched on.
+type Carriers []Carrier
+
+// Decode implements envconfig.Decoder.
+func (cs *Carriers) Decode(s string) error {
+	var out Carriers
+	for _, f := range strings.Split(s, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		switch Carrier(f) {
+		case CarrierSEI, CarrierCC, CarrierAMF, CarrierBurn:
+			if !out.Has(Carrier(f)) {
+				out = append(out, Carrier(f))
+			}
+		case "", "none":
+		default:
+			return fmt.Errorf("unknown carrier %q: use sei, cc, amf, burn or none", f)
+		}
+	}
+	*cs = out
+	return nil
+}
+
+// Has reports whether c is switched on.
+func (cs Carriers) Has(c Carrier) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactURL hides the secrets of a URL: the password of userinfo, the query, and for
+// every URL that is not an MQTT broker's the stream key (the last path element). It never fails: what does not parse
+// is hidden whole.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "****"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxx")
+		}
+	}
+	q := ""
+	if u.RawQuery != "" || u.ForceQuery {
+		q = "?****"
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "mqtts", "tls", "ws", "wss":
+	default:
+		// rtmp/rtmps, and anything given where an RTMP URL belongs: the last element may be a key
+		path := strings.TrimRight(u.Path, "/")
+		if i := strings.LastIndexByte(path, '/'); i > 0 {
+			u.Path = path[:i+1] + "KEY"
+			u.RawPath = ""
+		}
+	}
+	s := strings.Replace(u.String(), ":xxxx@", ":****@", 1)
+	s = strings.Replace(s, "/KEY", "/****", 1)
+	return s + q
+}
+
+// Redacted returns a copy whose secrets are replaced by ****, for logs and state payloads.
+func (c Config) Redacted() Config {
+	if c.MQTTPassword != "" {
+		c.MQTTPassword = "****"
+	}
+	c.MQTTURL = RedactURL(c.MQTTURL)
+	if c.RTMPURL != "" {
+		c.RTMPURL = RedactURL(c.RTMPURL)
+	}
+	return c
+}
+
+// Secrets lists the secret values set in c, for tests and log filters that must make sure
+// none of them is ever printed.
+func (c *Config) Secrets() []string {
+	var out []string
+	if c.MQTTPassword != "" {
+		out = append(out, c.MQTTPassword)
+	}
+	if u, err := url.Parse(c.RTMPURL); err == nil && c.RTMPURL != "" {
+		path := strings.TrimRight(u.Path, "/")
+		if i := strings.LastIndexByte(path, '/'); i >= 0 && i+1 < len(path) {
+			out = append(out, path[i+1:])
+		}
+		if u.RawQuery != "" {
+			out = append(out, u.RawQuery)
+		}
+	}
+	return out
+}
+
+// usageFormat is the template for `camnode --help`, one setting a row.
+const usageFormat = `{{range .}}{{usage_key .}}	{{usage_default .}}	{{usage_description .}}
+{{end}}`
+
+// Usage writes every setting with its variable, default and meaning.
+func Usage(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	if err := envconfig.Usagef(Prefix, &Config{}, tw, usageFormat); err != nil {
+		return err
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,113 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func clearEnv(t *testing.T) {
+	t.Helper()
+	t.Setenv("CAMNODE_NODE_ID", "garden")
+}
+
+func TestLoadDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NodeID != "garden" || c.MQTTURL != "tcp://127.0.0.1:1883" || c.Width != 1280 || c.Height != 720 || c.FPS != 30 ||
+		c.Bitrate != 2_500_000 || c.GOP.Frames(c.FPS) != 60 || c.Autostart || !c.Danmaku.Has(CarrierSEI) || !c.Danmaku.Has(CarrierAMF) ||
+		c.Danmaku.Has(CarrierCC) || c.MQTTTopicPrefix != "camnode" || c.HADiscoveryPrefix != "homeassistant" || !c.HADiscovery {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	cases := []struct{ env, val, wantVar, wantMsg string }{
+		{"CAMNODE_WIDHT", "640", "CAMNODE_WIDHT", "unknown setting"},
+		{"CAMNODE_WIDTH", "wide", "CAMNODE_WIDTH", "cannot parse"},
+		{"CAMNODE_WIDTH", "641", "CAMNODE_WIDTH", "even"},
+		{"CAMNODE_FPS", "0", "CAMNODE_FPS", "1 to 240"},
+		{"CAMNODE_BITRATE", "fast", "CAMNODE_BITRATE", "2500k"},
+		{"CAMNODE_GOP", "-1s", "CAMNODE_GOP", "duration"},
+		{"CAMNODE_AUTOSTART", "maybe", "CAMNODE_AUTOSTART", "cannot parse"},
+		{"CAMNODE_DANMAKU", "sei,smoke", "CAMNODE_DANMAKU", "unknown carrier"},
+		{"CAMNODE_SOURCE", "http://x", "CAMNODE_SOURCE", "testsrc"},
+		{"CAMNODE_MQTT_URL", "http://broker", "CAMNODE_MQTT_URL", "scheme"},
+		{"CAMNODE_RTMP_URL", "rtmp://host/onlyapp", "CAMNODE_RTMP_URL", "/app/streamkey"},
+		{"CAMNODE_RTMP_URL", "http://host/app/s3cr3t", "CAMNODE_RTMP_URL", "rtmp://"},
+		{"CAMNODE_LOG_LEVEL", "loud", "CAMNODE_LOG_LEVEL", "debug"},
+		{"CAMNODE_NODE_ID", "Gar den", "CAMNODE_NODE_ID", "a-z"},
+		{"CAMNODE_MQTT_CA_FILE", "/nonexistent/ca.pem", "CAMNODE_MQTT_CA_FILE", "cannot read"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.env+"="+tc.val, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv(tc.env, tc.val)
+			_, err := Load()
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *Error, got %v", err)
+			}
+			if ce.Var != tc.wantVar || !strings.Contains(ce.Msg, tc.wantMsg) {
+				t.Fatalf("got %q, want var %s and %q", err, tc.wantVar, tc.wantMsg)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatalf("secret in error: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := map[string]string{
+		"rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl":                   "rtmp://a.rtmp.youtube.com/live2/****",
+		"rtmps://live.twitch.tv:443/app/live_123_xyz?x=1":                  "rtmps://live.twitch.tv:443/app/****?****",
+		"rtmp://127.0.0.1:1935/live/?secret=1":                             "rtmp://127.0.0.1:1935/live/?****",
+		"ssl://user:pa55@broker:8883":                                      "ssl://user:****@broker:8883",
+		"tcp://127.0.0.1:1883":                                             "tcp://127.0.0.1:1883",
+		"rtmp://live-push.bilivideo.com/live-bvc/?streamname=live_1&key=k": "rtmp://live-push.bilivideo.com/live-bvc/?****",
+		"::not a url": "****",
+	}
+	for in, want := range cases {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSecretsNeverInRedacted(t *testing.T) {
+	c := Config{MQTTURL: "tcp://u:pw@h:1", MQTTPassword: "hunter2", RTMPURL: "rtmp://h/app/key123?token=abc"}
+	r := c.Redacted()
+	all := r.MQTTURL + r.MQTTPassword + r.RTMPURL
+	for _, s := range append(c.Secrets(), "pw") {
+		if strings.Contains(all, s) {
+			t.Fatalf("secret %q in %q", s, all)
+		}
+	}
+	if got := c.Secrets(); len(got) != 3 {
+		t.Fatalf("secrets: %q", got)
+	}
+}
+
+func TestUsageListsEverySetting(t *testing.T) {
+	var b strings.Builder
+	if err := Usage(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"CAMNODE_NODE_ID", "CAMNODE_MQTT_URL", "CAMNODE_RTMP_URL", "CAMNODE_SOURCE", "CAMNODE_GOP", "CAMNODE_DANMAKU", "2500k", "tcp://127.0.0.1:1883"} {
+		if !strings.Contains(b.String(), v) {
+			t.Errorf("usage lacks %s:\n%s", v, b.String())
+		}
+	}
+}
+
+func TestSanitizeID(t *testing.T) {
+	for in, want := range map[string]string{"Garden-Pi.local": "garden-pi", "cam 1": "cam-1", "x_y": "x_y"} {
+		if got := SanitizeID(in); got != want {
+			t.Errorf("SanitizeID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
