@@ -1,0 +1,219 @@
+// Package exec is a media.Source that runs a command and reads Annex-B H.264 from its standard output.
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/h264"
+)
+
+// Timings of the shutdown. Vars so that tests can shorten them.
+var (
+	// killDelay is how long the command has after SIGTERM before its group gets SIGKILL.
+	killDelay = 2 * time.Second
+	// drainGrace is how long, after the command exits, Run keeps reading output that a
+	// process outside its group may still hold open.
+	drainGrace = 2 * time.Second
+)
+
+// Options tune an exec source.
+type Options struct {
+	// Logger receives the command's standard error, line by line, at debug level.
+	Logger *slog.Logger
+}
+
+// Source runs a command, without a shell unless the command line asks for one (see Argv),
+// in a process group of its own, and splits its standard output into access units.
+//
+// The Time of an access unit is when the first piece of it arrived from the pipe, measured
+// on the monotonic clock from the start of the command. That is the closest camnode gets
+// to a capture time: encoders such as ffmpeg or rpicam-vid write each frame as soon as it
+// is coded. A command that writes faster than real time (cat of a file) yields times that
+// crowd together; use the file source to play files.
+type Source struct {
+	argv   []string
+	logger *slog.Logger
+}
+
+// New returns a source for the command line. It fails only when the line cannot be split.
+func New(commandLine string, opts Options) (*Source, error) {
+	argv, err := Argv(commandLine)
+	if err != nil {
+		return nil, fmt.Errorf("exec source: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Source{argv: argv, logger: opts.Logger}, nil
+}
+
+// Name is the program the source runs, without its directory or arguments, safe to show:
+// arguments may hold credentials (an RTSP URL, say), so errors and logs name only this.
+func (s *Source) Name() string { return filepath.Base(s.argv[0]) }
+
+// Run starts the command and delivers its access units. When ctx ends, deliver fails or
+// the output cannot be split, the command's whole process group gets SIGTERM, then SIGKILL
+// after two seconds, and is reaped before Run returns. When the command ends by itself
+// Run returns an error with its exit status (wrapping io.EOF for status 0).
+func (s *Source) Run(ctx context.Context, deliver func(*media.AccessUnit) error) error {
+	name := s.Name()
+	cmd := osexec.Command(s.argv[0], s.argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("exec source: %s: stdout pipe: %w", name, err)
+	}
+	defer stdout.Close()
+	cmd.Stdout = w
+	stderr := &lineLogger{logger: s.logger, program: name}
+	cmd.Stderr = stderr
+	// Bounds Wait when a process the group leader left behind keeps stderr open.
+	cmd.WaitDelay = time.Second
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("exec source: start %s: %w", name, err)
+	}
+	start := time.Now()
+	s.logger.Info("exec source started", "program", name, "pid", cmd.Process.Pid)
+
+	stop := make(chan struct{})
+	exited := make(chan error, 1)
+	go func() { exited <- s.supervise(ctx, cmd, stdout, stderr, stop) }()
+
+	runErr := s.read(ctx, stdout, start, deliver)
+	var exitErr error
+	exitedByItself := false
+	if runErr == nil && ctx.Err() == nil {
+		// The output ended: the command is exiting (coreutils close stdout just before),
+		// or it closed stdout and goes on; the latter gets stopped after a while.
+		t := time.NewTimer(drainGrace)
+		select {
+		case exitErr = <-exited:
+			exitedByItself = true
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	if !exitedByItself {
+		close(stop)
+		exitErr = <-exited
+	}
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case runErr != nil:
+		return runErr
+	case !exitedByItself:
+		return fmt.Errorf("exec source: %s closed its output but did not exit", name)
+	case exitErr == nil:
+		return fmt.Errorf("exec source: %s ended with exit status 0: %w", name, io.EOF)
+	default:
+		return fmt.Errorf("exec source: %s ended: %w", name, exitErr)
+	}
+}
+
+// supervise waits for the command to exit or for Run to stop it, then makes sure no process
+// of its group survives and unblocks the reader. It returns the command's exit error.
+func (s *Source) supervise(ctx context.Context, cmd *osexec.Cmd, stdout *os.File, stderr *lineLogger, stop <-chan struct{}) error {
+	pgid := cmd.Process.Pid
+	wait := make(chan error, 1)
+	go func() { wait <- cmd.Wait() }()
+	var err error
+	exitedByItself := false
+	select {
+	case err = <-wait:
+		exitedByItself = true
+		// Give the reader time to drain what the command wrote, then unblock it even if
+		// something outside the group holds the pipe.
+		time.AfterFunc(drainGrace, func() { stdout.SetReadDeadline(time.Now()) })
+	case <-ctx.Done():
+	case <-stop:
+	}
+	if !exitedByItself {
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		t := time.NewTimer(killDelay)
+		select {
+		case err = <-wait:
+			t.Stop()
+		case <-t.C:
+			s.logger.Warn("exec source: command ignores SIGTERM, killing it", "program", s.Name())
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			err = <-wait
+		}
+		stdout.SetReadDeadline(time.Now())
+	}
+	// Whatever the leader left behind in its group goes too.
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	stderr.flush()
+	return err
+}
+
+// chunk records when the pipe delivered the stream bytes up to end.
+type chunk struct {
+	end int64
+	at  time.Duration
+}
+
+func (s *Source) read(ctx context.Context, stdout *os.File, start time.Time, deliver func(*media.AccessUnit) error) error {
+	var (
+		sp       h264.Splitter
+		chunks   []chunk
+		received int64
+		au       media.AccessUnit
+		last     time.Duration
+		delivErr error
+	)
+	emit := func(nalus [][]byte) error {
+		off := sp.Offset()
+		i := 0
+		for i < len(chunks)-1 && chunks[i].end <= off {
+			i++
+		}
+		at := max(chunks[i].at, last)
+		chunks = slices.Delete(chunks, 0, i)
+		last = at
+		au = media.AccessUnit{NALUs: nalus, Time: at, Keyframe: h264.IsKeyframe(nalus)}
+		if err := deliver(&au); err != nil {
+			delivErr = err
+			return err
+		}
+		return nil
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := stdout.Read(buf)
+		if n > 0 {
+			received += int64(n)
+			chunks = append(chunks, chunk{received, time.Since(start)})
+			if perr := sp.Push(buf[:n], emit); perr != nil {
+				if delivErr != nil {
+					return delivErr // unchanged, as media.Source promises
+				}
+				return fmt.Errorf("exec source: %s output: %w", s.Name(), perr)
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+			return sp.Flush(emit)
+		}
+		return fmt.Errorf("exec source: read %s output: %w", s.Name(), err)
+	}
+}

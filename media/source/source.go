@@ -1,0 +1,164 @@
+// Package source opens the video source a CAMNODE_SOURCE URI names.
+package source
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/source/exec"
+	"github.com/camnode/camnode/media/source/file"
+	"github.com/camnode/camnode/media/source/testsrc"
+)
+
+// Options are the capture settings a source takes where it can; a source that reads
+// ready-made H.264 ignores the size, bitrate and GOP.
+type Options struct {
+	Width, Height int
+	// FPS is the capture rate, and the playback rate of a file whose SPS states none.
+	FPS     float64
+	Bitrate int // bits/s
+	GOP     int // frames from one keyframe to the next
+	Logger  *slog.Logger
+}
+
+// ErrV4L2NotBuilt is returned for v4l2: URIs until the camera source exists.
+var ErrV4L2NotBuilt = errors.New("source: v4l2 source not built yet")
+
+// Open returns the source uri names:
+//
+//	file:///path/clip.h264[?pace=0][&loop=0]   Annex-B file, looped in real time; pace=0
+//	file:relative/clip.h264                    plays as fast as consumed, loop=0 plays once
+//	exec:<command line>                        a command writing Annex-B to stdout
+//	testsrc                                    built-in 720p30 test pattern
+//	v4l2:///dev/videoN                         a V4L2 camera (not built yet)
+//
+// Errors never quote an exec command line, which may hold credentials.
+func Open(uri string, opts Options) (media.Source, error) {
+	scheme, rest := splitScheme(uri)
+	switch scheme {
+	case "testsrc":
+		if rest != "" && rest != "//" {
+			return nil, fmt.Errorf("source: testsrc takes no parameters, got %q", rest)
+		}
+		return testsrc.New(testsrc.Options{Logger: opts.Logger}), nil
+	case "file":
+		return openFile(uri, opts)
+	case "exec":
+		s, err := exec.New(rest, exec.Options{Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case "v4l2":
+		return nil, ErrV4L2NotBuilt
+	case "":
+		return nil, errors.New("source: URI has no scheme (want file:, exec:, testsrc or v4l2:)")
+	default:
+		return nil, fmt.Errorf("source: unknown URI scheme %q (want file, exec, testsrc or v4l2)", scheme)
+	}
+}
+
+// splitScheme returns the lower-cased scheme of uri and what follows its colon. A bare
+// word ("testsrc") is a scheme with nothing after it.
+func splitScheme(uri string) (scheme, rest string) {
+	uri = strings.TrimSpace(uri)
+	i := strings.IndexByte(uri, ':')
+	if i < 0 {
+		i = len(uri)
+	}
+	scheme = uri[:i]
+	for j, c := range scheme {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", uri
+		}
+	}
+	if i < len(uri) {
+		rest = uri[i+1:]
+	}
+	return strings.ToLower(scheme), rest
+}
+
+func openFile(uri string, opts Options) (media.Source, error) {
+	path, q, err := filePath(uri)
+	if err != nil {
+		return nil, err
+	}
+	fo := file.Options{FPS: opts.FPS, Logger: opts.Logger}
+	for k, v := range q {
+		var flag *bool // set when the parameter is 0
+		switch k {
+		case "pace":
+			flag = &fo.Unpaced
+		case "loop":
+			flag = &fo.Once
+		default:
+			return nil, fmt.Errorf("source: unknown parameter %q in file URI (want pace, loop)", k)
+		}
+		on, err := strconv.ParseBool(v[len(v)-1])
+		if err != nil {
+			return nil, fmt.Errorf("source: %s=%q in file URI is not 0 or 1", k, v[len(v)-1])
+		}
+		*flag = !on
+	}
+	s, err := file.Open(path, fo)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func filePath(uri string) (string, url.Values, error) {
+	u, err := url.Parse(strings.TrimSpace(uri))
+	if err != nil {
+		return "", nil, fmt.Errorf("source: file URI: %w", err)
+	}
+	path := u.Path
+	if u.Opaque != "" { // file:relative/path
+		if path, err = url.PathUnescape(u.Opaque); err != nil {
+			return "", nil, fmt.Errorf("source: file URI: %w", err)
+		}
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return "", nil, fmt.Errorf("source: file URI %q names host %q: write file:///absolute/path.h264 or file:relative/path.h264", uri, u.Host)
+	}
+	if path == "" {
+		return "", nil, fmt.Errorf("source: file URI %q has no path", uri)
+	}
+	return path, u.Query(), nil
+}
+
+// Describe returns a short form of uri that is safe to publish in state payloads and logs:
+// an exec source shows only its program name, since the arguments may hold credentials,
+// and no source shows its query.
+func Describe(uri string) string {
+	scheme, rest := splitScheme(uri)
+	switch scheme {
+	case "testsrc":
+		return "testsrc"
+	case "file":
+		if path, _, err := filePath(uri); err == nil {
+			return "file:" + path
+		}
+		return "file"
+	case "exec":
+		if argv, err := exec.Argv(rest); err == nil {
+			return "exec:" + filepath.Base(argv[0])
+		}
+		return "exec"
+	case "v4l2":
+		if u, err := url.Parse(strings.TrimSpace(uri)); err == nil && u.Path != "" {
+			return "v4l2:" + u.Path
+		}
+		return "v4l2"
+	case "":
+		return "unknown"
+	default:
+		return scheme + ":"
+	}
+}

@@ -1,0 +1,113 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/source/testsrc"
+)
+
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	clip := filepath.Join(dir, "clip.h264")
+	if err := os.WriteFile(clip, testsrc.Clip(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	rel, _ := filepath.Rel(wd, clip)
+
+	// Sources that end by themselves: how many frames until the end, and how it ends.
+	for _, tc := range []struct {
+		uri    string
+		frames int
+	}{
+		{"file://" + clip + "?pace=0&loop=0", testsrc.Frames},
+		{"FILE://localhost" + clip + "?loop=false&pace=false", testsrc.Frames},
+		{"file:" + rel + "?pace=0&loop=0", testsrc.Frames},
+		{"exec:cat " + clip, testsrc.Frames},
+	} {
+		src, err := Open(tc.uri, Options{})
+		if err != nil {
+			t.Errorf("Open(%q): %v", tc.uri, err)
+			continue
+		}
+		n := 0
+		err = src.Run(context.Background(), func(au *media.AccessUnit) error { n++; return nil })
+		if !errors.Is(err, io.EOF) || n != tc.frames {
+			t.Errorf("%s: %d frames then %v, want %d frames then io.EOF", tc.uri, n, err, tc.frames)
+		}
+	}
+
+	// testsrc and a looping file run until the context ends.
+	for _, uri := range []string{"testsrc", "file://" + clip} {
+		src, err := Open(uri, Options{})
+		if err != nil {
+			t.Fatalf("Open(%q): %v", uri, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var sps h264.SPS
+		err = src.Run(ctx, func(au *media.AccessUnit) error {
+			sps, err = h264.ParseSPS(au.NALUs[0])
+			cancel()
+			return err
+		})
+		if err != nil || sps.Width != 1280 || sps.Height != 720 {
+			t.Errorf("%s: first access unit SPS %dx%d, Run %v", uri, sps.Width, sps.Height, err)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, tc := range []struct{ uri, want string }{
+		{"v4l2:///dev/video0", "v4l2 source not built yet"},
+		{"rtsp://user:secret@cam/stream", `unknown URI scheme "rtsp"`},
+		{"/dev/video0", "no scheme"},
+		{"file:///no/such/clip.h264", "/no/such/clip.h264"},
+		{"file://clip.h264", `names host "clip.h264"`},
+		{"file:///x.h264?pace=maybe", `pace="maybe"`},
+		{"file:///x.h264?speed=2", `unknown parameter "speed"`},
+		{"exec:ffmpeg -i 'rtsp://user:secret@cam", "unclosed '"},
+		{"exec:", "empty"},
+		{"testsrc:pattern=bars", "testsrc takes no parameters"},
+	} {
+		src, err := Open(tc.uri, Options{})
+		if err == nil {
+			t.Errorf("Open(%q) = %v, want an error", tc.uri, src)
+			continue
+		}
+		if src != nil {
+			t.Errorf("Open(%q) returned a non-nil source with its error", tc.uri)
+		}
+		if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%q) error %q, want it to contain %q and no secret", tc.uri, err, tc.want)
+		}
+	}
+	if _, err := Open("v4l2:///dev/video0", Options{}); !errors.Is(err, ErrV4L2NotBuilt) {
+		t.Errorf("v4l2 error %v is not ErrV4L2NotBuilt", err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	for uri, want := range map[string]string{
+		"testsrc":                       "testsrc",
+		"file:///data/clip.h264?pace=0": "file:/data/clip.h264",
+		"file:clip.h264":                "file:clip.h264",
+		`exec:/usr/bin/ffmpeg -i "rtsp://u:secret@cam/1" -f h264 -`: "exec:ffmpeg",
+		`exec:sh -c "curl -H 'Authorization: secret' x"`:            "exec:sh",
+		"exec:'unclosed secret":                                     "exec",
+		"v4l2:///dev/video2?size=1280x720":                          "v4l2:/dev/video2",
+		"rtsp://u:secret@cam":                                       "rtsp:",
+		"":                                                          "unknown",
+	} {
+		if got := Describe(uri); got != want {
+			t.Errorf("Describe(%q) = %q, want %q", uri, got, want)
+		}
+	}
+}
