@@ -35,3 +35,33 @@ type Source interface {
 type KeyframeRequester interface {
 	RequestKeyframe() error
 }
+
+// PixelFormat is the memory layout of a raw Frame.
+type PixelFormat uint8
+
+const (
+	// PixelI420 (YU12): the Y plane, then U and V planes of (Width/2)x(Height/2).
+	PixelI420 PixelFormat = iota + 1
+	// PixelNV12: the Y plane, then one plane of interleaved U,V pairs, Width x (Height/2).
+	PixelNV12
+)
+
+// Frame is one raw picture, for sources that do not deliver H.264 (raw V4L2 formats, the
+// live test pattern) and for drawing danmaku into the picture before encoding.
+//
+// Plane i holds rows of Strides[i] bytes; unused planes are nil. Like an AccessUnit, a
+// Frame and its planes belong to the source and are valid only during the deliver call.
+type Frame struct {
+	Format        PixelFormat
+	Width, Height int
+	Planes        [3][]byte
+	Strides       [3]int
+	// Time follows the rules of AccessUnit.Time.
+	Time time.Duration
+}
+
+// FrameSource yields raw pictures until its context ends or it fails; an encoder turns
+// them into access units.
+type FrameSource interface {
+	RunFrames(ctx context.Context, deliver func(*Frame) error) error
+}
