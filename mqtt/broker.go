@@ -1,0 +1,106 @@
+package mqtt
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// broker is a parsed broker URL: what paho dials, and what may be shown.
+type broker struct {
+	dial     *url.URL // without userinfo
+	redacted string   // for logs and errors: no userinfo, query shown as ****
+	tls      bool
+	username string // from the URL's userinfo, if any
+	password string
+}
+
+// parseBrokerURL accepts tcp:// (or mqtt://), ssl:// (or mqtts://, tls://), ws:// and
+// wss:// URLs and fills in the usual port when none is given. Errors never repeat the URL,
+// which may carry a password.
+func parseBrokerURL(raw string) (broker, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the URL, and its inner error may quote part of a password
+		// ("invalid URL escape", "invalid port"): say less when there may be one.
+		if strings.Contains(raw, "@") {
+			return broker{}, errors.New("mqtt: broker URL is not a valid URL (percent-encode special characters in user and password)")
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return broker{}, fmt.Errorf("mqtt: broker URL is not a valid URL: %v", err)
+	}
+	var b broker
+	var port string
+	switch strings.ToLower(u.Scheme) {
+	case "tcp", "mqtt":
+		u.Scheme, port = "tcp", "1883"
+	case "ssl", "mqtts", "tls":
+		u.Scheme, port, b.tls = "ssl", "8883", true
+	case "ws":
+		u.Scheme, port = "ws", "80"
+	case "wss":
+		u.Scheme, port, b.tls = "wss", "443", true
+	default:
+		return broker{}, fmt.Errorf("mqtt: broker URL scheme %q not supported (want tcp://, ssl://, mqtts://, ws:// or wss://)", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return broker{}, fmt.Errorf("mqtt: broker URL %s://… has no host", u.Scheme)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	}
+	if u.User != nil {
+		b.username = u.User.Username()
+		b.password, _ = u.User.Password()
+		u.User = nil
+	}
+	b.dial = u
+	shown := *u
+	if shown.RawQuery != "" || shown.ForceQuery {
+		shown.RawQuery, shown.ForceQuery = "****", false
+	}
+	shown.Fragment, shown.RawFragment = "", ""
+	b.redacted = shown.String()
+	return b, nil
+}
+
+// tlsConfig trusts the system roots plus caFile, and presents the client certificate pair
+// when both files are given.
+func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt: CA file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt: CA file %s: no PEM certificate found", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	switch {
+	case certFile != "" && keyFile != "":
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt: client certificate %s with key %s: %w", certFile, keyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	case certFile != "":
+		return nil, fmt.Errorf("mqtt: client certificate %s given without a key file", certFile)
+	case keyFile != "":
+		return nil, fmt.Errorf("mqtt: client key %s given without a certificate file", keyFile)
+	}
+	return cfg, nil
+}
