@@ -92,3 +92,26 @@ func (v Video) MonotonicDTS() int {
 	}
 	return -1
 }
+
+// LiveMetadata plays a live stream with ffprobe and returns the onMetaData fields the
+// server passed on (nginx-rtmp does not store metadata in its recordings, but it sends
+// what it parsed from the publisher's @setDataFrame to every player).
+func LiveMetadata(t testing.TB, url string) map[string]string {
+	t.Helper()
+	Require(t, "ffprobe", "timeout")
+	out, err := run("timeout", "-k", "5", "20", "ffprobe", "-v", "error", "-rw_timeout", "5000000",
+		"-analyzeduration", "500000", "-probesize", "200000",
+		"-show_entries", "format_tags", "-of", "json", url)
+	if err != nil {
+		t.Fatalf("peers: %v", err)
+	}
+	var probe struct {
+		Format struct {
+			Tags map[string]string `json:"tags"`
+		} `json:"format"`
+	}
+	if err := json.Unmarshal(out, &probe); err != nil {
+		t.Fatalf("peers: ffprobe json: %v", err)
+	}
+	return probe.Format.Tags
+}

@@ -3,7 +3,7 @@
 // them when the test ends.
 //
 // Where a program is missing the test is skipped, except when CI is set (or
-// CAMNODE_REQUIRE_PEERS=1): there a missing peer fails the test, because those tests must run.
+// PEERS_REQUIRED=1): there a missing peer fails the test, because those tests must run.
 package peers
 
 import (
@@ -21,13 +21,24 @@ import (
 	"time"
 )
 
+// Mosquitto and nginx live in /usr/sbin, which a user's PATH often lacks.
+func init() {
+	path := os.Getenv("PATH")
+	for _, d := range []string{"/usr/sbin", "/sbin"} {
+		if !strings.Contains(":"+path+":", ":"+d+":") {
+			path += ":" + d
+		}
+	}
+	os.Setenv("PATH", path)
+}
+
 // Require returns the path of each named program, or ends the test: skipped on a developer
 // machine, failed in CI.
 func Require(t testing.TB, programs ...string) {
 	t.Helper()
 	for _, p := range programs {
 		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") != "" || os.Getenv("CAMNODE_REQUIRE_PEERS") == "1" {
+			if os.Getenv("CI") != "" || os.Getenv("PEERS_REQUIRED") == "1" {
 				t.Fatalf("peer program %q is required but missing (install with: make deps)", p)
 			}
 			t.Skipf("peer program %q missing (install with: make deps)", p)

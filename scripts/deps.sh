@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs what building and testing camnode needs on Debian/Ubuntu, and only what is
+# missing: the Go toolchain (>= the go.mod version); what the build links and draws with
+# (a C compiler, pkg-config and libx264-dev for the H.264 encoder, fonts-noto-cjk for
+# burned-in danmaku); and the real peers the tests run against (Mosquitto and its
+# clients, nginx with the RTMP module, ffmpeg/ffprobe).
+#   scripts/deps.sh go      Go and the build packages (enough for `camnode demo`)
+#   scripts/deps.sh all     Go, the build packages and the test peers
+# Prints the directory of the go binary to use on its last line.
+set -euo pipefail
+what=${1:-all}
+cd "$(dirname "$0")/.."
+want=$(awk '/^go [0-9]/{print $2; exit}' go.mod)   # e.g. 1.26
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { $SUDO apt-get update -qq >&2; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# version_ge A B: is Go version A (1.26.8) at least B (1.26)?
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+go_dir=""
+for cand in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go "$HOME/.cache/camnode/go/bin/go"; do
+  [ -n "$cand" ] && [ -x "$cand" ] || continue
+  v=$("$cand" env GOVERSION 2>/dev/null | sed 's/^go//') || continue
+  if version_ge "$v" "$want"; then go_dir=$(dirname "$cand"); break; fi
+done
+if [ -z "$go_dir" ]; then
+  # No recent Go: take the official toolchain module (what `go` itself downloads with
+  # GOTOOLCHAIN) from the Go module proxy, into the user's cache.
+  command -v curl >/dev/null && command -v unzip >/dev/null || apt_install curl unzip ca-certificates
+  arch=$(dpkg --print-architecture); case "$arch" in armhf) arch=armv6l;; esac
+  proxy=${GOPROXY:-https://proxy.golang.org}; proxy=${proxy%%,*}
+  latest=$(curl -fsSL "$proxy/golang.org/toolchain/@v/list" | grep -E "^v0\.0\.1-go${want//./\\.}(\.[0-9]+)?\.linux-$arch$" | sort -V | tail -n1)
+  [ -n "$latest" ] || { echo "deps: no Go $want toolchain found on $proxy" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  curl -fsSL -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/$latest.zip"
+  rm -rf "$HOME/.cache/camnode/go"; mkdir -p "$HOME/.cache/camnode"
+  unzip -q "$tmp/go.zip" -d "$tmp/x"
+  mv "$tmp/x/golang.org/toolchain@$latest" "$HOME/.cache/camnode/go"
+  chmod +x "$HOME/.cache/camnode/go/bin/"* "$HOME/.cache/camnode/go/pkg/tool/"*/* 2>/dev/null || true
+  rm -rf "$tmp"
+  go_dir="$HOME/.cache/camnode/go/bin"
+fi
+
+# cgo and libx264 for media/encoder/x264, and the CJK font of the danmaku renderer.
+missing=()
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+dpkg -s libx264-dev >/dev/null 2>&1 || missing+=(libx264-dev)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] || missing+=(fonts-noto-cjk)
+
+if [ "$what" = all ]; then
+  command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+  command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
+  command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  apt_install "${missing[@]}"
+fi
+echo "$go_dir"
