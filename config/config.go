@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -50,6 +51,11 @@ type Config struct {
 	TelemetryInterval time.Duration `envconfig:"TELEMETRY_INTERVAL" default:"10s" desc:"period of telemetry messages"`
 	Danmaku           Carriers      `envconfig:"DANMAKU" default:"sei,amf" desc:"where chat goes: any of sei, cc, amf, burn (comma separated), or none"`
 	ChatMaxRunes      int           `envconfig:"CHAT_MAX_RUNES" default:"100" desc:"longest chat message in runes after trimming"`
+	ChatBlocklist     []string      `envconfig:"CHAT_BLOCKLIST" desc:"words that get a chat message rejected, comma separated, any case (ASCII words match whole words, others anywhere)"`
+	ChatRate          ChatRate      `envconfig:"CHAT_RATE" default:"20/s" desc:"most chat messages the node takes, N/duration with bursts of N (20/s, 100/1m), or 0 for no limit"`
+	ChatUserRate      ChatRate      `envconfig:"CHAT_USER_RATE" default:"3/5s" desc:"most chat messages one user may send, N/duration, or 0 for no limit"`
+	ChatQueue         int           `envconfig:"CHAT_QUEUE" default:"64" desc:"chat messages that may wait for the next frame; beyond, new ones are dropped"`
+	DanmakuCCRows     int           `envconfig:"DANMAKU_CC_ROWS" default:"2" desc:"rows of roll-up captions for the cc carrier: 2 or 3"`
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 }
@@ -191,6 +197,25 @@ func (c *Config) Validate() error {
 	if c.ChatMaxRunes < 1 || c.ChatMaxRunes > 1000 {
 		return bad("CHAT_MAX_RUNES", "%d: use 1 to 1000", c.ChatMaxRunes)
 	}
+	if len(c.ChatBlocklist) > 10000 {
+		return bad("CHAT_BLOCKLIST", "%d words: at most 10000", len(c.ChatBlocklist))
+	}
+	for _, w := range c.ChatBlocklist {
+		if n := utf8.RuneCountInString(strings.TrimSpace(w)); n > 100 {
+			return bad("CHAT_BLOCKLIST", "a word of %d characters: at most 100 each", n)
+		}
+	}
+	for v, r := range map[string]ChatRate{"CHAT_RATE": c.ChatRate, "CHAT_USER_RATE": c.ChatUserRate} {
+		if err := r.check(); err != "" {
+			return bad(v, "%s: %s", r, err)
+		}
+	}
+	if c.ChatQueue < 1 || c.ChatQueue > 10000 {
+		return bad("CHAT_QUEUE", "%d: use 1 to 10000", c.ChatQueue)
+	}
+	if c.DanmakuCCRows != 2 && c.DanmakuCCRows != 3 {
+		return bad("DANMAKU_CC_ROWS", "%d: use 2 or 3", c.DanmakuCCRows)
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
@@ -306,6 +331,66 @@ func (g GOP) String() string {
 		return strconv.Itoa(g.Count)
 	}
 	return g.Duration.String()
+}
+
+// ChatRate is a chat rate limit: N messages per Per, in bursts of up to N. The zero value
+// (written "0", "off" or "none") is no limit.
+type ChatRate struct {
+	N   int
+	Per time.Duration
+}
+
+// Decode implements envconfig.Decoder: "20/s", "3/5s", "100/1m", "1/min", "0".
+func (r *ChatRate) Decode(s string) error {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch s {
+	case "0", "off", "none", "":
+		*r = ChatRate{}
+		return nil
+	}
+	count, per, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(strings.TrimSpace(count))
+	if !ok || err != nil || n < 0 {
+		return fmt.Errorf("want messages per duration like 20/s or 3/5s, or 0 for no limit")
+	}
+	per = strings.TrimSpace(per)
+	var d time.Duration
+	switch per {
+	case "s", "sec", "second":
+		d = time.Second
+	case "m", "min", "minute":
+		d = time.Minute
+	case "h", "hour":
+		d = time.Hour
+	default:
+		if d, err = time.ParseDuration(per); err != nil || d <= 0 {
+			return fmt.Errorf("want messages per duration like 20/s or 3/5s, or 0 for no limit")
+		}
+	}
+	*r = ChatRate{N: n, Per: d}
+	if n == 0 {
+		*r = ChatRate{}
+	}
+	return nil
+}
+
+func (r ChatRate) String() string {
+	if r.N == 0 {
+		return "0"
+	}
+	return strconv.Itoa(r.N) + "/" + r.Per.String()
+}
+
+func (r ChatRate) check() string {
+	switch {
+	case r.N == 0:
+		return ""
+	case r.N > 10000:
+		return "at most 10000 messages"
+	case r.Per < 100*time.Millisecond || r.Per > 24*time.Hour:
+		return "use a duration from 100ms to 24h"
+	}
+	return ""
 }
 
 // Carrier is one way chat reaches the stream.
