@@ -1,0 +1,398 @@
+// Package stream publishes access units to an RTMP ingest: FLV tags through a bounded queue
+// to one writer goroutine that owns the connection, reconnects with capped backoff, and
+// resends metadata and the sequence header after every reconnect.
+package stream
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/flv"
+	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/rtmp"
+)
+
+// Options configure a Publisher. The zero value of each duration takes its default.
+type Options struct {
+	URL          string       // rtmp:// or rtmps:// with the stream key; never logged
+	RTMP         rtmp.Options // timeouts, TLS
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
+	// SendBuffer is the most stream time queued for a slow network; beyond it the oldest
+	// GOP is dropped whole.
+	SendBuffer time.Duration
+	// Lossless blocks the producer instead of dropping (unpaced sources: files, benchmarks).
+	Lossless bool
+	// FrameRate and BitrateKbps go into onMetaData (the SPS may not say the rate).
+	FrameRate   float64
+	BitrateKbps float64
+	Logger      *slog.Logger
+	// OnStatus is called from the writer goroutine whenever the connection state changes.
+	// It must not block for long.
+	OnStatus func(Status)
+	// RequestKeyframe is called after each (re)connect, so the first tag is a fresh keyframe
+	// rather than one a GOP away; nil when the source cannot.
+	RequestKeyframe func()
+}
+
+// State is the connection state the writer reports.
+type State int
+
+const (
+	Connecting   State = iota // first attempt
+	Live                      // publishing: the first keyframe went out
+	Reconnecting              // lost the ingest, retrying with backoff
+	Failed                    // the ingest refused us (bad key, app); retrying slowly
+)
+
+func (s State) String() string {
+	return [...]string{"connecting", "live", "reconnecting", "failed"}[s]
+}
+
+// Status is a change of connection state. Err is already free of secrets.
+type Status struct {
+	State State
+	Err   error
+	Retry time.Duration // for Reconnecting/Failed: the wait before the next attempt
+}
+
+// Stats are counters since the publisher was made.
+type Stats struct {
+	FramesIn      uint64 // access units given to WriteAccessUnit
+	FramesSent    uint64
+	FramesDropped uint64 // dropped for a slow network, or while waiting for a keyframe
+	GOPsDropped   uint64
+	Keyframes     uint64 // keyframes sent
+	BytesSent     uint64 // RTMP bytes written, all connections
+	Reconnects    uint64 // connections after the first
+	Queued        int
+	QueuedBytes   int
+	Live          bool
+	LiveSince     time.Time // zero when not live
+}
+
+// decoderConfig is one SPS/PPS set, immutable once made; tags point at the one they need.
+type decoderConfig struct {
+	sps, pps [][]byte
+	record   []byte // AVCDecoderConfigurationRecord
+	meta     flv.Metadata
+}
+
+// Publisher turns access units into FLV tags and sends them. WriteAccessUnit is called from
+// the source's goroutine; Run owns the connection.
+type Publisher struct {
+	opts  Options
+	log   *slog.Logger
+	queue *queue
+
+	// producer side, touched only by the source goroutine
+	config  *decoderConfig
+	base    time.Duration
+	started bool
+	nalus   [][]byte
+
+	framesIn  atomic.Uint64
+	sent      atomic.Uint64
+	keyframes atomic.Uint64
+	bytesPrev atomic.Uint64 // bytes of closed connections
+	reconns   atomic.Uint64
+
+	mu        sync.Mutex
+	conn      *rtmp.Conn
+	liveSince time.Time
+}
+
+// New makes a Publisher; nothing happens until Run.
+func New(opts Options) *Publisher {
+	if opts.ReconnectMin <= 0 {
+		opts.ReconnectMin = 500 * time.Millisecond
+	}
+	if opts.ReconnectMax < opts.ReconnectMin {
+		opts.ReconnectMax = max(30*time.Second, opts.ReconnectMin)
+	}
+	if opts.SendBuffer <= 0 {
+		opts.SendBuffer = 4 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.OnStatus == nil {
+		opts.OnStatus = func(Status) {}
+	}
+	// Bytes bound: the send buffer at twice the nominal bitrate, at least 8 MiB, so a
+	// burst of large keyframes does not count as a slow network.
+	maxBytes := max(8<<20, int(opts.BitrateKbps*125*2*opts.SendBuffer.Seconds()))
+	return &Publisher{opts: opts, log: opts.Logger, queue: newQueue(opts.SendBuffer, maxBytes, opts.Lossless)}
+}
+
+// WriteAccessUnit queues one access unit. It copies what it needs and never blocks (except
+// in Lossless mode, until there is room or ctx ends). Units before the first keyframe with
+// its SPS/PPS are dropped: nothing can decode them.
+func (p *Publisher) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error {
+	p.framesIn.Add(1)
+	if err := p.trackConfig(au); err != nil {
+		return err
+	}
+	if p.config == nil {
+		p.queue.mu.Lock()
+		p.queue.dropped++
+		p.queue.mu.Unlock()
+		return nil
+	}
+	if !p.started {
+		if !au.Keyframe {
+			p.queue.mu.Lock()
+			p.queue.dropped++
+			p.queue.mu.Unlock()
+			return nil
+		}
+		p.started, p.base = true, au.Time
+	}
+	// AUDs mean nothing in AVCC; SPS/PPS stay in-band too (they also travel in the
+	// sequence header), which helps players that join mid-stream without it.
+	p.nalus = p.nalus[:0]
+	for _, n := range au.NALUs {
+		if len(n) > 0 && h264.NALType(n) != h264.TypeAUD {
+			p.nalus = append(p.nalus, n)
+		}
+	}
+	body := flv.AppendVideoTag(p.queue.buffer(), au.Keyframe, int32(au.CompositionOffset/time.Millisecond), p.nalus)
+	t := au.Time - p.base
+	if t < 0 {
+		t = 0
+	}
+	p.queue.push(ctx, tag{kind: kindVideo, keyframe: au.Keyframe, time: t, body: body, config: p.config})
+	return nil
+}
+
+// WriteData queues an AMF0 data message (e.g. onTextData) at stream time t of the capture
+// clock, i.e. the same clock as AccessUnit.Time.
+func (p *Publisher) WriteData(ctx context.Context, at time.Duration, body []byte) {
+	if !p.started {
+		return
+	}
+	buf := append(p.queue.buffer(), body...)
+	p.queue.push(ctx, tag{kind: kindData, time: max(0, at-p.base), body: buf})
+}
+
+// trackConfig notices a new SPS/PPS in the unit and makes a new decoderConfig for it.
+func (p *Publisher) trackConfig(au *media.AccessUnit) error {
+	var sps, pps [][]byte
+	for _, n := range au.NALUs {
+		switch h264.NALType(n) {
+		case h264.TypeSPS:
+			sps = append(sps, n)
+		case h264.TypePPS:
+			pps = append(pps, n)
+		}
+	}
+	if len(sps) == 0 && len(pps) == 0 {
+		return nil
+	}
+	if p.config != nil && sameNALs(p.config.sps, sps) && (len(pps) == 0 || sameNALs(p.config.pps, pps)) {
+		return nil
+	}
+	if len(sps) == 0 && p.config != nil {
+		sps = p.config.sps
+	}
+	if len(pps) == 0 {
+		if p.config == nil {
+			return nil // wait for a unit that has both
+		}
+		pps = p.config.pps
+	}
+	if len(sps) == 0 {
+		return nil
+	}
+	info, err := h264.ParseSPS(sps[0])
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	cfg := &decoderConfig{sps: cloneNALs(sps), pps: cloneNALs(pps)}
+	if cfg.record, err = h264.AppendDecoderConfig(nil, cfg.sps, cfg.pps); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	rate := p.opts.FrameRate
+	if r := info.FrameRate(); r > 0 {
+		rate = r
+	}
+	cfg.meta = flv.Metadata{Width: info.Width, Height: info.Height, FrameRate: rate,
+		VideoDataRateKbps: p.opts.BitrateKbps, Encoder: "camnode"}
+	if p.config != nil {
+		p.log.Info("new sequence parameters", "width", info.Width, "height", info.Height)
+	}
+	p.config = cfg
+	return nil
+}
+
+func sameNALs(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func cloneNALs(in [][]byte) [][]byte {
+	out := make([][]byte, len(in))
+	for i, n := range in {
+		out[i] = bytes.Clone(n)
+	}
+	return out
+}
+
+// Stats returns the counters.
+func (p *Publisher) Stats() Stats {
+	dropped, gops, queued, qbytes := p.queue.stats()
+	s := Stats{
+		FramesIn: p.framesIn.Load(), FramesSent: p.sent.Load(), FramesDropped: dropped, GOPsDropped: gops,
+		Keyframes: p.keyframes.Load(), Reconnects: p.reconns.Load(), Queued: queued, QueuedBytes: qbytes,
+	}
+	p.mu.Lock()
+	s.BytesSent = p.bytesPrev.Load()
+	if p.conn != nil {
+		s.BytesSent += p.conn.BytesWritten()
+	}
+	s.Live, s.LiveSince = !p.liveSince.IsZero(), p.liveSince
+	p.mu.Unlock()
+	return s
+}
+
+// Run connects and sends until ctx ends, reconnecting after every failure. It returns nil
+// when ctx ends; it never gives up on its own.
+func (p *Publisher) Run(ctx context.Context) error {
+	defer p.queue.close()
+	backoff := p.opts.ReconnectMin
+	for attempt := 0; ; attempt++ {
+		if attempt == 0 {
+			p.opts.OnStatus(Status{State: Connecting})
+		}
+		began := time.Now()
+		err := p.session(ctx, attempt > 0)
+		if ctx.Err() != nil {
+			return nil
+		}
+		// A connection that streamed for a while was healthy: start the backoff over.
+		if time.Since(began) > 10*time.Second {
+			backoff = p.opts.ReconnectMin
+		}
+		state := Reconnecting
+		var se *rtmp.StatusError
+		if errors.As(err, &se) {
+			// The ingest refused us (wrong key or app): no hot retry loop, wait long.
+			state, backoff = Failed, p.opts.ReconnectMax
+		}
+		wait := jitter(backoff)
+		p.log.Warn("ingest connection ended", "err", err, "retry_in", wait.Round(time.Millisecond))
+		p.opts.OnStatus(Status{State: state, Err: err, Retry: wait})
+		backoff = min(2*backoff, p.opts.ReconnectMax)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// jitter spreads d over [0.75d, 1.25d) so a fleet does not reconnect in lockstep.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.75 + 0.5*rand.Float64()))
+}
+
+// session is one connection: dial, then send tags until an error or ctx ends.
+func (p *Publisher) session(ctx context.Context, reconnect bool) error {
+	conn, err := rtmp.Dial(ctx, p.opts.URL, p.opts.RTMP)
+	if err != nil {
+		return err
+	}
+	if reconnect {
+		p.reconns.Add(1)
+	}
+	p.mu.Lock()
+	p.conn = conn
+	p.mu.Unlock()
+	defer func() {
+		conn.Close()
+		p.mu.Lock()
+		p.bytesPrev.Add(conn.BytesWritten())
+		p.conn = nil
+		p.liveSince = time.Time{}
+		p.mu.Unlock()
+	}()
+
+	// The first tag of a connection must be a keyframe: drop what is queued before the
+	// next one, and ask the source for a fresh one so we need not wait a GOP.
+	p.queue.skipToKeyframe()
+	if p.opts.RequestKeyframe != nil {
+		p.opts.RequestKeyframe()
+	}
+
+	var sent *decoderConfig
+	var scratch []byte
+	for {
+		t, ok := p.queue.pop(ctx)
+		if !ok {
+			return nil
+		}
+		if err := conn.Err(); err != nil {
+			p.queue.recycle(t.body)
+			return err
+		}
+		ts := uint32(t.time / time.Millisecond)
+		if t.kind == kindVideo && t.config != sent {
+			if sent == nil || sent.meta != t.config.meta {
+				scratch = flv.AppendMetadata(scratch[:0], t.config.meta)
+				if err := conn.WriteData(ts, scratch); err != nil {
+					p.queue.recycle(t.body)
+					return err
+				}
+			}
+			scratch = flv.AppendSequenceHeader(scratch[:0], t.config.record)
+			if err := conn.WriteVideo(ts, scratch); err != nil {
+				p.queue.recycle(t.body)
+				return err
+			}
+			sent = t.config
+		}
+		if sent == nil { // a data tag before any video: nothing to attach it to yet
+			p.queue.recycle(t.body)
+			continue
+		}
+		if t.kind == kindVideo {
+			err = conn.WriteVideo(ts, t.body)
+		} else {
+			err = conn.WriteData(ts, t.body)
+		}
+		p.queue.recycle(t.body)
+		if err != nil {
+			return err
+		}
+		if t.kind == kindVideo {
+			p.sent.Add(1)
+			if t.keyframe {
+				p.keyframes.Add(1)
+			}
+			p.mu.Lock()
+			first := p.liveSince.IsZero()
+			if first {
+				p.liveSince = time.Now()
+			}
+			p.mu.Unlock()
+			if first {
+				p.opts.OnStatus(Status{State: Live})
+			}
+		}
+	}
+}

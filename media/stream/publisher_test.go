@@ -1,0 +1,147 @@
+package stream
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/flv"
+	"github.com/camnode/camnode/media/ingest"
+	"github.com/camnode/camnode/media/source"
+)
+
+// runIngest serves an embedded ingest on addr until the returned stop is called.
+func runIngest(t *testing.T, addr, dir string) (string, func()) {
+	t.Helper()
+	var srv *ingest.Server
+	var err error
+	for i := 0; i < 50; i++ { // the port of a stopped ingest may take a moment to free
+		if srv, err = ingest.Listen(addr, ingest.Options{Dir: dir}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		srv.Serve(ctx)
+		close(done)
+	}()
+	return srv.Addr().String(), func() { cancel(); <-done }
+}
+
+// flvSummary is the order of tags in a recording: "M" metadata, "S" sequence header,
+// "K" keyframe, "P" other frame.
+func flvSummary(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := flv.NewReader(f)
+	var s []byte
+	for {
+		tag, err := r.Next()
+		if err != nil {
+			return string(s)
+		}
+		switch tag.Type {
+		case flv.TagScript:
+			s = append(s, 'M')
+		case flv.TagVideo:
+			v, err := flv.ParseVideoTag(tag.Body)
+			switch {
+			case err != nil:
+				s = append(s, '?')
+			case v.PacketType == flv.AVCSequenceHeader:
+				s = append(s, 'S')
+			case v.Keyframe():
+				s = append(s, 'K')
+			default:
+				s = append(s, 'P')
+			}
+		}
+	}
+}
+
+// The ingest goes away mid-stream and comes back: the publisher reconnects by itself, and
+// the new recording starts with metadata, the sequence header and a keyframe.
+func TestPublisherReconnectsAndRestartsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := runIngest(t, "127.0.0.1:0", dir)
+
+	var mu sync.Mutex
+	var states []State
+	p := New(Options{
+		URL:          "rtmp://" + addr + "/live/test",
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
+		FrameRate: 30,
+		OnStatus: func(s Status) {
+			mu.Lock()
+			states = append(states, s.State)
+			mu.Unlock()
+		},
+	})
+	src, err := source.Open("testsrc", source.Options{FPS: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		src.Run(ctx, func(au *media.AccessUnit) error { return p.WriteAccessUnit(ctx, au) })
+	}()
+
+	waitFor := func(what string, ok func(Stats) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok(p.Stats()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stats %+v", what, p.Stats())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("live", func(s Stats) bool { return s.Live && s.FramesSent > 30 })
+	stop()
+	waitFor("lost", func(s Stats) bool { return !s.Live })
+	sentBefore := p.Stats().FramesSent
+	// A little over a second later, in the same place.
+	time.Sleep(1100 * time.Millisecond)
+	_, stop = runIngest(t, addr, dir)
+	waitFor("live again", func(s Stats) bool { return s.Live && s.FramesSent > sentBefore+30 })
+	cancel()
+	wg.Wait()
+	stop()
+
+	st := p.Stats()
+	if st.Reconnects < 1 {
+		t.Fatalf("reconnects %d", st.Reconnects)
+	}
+	mu.Lock()
+	got := append([]State(nil), states...)
+	mu.Unlock()
+	if len(got) < 3 || got[0] != Connecting || got[1] != Live || got[len(got)-1] != Live {
+		t.Fatalf("states %v", got)
+	}
+	files, _ := os.ReadDir(dir)
+	if len(files) != 2 {
+		t.Fatalf("recordings: %v", files)
+	}
+	for _, f := range files {
+		s := flvSummary(t, dir+"/"+f.Name())
+		if len(s) < 10 || s[:3] != "MSK" {
+			t.Fatalf("%s starts %.10q, want metadata, sequence header, keyframe", f.Name(), s)
+		}
+	}
+}
