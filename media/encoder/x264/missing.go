@@ -1,0 +1,37 @@
+//go:build nox264 || !cgo
+
+// Package x264 is the H.264 encoder of camnode: libx264 through cgo (build tag nox264 leaves it out).
+package x264
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/encoder"
+)
+
+// Built tells whether libx264 is linked into this binary.
+const Built = false
+
+// Encoder stands in for the libx264 encoder in builds without it; New never returns one.
+type Encoder struct{}
+
+var _ encoder.Encoder = (*Encoder)(nil)
+
+// New returns an error wrapping encoder.ErrNotBuilt: this camnode was built without
+// libx264, so burn-in danmaku and raw camera formats are unavailable.
+func New(opts encoder.Options) (*Encoder, error) {
+	return nil, fmt.Errorf("x264: %w (built with the nox264 tag or CGO_ENABLED=0; rebuild with cgo and libx264-dev for burn-in danmaku, raw camera formats and the live test pattern)", encoder.ErrNotBuilt)
+}
+
+// Options returns the zero Options.
+func (e *Encoder) Options() encoder.Options { return encoder.Options{} }
+
+// Encode fails: there is no encoder.
+func (e *Encoder) Encode(*media.Frame, bool, func(*media.AccessUnit) error) error {
+	return errors.New("x264: not built into this camnode")
+}
+
+// Close does nothing.
+func (e *Encoder) Close() error { return nil }
