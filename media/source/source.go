@@ -14,6 +14,7 @@ import (
 	"github.com/camnode/camnode/media/source/exec"
 	"github.com/camnode/camnode/media/source/file"
 	"github.com/camnode/camnode/media/source/testsrc"
+	"github.com/camnode/camnode/media/source/v4l2"
 )
 
 // Options are the capture settings a source takes where it can; a source that reads
@@ -27,16 +28,15 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
-// ErrV4L2NotBuilt is returned for v4l2: URIs until the camera source exists.
-var ErrV4L2NotBuilt = errors.New("source: v4l2 source not built yet")
-
 // Open returns the source uri names:
 //
 //	file:///path/clip.h264[?pace=0][&loop=0]   Annex-B file, looped in real time; pace=0
 //	file:relative/clip.h264                    plays as fast as consumed, loop=0 plays once
 //	exec:<command line>                        a command writing Annex-B to stdout
-//	testsrc                                    built-in 720p30 test pattern
-//	v4l2:///dev/videoN                         a V4L2 camera (not built yet)
+//	testsrc                                    live test pattern at the size and rate of opts
+//	v4l2:///dev/videoN                         a V4L2 camera with H.264; for a camera with
+//	                                           raw formats only the error is a
+//	                                           *v4l2.RawOnlyError carrying its FrameSource
 //
 // Errors never quote an exec command line, which may hold credentials.
 func Open(uri string, opts Options) (media.Source, error) {
@@ -46,7 +46,8 @@ func Open(uri string, opts Options) (media.Source, error) {
 		if rest != "" && rest != "//" {
 			return nil, fmt.Errorf("source: testsrc takes no parameters, got %q", rest)
 		}
-		return testsrc.New(testsrc.Options{Logger: opts.Logger}), nil
+		return testsrc.New(testsrc.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS,
+			Bitrate: opts.Bitrate, GOP: opts.GOP, Logger: opts.Logger}), nil
 	case "file":
 		return openFile(uri, opts)
 	case "exec":
@@ -56,7 +57,7 @@ func Open(uri string, opts Options) (media.Source, error) {
 		}
 		return s, nil
 	case "v4l2":
-		return nil, ErrV4L2NotBuilt
+		return openV4L2(uri, opts)
 	case "":
 		return nil, errors.New("source: URI has no scheme (want file:, exec:, testsrc or v4l2:)")
 	default:
@@ -82,6 +83,19 @@ func splitScheme(uri string) (scheme, rest string) {
 		rest = uri[i+1:]
 	}
 	return strings.ToLower(scheme), rest
+}
+
+func openV4L2(uri string, opts Options) (media.Source, error) {
+	path, err := v4l2.DevicePath(uri)
+	if err != nil {
+		return nil, err
+	}
+	s, err := v4l2.Open(path, v4l2.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS,
+		Bitrate: opts.Bitrate, GOP: opts.GOP, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func openFile(uri string, opts Options) (media.Source, error) {
