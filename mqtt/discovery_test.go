@@ -1,0 +1,454 @@
+package mqtt
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+var haDevice = DeviceInfo{
+	Name: "Garden camera", Model: "Raspberry Pi 4 Model B Rev 1.4", SWVersion: "v1.2.3",
+	ConfigurationURL: "http://garden.local:8080/", CPUTemperature: true,
+}
+
+// discoveryPayload returns the one discovery message of t and d, decoded.
+func discoveryPayload(t *testing.T, topics Topics, d DeviceInfo) (string, map[string]any) {
+	t.Helper()
+	msgs := DiscoveryMessages(topics, d)
+	if len(msgs) != 1 {
+		t.Fatalf("%d discovery messages, want 1 device-based message", len(msgs))
+	}
+	var m map[string]any
+	if err := json.Unmarshal(msgs[0].Payload, &m); err != nil {
+		t.Fatalf("discovery payload: %v\n%s", err, msgs[0].Payload)
+	}
+	return msgs[0].Topic, m
+}
+
+func component(t *testing.T, root map[string]any, key string) map[string]any {
+	t.Helper()
+	c, ok := root["cmps"].(map[string]any)[key].(map[string]any)
+	if !ok {
+		t.Fatalf("no component %q in discovery", key)
+	}
+	return c
+}
+
+// Every payload camnode can publish passes the schema written from Home Assistant's docs.
+func TestDiscoveryFollowsHomeAssistantDocs(t *testing.T) {
+	cases := map[string]struct {
+		topics Topics
+		dev    DeviceInfo
+	}{
+		"full device info":         {NewTopics("camnode", "garden", "homeassistant"), haDevice},
+		"zero device info":         {NewTopics("camnode", "garden", "homeassistant"), DeviceInfo{}},
+		"no thermal sensor":        {NewTopics("camnode", "pi-zero", "homeassistant"), DeviceInfo{SWVersion: "dev", ChatMaxRunes: 100}},
+		"nested prefixes, odd IDs": {NewTopics("home/cams", "front__door-2", "ha/disc"), DeviceInfo{ChatMaxRunes: 1000, SupportURL: "https://example.org/camnode"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, m := range DiscoveryMessages(tc.topics, tc.dev) {
+				if errs := validateDeviceDiscovery(m.Topic, m.Payload); len(errs) > 0 {
+					t.Fatalf("%s does not follow the docs:\n%s", m.Topic, strings.Join(errs, "\n"))
+				}
+			}
+		})
+	}
+}
+
+// The schema check itself: each mistake Home Assistant would silently ignore, or reject
+// with only a log line, must fail it.
+func TestSchemaCheckCatchesMistakes(t *testing.T) {
+	good := DiscoveryMessages(NewTopics("camnode", "garden", "homeassistant"), haDevice)[0]
+	mutations := []struct {
+		name, want string
+		edit       func(root, cmps map[string]any)
+	}{
+		{"misspelled key", `unknown key "unit_of_measurment"`, func(_, c map[string]any) {
+			b := c["bitrate"].(map[string]any)
+			b["unit_of_measurment"] = b["unit_of_measurement"]
+			delete(b, "unit_of_measurement")
+		}},
+		{"deprecated object_id", `unknown key "object_id"`, func(_, c map[string]any) {
+			c["stream"].(map[string]any)["object_id"] = "camnode_garden_stream"
+		}},
+		{"misspelled abbreviation", `unknown key "stat_tt"`, func(_, c map[string]any) {
+			c["fps"].(map[string]any)["stat_tt"] = "x/y"
+		}},
+		{"key and abbreviation", `both "unique_id" and its abbreviation "uniq_id"`, func(_, c map[string]any) {
+			c["fps"].(map[string]any)["uniq_id"] = "x"
+		}},
+		{"qos as a string", `qos: want an integer`, func(r, _ map[string]any) { r["qos"] = "1" }},
+		{"qos out of range", `qos: 3 out of range`, func(r, _ map[string]any) { r["qos"] = 3 }},
+		{"retain as a string", `retain: want a boolean`, func(_, c map[string]any) { c["stream"].(map[string]any)["retain"] = "false" }},
+		{"unknown state class", `"measurment" is not one of`, func(_, c map[string]any) { c["fps"].(map[string]any)["state_class"] = "measurment" }},
+		{"unknown device class", `"bitrate" is not one of`, func(_, c map[string]any) { c["bitrate"].(map[string]any)["device_class"] = "bitrate" }},
+		{"unit not of its class", `unit "kbps" is not valid with device_class data_rate`, func(_, c map[string]any) {
+			c["bitrate"].(map[string]any)["unit_of_measurement"] = "kbps"
+		}},
+		{"state class not of its class", `state_class "total_increasing" is not valid with device_class temperature`, func(_, c map[string]any) {
+			c["cpu_temperature"].(map[string]any)["state_class"] = "total_increasing"
+		}},
+		{"config category on a sensor", `entity_category must be diagnostic`, func(_, c map[string]any) {
+			c["memory"].(map[string]any)["entity_category"] = "config"
+		}},
+		{"text too long", `max 300: a text entity takes at most 255`, func(_, c map[string]any) { c["chat"].(map[string]any)["max"] = 300 }},
+		{"text mode", `"multiline" is not one of`, func(_, c map[string]any) { c["chat"].(map[string]any)["mode"] = "multiline" }},
+		{"button class", `"reboot" is not one of`, func(_, c map[string]any) { c["restart"].(map[string]any)["device_class"] = "reboot" }},
+		{"binary sensor class", `"ingest" is not one of`, func(_, c map[string]any) { c["ingest"].(map[string]any)["device_class"] = "ingest" }},
+		{"missing command topic", `required key "command_topic" missing`, func(_, c map[string]any) {
+			delete(c["keyframe"].(map[string]any), "command_topic")
+		}},
+		{"missing unique_id", `required key "unique_id" missing`, func(_, c map[string]any) { delete(c["danmaku"].(map[string]any), "unique_id") }},
+		{"duplicate unique_id", `also used by`, func(_, c map[string]any) {
+			c["fps"].(map[string]any)["unique_id"] = c["bitrate"].(map[string]any)["unique_id"]
+		}},
+		{"entity ID in another domain", `is not in the switch domain`, func(_, c map[string]any) {
+			c["stream"].(map[string]any)["default_entity_id"] = "sensor.camnode_garden_stream"
+		}},
+		{"entity ID with a dash", `is not an entity ID`, func(_, c map[string]any) {
+			c["stream"].(map[string]any)["default_entity_id"] = "switch.camnode-garden"
+		}},
+		{"device at component level", `unknown key "device"`, func(r, c map[string]any) { c["fps"].(map[string]any)["device"] = r["device"] }},
+		{"no origin", `required key "origin" missing`, func(r, _ map[string]any) { delete(r, "origin") }},
+		{"origin without name", `required key "name" missing`, func(r, _ map[string]any) { delete(r["origin"].(map[string]any), "name") }},
+		{"device without identifiers", `at least one of identifiers or connections`, func(r, _ map[string]any) {
+			delete(r["device"].(map[string]any), "identifiers")
+		}},
+		{"configuration URL", `not an http://, https:// or homeassistant:// URL`, func(r, _ map[string]any) {
+			r["device"].(map[string]any)["configuration_url"] = "garden.local"
+		}},
+		{"unbalanced template", `not a balanced Jinja template`, func(_, c map[string]any) {
+			c["fps"].(map[string]any)["value_template"] = "{{ value_json.fps }"
+		}},
+		{"wildcard command topic", `is not a topic`, func(_, c map[string]any) { c["stream"].(map[string]any)["command_topic"] = "camnode/+/stream/set" }},
+		{"availability twice", `availability and availability_topic must not be used together`, func(_, c map[string]any) {
+			c["fps"].(map[string]any)["availability_topic"] = "camnode/garden/availability"
+		}},
+		{"availability without topic", `required key "topic" missing`, func(_, c map[string]any) {
+			a := c["fps"].(map[string]any)["availability"].([]any)[0].(map[string]any)
+			delete(a, "topic")
+		}},
+		{"enum with a unit", `options cannot be used together`, func(_, c map[string]any) {
+			c["state"].(map[string]any)["unit_of_measurement"] = "s"
+		}},
+		{"unknown platform", `platform "camera_switch"`, func(_, c map[string]any) { c["stream"].(map[string]any)["platform"] = "camera_switch" }},
+	}
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			var root map[string]any
+			dec := json.NewDecoder(bytes.NewReader(good.Payload))
+			if err := dec.Decode(&root); err != nil {
+				t.Fatal(err)
+			}
+			m.edit(root, root["cmps"].(map[string]any))
+			b, _ := json.Marshal(root)
+			errs := validateDeviceDiscovery(good.Topic, b)
+			if !strings.Contains(strings.Join(errs, "\n"), m.want) {
+				t.Fatalf("schema check missed %s: want %q, got %q", m.name, m.want, errs)
+			}
+		})
+	}
+	if errs := validateDeviceDiscovery("homeassistant/device/cam.garden/config", good.Payload); len(errs) == 0 {
+		t.Fatalf("a '.' in the discovery topic's object ID passed")
+	}
+}
+
+// What a user finds in Home Assistant: the entities the issue asks for, wired to the
+// topics the node really uses, with the right classes and units.
+func TestDiscoveryContent(t *testing.T) {
+	topics := NewTopics("camnode", "garden", "homeassistant")
+	topic, root := discoveryPayload(t, topics, haDevice)
+	if topic != "homeassistant/device/camnode_garden/config" {
+		t.Fatalf("discovery topic %q", topic)
+	}
+	dev := root["device"].(map[string]any)
+	if ids, _ := dev["identifiers"].([]any); len(ids) != 1 || ids[0] != "camnode_garden" ||
+		dev["name"] != haDevice.Name || dev["model"] != haDevice.Model || dev["sw_version"] != "v1.2.3" || dev["configuration_url"] != haDevice.ConfigurationURL {
+		t.Fatalf("device block: %v", dev)
+	}
+	if o := root["origin"].(map[string]any); o["name"] != "camnode" || o["sw_version"] != "v1.2.3" {
+		t.Fatalf("origin block: %v", o)
+	}
+
+	type want map[string]any
+	checks := map[string]want{
+		"stream": {"platform": "switch", "name": "Stream", "command_topic": "camnode/garden/stream/set",
+			"state_topic": "camnode/garden/stream/state", "payload_on": "ON", "payload_off": "OFF", "retain": false},
+		"danmaku": {"platform": "switch", "command_topic": "camnode/garden/danmaku/set", "state_topic": "camnode/garden/danmaku/state"},
+		"ingest":  {"platform": "binary_sensor", "device_class": "connectivity", "state_topic": "camnode/garden/state"},
+		"keyframe": {"platform": "button", "name": "Keyframe", "command_topic": "camnode/garden/keyframe/set",
+			"payload_press": "PRESS"},
+		"restart": {"platform": "button", "device_class": "restart", "command_topic": "camnode/garden/restart/set"},
+		"chat": {"platform": "text", "name": "Send chat", "command_topic": "camnode/garden/chat",
+			"max": float64(255)},
+		"bitrate": {"platform": "sensor", "device_class": "data_rate", "unit_of_measurement": "kbit/s",
+			"state_class": "measurement", "state_topic": "camnode/garden/telemetry", "value_template": "{{ value_json.bitrate_kbps }}"},
+		"fps":            {"platform": "sensor", "unit_of_measurement": "fps", "state_class": "measurement", "value_template": "{{ value_json.fps }}"},
+		"frames_dropped": {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.frames_dropped }}"},
+		"stream_uptime": {"platform": "sensor", "device_class": "duration", "unit_of_measurement": "s",
+			"value_template": "{{ value_json.stream_uptime_s }}"},
+		"reconnects":   {"platform": "sensor", "state_class": "total_increasing"},
+		"chat_shown":   {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.chat_shown }}"},
+		"chat_dropped": {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.chat_dropped }}"},
+		"cpu_temperature": {"platform": "sensor", "device_class": "temperature", "unit_of_measurement": "°C",
+			"entity_category": "diagnostic"},
+		"memory": {"platform": "sensor", "device_class": "data_size", "entity_category": "diagnostic"},
+	}
+	for key, w := range checks {
+		c := component(t, root, key)
+		for k, v := range w {
+			if c[k] != v {
+				t.Errorf("%s.%s = %#v, want %#v", key, k, c[k], v)
+			}
+		}
+	}
+	for key, v := range root["cmps"].(map[string]any) {
+		c := v.(map[string]any)
+		av, _ := c["availability"].([]any)
+		if len(av) != 1 || av[0].(map[string]any)["topic"] != "camnode/garden/availability" {
+			t.Errorf("%s: availability %v, want the node's availability topic", key, c["availability"])
+		}
+		if c["unique_id"] != "camnode_garden_"+key || c["default_entity_id"] != c["platform"].(string)+".camnode_garden_"+key {
+			t.Errorf("%s: unique_id %v, default_entity_id %v", key, c["unique_id"], c["default_entity_id"])
+		}
+	}
+
+	// A board without a thermal sensor gets no CPU temperature entity; the text entity
+	// follows CAMNODE_CHAT_MAX_RUNES.
+	_, bare := discoveryPayload(t, topics, DeviceInfo{ChatMaxRunes: 100})
+	if _, ok := bare["cmps"].(map[string]any)["cpu_temperature"]; ok {
+		t.Errorf("CPU temperature offered without a thermal sensor")
+	}
+	if c := component(t, bare, "chat"); c["max"] != float64(100) {
+		t.Errorf("chat max %v with CAMNODE_CHAT_MAX_RUNES=100", c["max"])
+	}
+	if dev := bare["device"].(map[string]any); dev["name"] != "camnode garden" || dev["model"] != "camnode" {
+		t.Errorf("default device name/model: %v", dev)
+	}
+	if _, ok := bare["device"].(map[string]any)["configuration_url"]; ok {
+		t.Errorf("configuration_url published while unknown")
+	}
+
+	// Without a discovery prefix nothing is published or removed.
+	if m := DiscoveryMessages(NewTopics("camnode", "garden", ""), haDevice); m != nil {
+		t.Errorf("discovery without a prefix: %v", m)
+	}
+	if m := DiscoveryRemoval(NewTopics("camnode", "garden", "")); m != nil {
+		t.Errorf("removal without a prefix: %v", m)
+	}
+}
+
+// Removal clears the device topic and every per-entity topic, with empty payloads.
+func TestDiscoveryRemoval(t *testing.T) {
+	topics := NewTopics("camnode", "garden", "homeassistant")
+	msgs := DiscoveryRemoval(topics)
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if len(m.Payload) != 0 {
+			t.Fatalf("removal of %s carries %q", m.Topic, m.Payload)
+		}
+		seen[m.Topic] = true
+	}
+	if msgs[0].Topic != "homeassistant/device/camnode_garden/config" {
+		t.Fatalf("first removal %s, want the device topic", msgs[0].Topic)
+	}
+	_, root := discoveryPayload(t, topics, haDevice)
+	for key, v := range root["cmps"].(map[string]any) {
+		legacy := "homeassistant/" + v.(map[string]any)["platform"].(string) + "/camnode_garden/" + key + "/config"
+		if !seen[legacy] {
+			t.Errorf("removal misses %s", legacy)
+		}
+	}
+	if len(seen) != len(msgs) {
+		t.Errorf("removal repeats topics: %d messages, %d topics", len(msgs), len(seen))
+	}
+}
+
+func TestRediscoveryDelay(t *testing.T) {
+	seen := map[time.Duration]bool{}
+	for range 50 {
+		d := RediscoveryDelay()
+		if d < time.Second || d >= 5*time.Second {
+			t.Fatalf("delay %v outside [1s, 5s)", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 10 {
+		t.Fatalf("50 delays took only %d values: no jitter", len(seen))
+	}
+}
+
+func TestEntityObjectID(t *testing.T) {
+	for in, want := range map[string]string{
+		"camnode_garden_stream": "camnode_garden_stream",
+		"home_cams_front-door":  "home_cams_front_door",
+		"__A--b__c_":            "a_b_c",
+		"cam/ü/x":               "cam_x",
+	} {
+		if got := entityObjectID(in); got != want {
+			t.Errorf("entityObjectID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// jinjaPython finds a Python with Jinja2 (Home Assistant's template engine): Debian's
+// python3-jinja2, or whatever python3 is on PATH. scripts/ci/homeassistant.sh installs it
+// and sets CAMNODE_REQUIRE_JINJA=1, so CI never skips this.
+func jinjaPython(t *testing.T) string {
+	t.Helper()
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(py, "-c", "import jinja2").Run() == nil {
+			return py
+		}
+	}
+	if os.Getenv("CAMNODE_REQUIRE_JINJA") == "1" {
+		t.Fatalf("python3 with jinja2 is required (apt-get install python3-jinja2)")
+	}
+	t.Skip("python3 with jinja2 missing (apt-get install python3-jinja2)")
+	return ""
+}
+
+// renderJinja renders each template with Jinja2 the way Home Assistant's MQTT entities do:
+// value is the payload, value_json the payload parsed as JSON.
+func renderJinja(t *testing.T, py string, jobs []jinjaJob) []string {
+	t.Helper()
+	in, _ := json.Marshal(jobs)
+	const script = `
+import json, sys, jinja2
+env = jinja2.Environment()
+out = []
+for job in json.load(sys.stdin):
+    ctx = {"value": job["value"]}
+    try:
+        ctx["value_json"] = json.loads(job["value"])
+    except ValueError:
+        pass
+    out.append(env.from_string(job["template"]).render(**ctx))
+json.dump(out, sys.stdout)
+`
+	cmd := exec.Command(py, "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jinja2: %v\n%s", err, stderr.String())
+	}
+	var out []string
+	if err := json.Unmarshal(outb, &out); err != nil {
+		t.Fatalf("jinja2 output %q: %v", outb, err)
+	}
+	return out
+}
+
+type jinjaJob struct {
+	Template string `json:"template"`
+	Value    string `json:"value"`
+}
+
+// The templates render with a real Jinja engine to what Home Assistant expects, on
+// payloads shaped like the node's, and what Home Assistant sends is a command the node
+// accepts.
+func TestTemplatesRenderWithJinja(t *testing.T) {
+	py := jinjaPython(t)
+	topics := NewTopics("camnode", "garden", "homeassistant")
+	_, root := discoveryPayload(t, topics, haDevice)
+
+	telemetry := `{"fps":29.97,"bitrate_kbps":2480.5,"frames_sent":900,"frames_dropped":3,"bytes_sent":9300000,` +
+		`"keyframes":15,"reconnects":1,"stream_uptime_s":30.1,"uptime_s":42.5,"chat_received":7,"chat_shown":6,` +
+		`"chat_dropped":1,"cpu_temp_c":51.2,"rss_bytes":23456789}`
+	noTemp := strings.Replace(telemetry, `"cpu_temp_c":51.2,`, "", 1)
+	live := `{"state":"live","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":"rtmp://x/live/****"}`
+	idle := `{"state":"idle","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":""}`
+	chat := `ünïcødé "quoted" {not json} <b>&`
+
+	type expect struct {
+		key, field, value, want string
+	}
+	cases := []expect{
+		{"bitrate", "value_template", telemetry, "2480.5"},
+		{"fps", "value_template", telemetry, "29.97"},
+		{"frames_dropped", "value_template", telemetry, "3"},
+		{"stream_uptime", "value_template", telemetry, "30.1"},
+		{"reconnects", "value_template", telemetry, "1"},
+		{"chat_shown", "value_template", telemetry, "6"},
+		{"chat_dropped", "value_template", telemetry, "1"},
+		{"chat_received", "value_template", telemetry, "7"},
+		{"frames_sent", "value_template", telemetry, "900"},
+		{"keyframes", "value_template", telemetry, "15"},
+		{"data_sent", "value_template", telemetry, "9.3"},
+		{"uptime", "value_template", telemetry, "42.5"},
+		{"memory", "value_template", telemetry, "23.5"},
+		{"cpu_temperature", "value_template", telemetry, "51.2"},
+		{"cpu_temperature", "value_template", noTemp, "None"}, // Home Assistant: unknown
+		{"ingest", "value_template", live, "ON"},
+		{"ingest", "value_template", idle, "OFF"},
+		{"state", "value_template", live, "live"},
+		{"chat", "command_template", chat, ""},
+	}
+	var jobs []jinjaJob
+	for _, c := range cases {
+		tpl, _ := component(t, root, c.key)[c.field].(string)
+		jobs = append(jobs, jinjaJob{Template: tpl, Value: c.value})
+	}
+	out := renderJinja(t, py, jobs)
+	for i, c := range cases {
+		if c.key == "chat" {
+			continue
+		}
+		if strings.TrimSpace(out[i]) != c.want {
+			t.Errorf("%s %s on %.40s… rendered %q, want %q", c.key, c.field, c.value, out[i], c.want)
+		}
+	}
+
+	// The text entity's command: JSON whose text is exactly what the user typed, on the
+	// chat topic, accepted by the node's parser.
+	sent := out[len(out)-1]
+	var msg struct{ Text, Source string }
+	if err := json.Unmarshal([]byte(sent), &msg); err != nil || msg.Text != chat || msg.Source != "homeassistant" {
+		t.Fatalf("chat command %q: %+v, %v", sent, msg, err)
+	}
+	if cmd, err := ParseCommand(topics, component(t, root, "chat")["command_topic"].(string), []byte(sent), false, 0); err != nil || cmd.Kind != CommandChat {
+		t.Fatalf("node rejects Home Assistant's chat: %v", err)
+	}
+
+	// The switches' and buttons' payloads are commands the node takes.
+	for key, payloads := range map[string][]string{"stream": {"payload_on", "payload_off"}, "danmaku": {"payload_on", "payload_off"}, "keyframe": {"payload_press"}, "restart": {"payload_press"}} {
+		c := component(t, root, key)
+		for _, p := range payloads {
+			if _, err := ParseCommand(topics, c["command_topic"].(string), []byte(c[p].(string)), false, 0); err != nil {
+				t.Errorf("%s %s %q rejected by the node: %v", key, p, c[p], err)
+			}
+		}
+	}
+}
+
+// Whatever prefixes and node ID a Topics layout accepts, the discovery message follows the
+// docs and removal covers the same device.
+func FuzzDiscovery(f *testing.F) {
+	f.Add("camnode", "garden", "homeassistant", "v1.0", 100)
+	f.Add("home/cams", "front__door-2", "ha/disc", "", 0)
+	f.Add("_", "-", "x", "dev", 1000)
+	f.Add("ü/ß", "日本", "homeassistant", "1\x00", 1)
+	f.Fuzz(func(t *testing.T, prefix, node, disc, version string, chatMax int) {
+		topics := NewTopics(prefix, node, disc)
+		if topics.Validate() != nil || topics.DiscoveryPrefix == "" {
+			return
+		}
+		msgs := DiscoveryMessages(topics, DeviceInfo{SWVersion: version, ChatMaxRunes: chatMax, CPUTemperature: chatMax%2 == 0})
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		if errs := validateDeviceDiscovery(msgs[0].Topic, msgs[0].Payload); len(errs) > 0 {
+			t.Fatalf("topics %+v: %s", topics, strings.Join(errs, "\n"))
+		}
+		if rm := DiscoveryRemoval(topics); rm[0].Topic != msgs[0].Topic {
+			t.Fatalf("removal of %s, discovery on %s", rm[0].Topic, msgs[0].Topic)
+		}
+	})
+}
