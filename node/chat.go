@@ -1,0 +1,290 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/mqtt"
+)
+
+// chatIntake is the node's chat: it parses what arrives on the chat topics, moderates it,
+// hands it to the running pipeline's carriers, counts every message, and reports every
+// rejection or drop as a chat_rejected event. It works on a goroutine of its own behind a
+// bounded queue, so that a flood of chat never delays a command to the node, nor waits.
+type chatIntake struct {
+	limits   danmaku.Limits
+	mod      *danmaku.Moderator // the intake goroutine only
+	carriers config.Carriers
+
+	in      chan chatPayload
+	inBytes atomic.Int64 // payload bytes waiting in in
+
+	// Every message counts once in received, and later once in shown or dropped.
+	received, shown, dropped atomic.Uint64
+
+	rep *chatReporter
+
+	mu      sync.Mutex
+	current *danmaku.Carriers // of the running pipeline; nil while the stream is off
+	hidden  bool              // danmaku/set OFF
+	running bool              // a pipeline runs (current may still be nil: no carrier)
+}
+
+// chatPayload is a chat message as it arrived, waiting for the intake goroutine.
+type chatPayload struct {
+	label   string // "chat" or "all/chat", for the reasons
+	payload []byte
+}
+
+// Bounds of the intake queue: what waits for parsing, in payloads and in bytes.
+const (
+	chatInPayloads = 1024
+	chatInBytes    = 4 << 20
+)
+
+func newChatIntake(cfg *config.Config, publish func(name, reason string)) *chatIntake {
+	return &chatIntake{
+		limits: danmaku.Limits{MaxRunes: cfg.ChatMaxRunes},
+		mod: danmaku.NewModerator(danmaku.ModerationOptions{
+			Blocklist: cfg.ChatBlocklist,
+			Rate:      danmaku.Rate{N: cfg.ChatRate.N, Per: cfg.ChatRate.Per},
+			UserRate:  danmaku.Rate{N: cfg.ChatUserRate.N, Per: cfg.ChatUserRate.Per},
+		}),
+		carriers: cfg.Danmaku,
+		in:       make(chan chatPayload, chatInPayloads),
+		rep:      newChatReporter(publish),
+	}
+}
+
+// counts returns the telemetry counters chat_received, chat_shown, chat_dropped.
+func (c *chatIntake) counts() (received, shown, dropped uint64) {
+	return c.received.Load(), c.shown.Load(), c.dropped.Load()
+}
+
+// drop counts n messages as dropped and reports why.
+func (c *chatIntake) drop(label string, n int, err error) {
+	c.dropped.Add(uint64(n))
+	c.rep.report(label, n, err)
+}
+
+// onChat queues a message from <base>/chat or <prefix>/all/chat for the intake goroutine;
+// when the queue is full the payload is dropped, counted and reported. It never waits.
+func (n *Node) onChat(cmd mqtt.Command) {
+	c := n.chat
+	label := "chat"
+	if cmd.Fleet {
+		label = "all/chat"
+	}
+	size := int64(len(cmd.Payload))
+	if c.inBytes.Add(size) <= chatInBytes {
+		select {
+		case c.in <- chatPayload{label: label, payload: cmd.Payload}:
+			return
+		default:
+		}
+	}
+	c.inBytes.Add(-size)
+	c.received.Add(1)
+	c.drop(label, 1, &danmaku.Rejection{Cause: danmaku.CauseQueueFull,
+		Reason: fmt.Sprintf("%d payloads wait to be read: message dropped", len(c.in))})
+}
+
+// run takes queued payloads until ctx ends.
+func (c *chatIntake) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-c.in:
+			c.inBytes.Add(-int64(len(p.payload)))
+			c.take(p)
+		}
+	}
+}
+
+// take parses one payload and hands each message that passes moderation to the carriers.
+func (c *chatIntake) take(p chatPayload) {
+	msgs, errs := danmaku.ParseChat(p.payload, c.limits)
+	c.received.Add(uint64(len(msgs) + len(errs)))
+	for _, err := range errs {
+		c.drop(p.label, 1, err)
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	hidden, running, carriers := c.hidden, c.running, c.current
+	c.mu.Unlock()
+	now := time.Now()
+	for i := range msgs {
+		m := &msgs[i]
+		var err error
+		switch {
+		case hidden:
+			err = &danmaku.Rejection{Cause: danmaku.CauseHidden, Reason: "danmaku is hidden (danmaku/set OFF)"}
+		case !running:
+			err = &danmaku.Rejection{Cause: danmaku.CauseStreamOff, Reason: "the stream is off"}
+		case !carriers.Any():
+			err = &danmaku.Rejection{Cause: danmaku.CauseNoCarrier,
+				Reason: fmt.Sprintf("CAMNODE_DANMAKU=%s puts chat nowhere this build can (use sei, cc or amf)", joinCarriers(c.carriers))}
+		default:
+			if err = c.mod.Admit(m, now); err == nil {
+				if err = carriers.Push(m); err != nil {
+					c.mod.Forget(m)
+				}
+			}
+		}
+		if err != nil {
+			c.drop(p.label, 1, err)
+		}
+	}
+}
+
+// newCarriers makes the carriers of a pipeline that starts, and makes them the ones chat
+// goes to; nil when CAMNODE_DANMAKU names none that this package carries.
+func (n *Node) newCarriers() *danmaku.Carriers {
+	c, cs := n.chat, n.chat.carriers
+	var carriers *danmaku.Carriers
+	if cs.Has(config.CarrierSEI) || cs.Has(config.CarrierCC) || cs.Has(config.CarrierAMF) {
+		carriers = danmaku.NewCarriers(danmaku.CarrierOptions{
+			SEI:         cs.Has(config.CarrierSEI),
+			CC:          cs.Has(config.CarrierCC),
+			AMF:         cs.Has(config.CarrierAMF),
+			CaptionRows: n.cfg.DanmakuCCRows,
+			FrameRate:   n.cfg.FPS,
+			QueueSize:   n.cfg.ChatQueue,
+			OnShown:     func(k int) { c.shown.Add(uint64(k)) },
+			OnDropped:   func(k int, r *danmaku.Rejection) { c.drop("chat", k, r) },
+			OnCaptionsSkipped: func(k int) {
+				c.rep.report("chat", k, &danmaku.Rejection{Cause: danmaku.CauseCaptionsLag,
+					Reason: fmt.Sprintf("captions behind: %d message(s) shown without captions", k)})
+			},
+		})
+	}
+	c.mu.Lock()
+	c.current, c.running = carriers, true
+	c.mu.Unlock()
+	return carriers
+}
+
+// pipelineStopped detaches a stopped pipeline's carriers and drops what still waits there.
+func (c *chatIntake) pipelineStopped(carriers *danmaku.Carriers) {
+	c.mu.Lock()
+	if c.current == carriers {
+		c.current, c.running = nil, false
+	}
+	c.mu.Unlock()
+	if k := carriers.Close(); k > 0 {
+		c.drop("chat", k, &danmaku.Rejection{Cause: danmaku.CauseStopped,
+			Reason: fmt.Sprintf("%d message(s) dropped: the stream stopped", k)})
+	}
+}
+
+// onDanmakuSwitch applies danmaku/set: OFF drops what waits for the stream and clears the
+// captions on screen; ON lets chat through again.
+func (n *Node) onDanmakuSwitch() {
+	n.mu.Lock()
+	shown := n.danmaku
+	n.mu.Unlock()
+	c := n.chat
+	c.mu.Lock()
+	c.hidden = !shown
+	carriers := c.current
+	c.mu.Unlock()
+	if shown {
+		return
+	}
+	if k := carriers.Clear(); k > 0 {
+		c.drop("chat", k, &danmaku.Rejection{Cause: danmaku.CauseHidden,
+			Reason: fmt.Sprintf("%d message(s) dropped: danmaku hidden (danmaku/set OFF)", k)})
+	}
+}
+
+func joinCarriers(cs config.Carriers) string {
+	if len(cs) == 0 {
+		return "none"
+	}
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ",")
+}
+
+// chatReporter publishes chat_rejected events without letting a flood of chat become a
+// flood of events: in each window of chatReportWindow the first chatReportBurst go out
+// as they happen, the rest are counted by cause and summed up in one event when the
+// window ends ("chat: 9870 more messages rejected in 1s: rate limit 9800, queue full 70").
+// It is safe for concurrent use: the frame path reports too.
+type chatReporter struct {
+	publish func(name, reason string)
+
+	mu    sync.Mutex
+	start time.Time // of the current window
+	sent  int       // events published in the window
+	held  map[danmaku.Cause]int
+	total int
+	timer *time.Timer
+}
+
+const (
+	chatReportWindow = time.Second
+	chatReportBurst  = 5
+)
+
+func newChatReporter(publish func(name, reason string)) *chatReporter {
+	return &chatReporter{publish: publish, held: map[danmaku.Cause]int{}}
+}
+
+// report publishes (or holds for the summary) the rejection of n messages.
+func (r *chatReporter) report(label string, n int, err error) {
+	cause := danmaku.Cause("other")
+	if rej, ok := err.(*danmaku.Rejection); ok {
+		cause = rej.Cause
+	}
+	r.mu.Lock()
+	now := time.Now()
+	if r.timer == nil && now.Sub(r.start) >= chatReportWindow {
+		r.start, r.sent = now, 0
+	}
+	if r.timer == nil && r.sent < chatReportBurst {
+		r.sent++
+		r.mu.Unlock()
+		r.publish(mqtt.EventChatRejected, label+": "+err.Error())
+		return
+	}
+	r.held[cause] += n
+	r.total += n
+	if r.timer == nil {
+		r.timer = time.AfterFunc(r.start.Add(chatReportWindow).Sub(now), r.flush)
+	}
+	r.mu.Unlock()
+}
+
+// flush publishes the summary of the held rejections and starts a new window.
+func (r *chatReporter) flush() {
+	r.mu.Lock()
+	elapsed := time.Since(r.start).Round(100 * time.Millisecond)
+	causes := make([]danmaku.Cause, 0, len(r.held))
+	for c := range r.held {
+		causes = append(causes, c)
+	}
+	slices.SortFunc(causes, func(a, b danmaku.Cause) int { return r.held[b] - r.held[a] })
+	parts := make([]string, len(causes))
+	for i, c := range causes {
+		parts[i] = fmt.Sprintf("%s %d", c, r.held[c])
+	}
+	reason := fmt.Sprintf("chat: %d more messages rejected in %v: %s", r.total, elapsed, strings.Join(parts, ", "))
+	clear(r.held)
+	r.total, r.timer = 0, nil
+	r.start, r.sent = time.Now(), 1
+	r.mu.Unlock()
+	r.publish(mqtt.EventChatRejected, reason)
+}
