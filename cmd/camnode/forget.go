@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/mqtt"
+)
+
+const forgetUsage = `Usage: camnode forget [-node ID] [-purge] [-timeout 10s]
+
+Makes Home Assistant forget a node: clears its retained discovery messages on the broker,
+so the device and its entities disappear. The broker, its credentials and the prefixes come
+from the same CAMNODE_* settings as camnode run. A node still running with
+CAMNODE_HA_DISCOVERY=true publishes its discovery again at its next connect.
+
+Flags:
+`
+
+// runForget is `camnode forget`: it publishes the empty retained messages of
+// mqtt.DiscoveryRemoval (and with -purge the node's retained state topics too) and exits.
+func runForget(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("camnode forget", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	node := fs.String("node", "", "node ID to forget (default: CAMNODE_NODE_ID or the hostname)")
+	purge := fs.Bool("purge", false, "also clear the node's retained availability, state, stream/state and danmaku/state (for a node that is gone for good)")
+	timeout := fs.Duration("timeout", 10*time.Second, "give up when the broker has not acknowledged everything by then")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, forgetUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "camnode forget: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, code := loadConfig(stderr)
+	if cfg == nil {
+		return code
+	}
+	if *node != "" {
+		cfg.NodeID = *node
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintf(stderr, "camnode forget: -node: %v\n", err)
+			return 2
+		}
+	}
+	topics := mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix)
+	msgs := mqtt.DiscoveryRemoval(topics)
+	if *purge {
+		for _, t := range []string{topics.Availability, topics.State, topics.StreamState, topics.DanmakuState} {
+			msgs = append(msgs, mqtt.RetainedMessage{Topic: t})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	err := mqtt.PublishRetained(ctx, mqtt.Config{
+		URL:      cfg.MQTTURL,
+		Username: cfg.MQTTUsername,
+		Password: cfg.MQTTPassword,
+		CAFile:   cfg.MQTTCAFile,
+		CertFile: cfg.MQTTCertFile,
+		KeyFile:  cfg.MQTTKeyFile,
+		Topics:   topics,
+	}, msgs)
+	if err != nil {
+		fmt.Fprintf(stderr, "camnode forget: %s\n", config.Scrub(err.Error(), cfg.Secrets()))
+		return 1
+	}
+	fmt.Fprintf(stdout, "camnode forget: cleared %s and %d older per-entity discovery topics", mqtt.DiscoveryTopic(topics), len(mqtt.DiscoveryRemoval(topics))-1)
+	if *purge {
+		fmt.Fprintf(stdout, ", and the retained state of %s", topics.Base)
+	}
+	fmt.Fprintf(stdout, " on %s\n", config.RedactURL(cfg.MQTTURL))
+	return 0
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/camnode/camnode/media/source/v4l2"
+)
+
+const probeUsage = `usage: camnode probe [/dev/videoN ...] [--json]
+
+Lists the V4L2 cameras (every /dev/video* when no device is named): driver, card, bus,
+the formats with their sizes and frame rates, the encoder controls, and whether camnode
+can stream from each (H.264 straight from the camera, or raw frames for an encoder).
+--json prints the same, with every control, as a JSON array.
+`
+
+// runProbe is `camnode probe [device] [--json]`: the cameras, their formats, sizes, rates
+// and controls.
+func runProbe(args []string, stdout, stderr io.Writer) int {
+	asJSON := false
+	var paths []string
+	for _, a := range args {
+		switch a {
+		case "--json", "-json":
+			asJSON = true
+		case "-h", "-help", "--help":
+			fmt.Fprint(stdout, probeUsage)
+			return 0
+		default:
+			if strings.HasPrefix(a, "-") {
+				fmt.Fprintf(stderr, "camnode probe: unknown flag %s\n%s", a, probeUsage)
+				return 2
+			}
+			paths = append(paths, a)
+		}
+	}
+	if !v4l2.Built {
+		fmt.Fprintf(stderr, "camnode probe: %v\n", v4l2.ErrNotBuilt)
+		return 1
+	}
+	var devs []v4l2.DeviceInfo
+	if len(paths) == 0 {
+		all, err := v4l2.ProbeAll()
+		if err != nil {
+			fmt.Fprintf(stderr, "camnode probe: %v\n", err)
+			return 1
+		}
+		devs = all
+	}
+	for _, p := range paths {
+		d, err := v4l2.Probe(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "camnode probe: %v\n", err)
+			return 1
+		}
+		devs = append(devs, d)
+	}
+	if asJSON {
+		if devs == nil {
+			devs = []v4l2.DeviceInfo{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(devs); err != nil {
+			fmt.Fprintf(stderr, "camnode probe: %v\n", err)
+			return 1
+		}
+	} else if err := writeProbeText(stdout, devs, len(paths) > 0); err != nil {
+		fmt.Fprintf(stderr, "camnode probe: %v\n", err)
+		return 1
+	}
+	if len(devs) == 0 {
+		fmt.Fprintln(stderr, "camnode probe: no V4L2 devices (/dev/video*) found: is the camera plugged in and its driver loaded?")
+		return 1
+	}
+	return 0
+}
+
+// writeProbeText shows cameras in full; when listing everything, nodes that are not
+// cameras (codecs, outputs, metadata, unreadable ones) get one line each at the end.
+func writeProbeText(w io.Writer, devs []v4l2.DeviceInfo, named bool) error {
+	var others []string
+	for _, d := range devs {
+		if !named && len(d.Formats) == 0 && d.Reason != "" {
+			others = append(others, fmt.Sprintf("  %s: %s", d.Path, d.Reason))
+			continue
+		}
+		if err := d.WriteText(w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	if len(others) > 0 {
+		_, err := fmt.Fprintf(w, "Not cameras camnode can use:\n%s\n", strings.Join(others, "\n"))
+		return err
+	}
+	return nil
+}
