@@ -1,0 +1,278 @@
+//go:build linux
+
+package chatlatency
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/yutopp/go-rtmp"
+
+	"github.com/camnode/camnode/internal/peers"
+	"github.com/camnode/camnode/media/danmaku/sei"
+	"github.com/camnode/camnode/media/flv"
+	"github.com/camnode/camnode/media/h264"
+)
+
+const (
+	messages = 200
+	fps      = 30
+	// target is the issue's bound on p99: one frame interval plus 10 ms.
+	target = time.Second/fps + 10*time.Millisecond
+)
+
+// BenchmarkChatLatency sends 200 chat messages with one long-running `mosquitto_pub -l`
+// (a line is a message) through a real Mosquitto to a camnode node streaming a 30 fps clip
+// with the sei carrier, and times each from the moment its line is written to
+// mosquitto_pub until the video message carrying its SEI has fully arrived at an RTMP
+// ingest in this process. Messages go out at random gaps of 40-120 ms, so they land
+// anywhere within a frame interval. It reports p50, p90, p99 and the maximum.
+//
+// The node is the binary BENCH_CAMNODE names, or one built from this module. Run with:
+//
+//	go test -run '^$' -bench ChatLatency -benchtime 1x ./bench/chatlatency
+func BenchmarkChatLatency(b *testing.B) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	b.Cleanup(stop)
+	bin := camnodeBinary(b)
+	clip := makeClip(b)
+	broker := peers.StartMosquitto(b)
+	ingest := startIngest(b)
+
+	const id = "chatbench"
+	node := exec.CommandContext(ctx, bin)
+	node.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"CAMNODE_NODE_ID=" + id,
+		"CAMNODE_MQTT_URL=" + broker.URL(),
+		"CAMNODE_RTMP_URL=rtmp://" + ingest.addr + "/live/bench",
+		"CAMNODE_SOURCE=file://" + clip,
+		"CAMNODE_FPS=" + strconv.Itoa(fps),
+		"CAMNODE_AUTOSTART=true",
+		"CAMNODE_DANMAKU=sei",
+		"CAMNODE_CHAT_RATE=0", "CAMNODE_CHAT_USER_RATE=0", // the benchmark measures the path, not the limits
+		"CAMNODE_LOG_LEVEL=warn",
+	}
+	var nodeLog bytes.Buffer
+	node.Stdout, node.Stderr = &nodeLog, &nodeLog
+	node.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := node.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		node.Process.Signal(syscall.SIGTERM)
+		node.Wait()
+		if b.Failed() {
+			b.Logf("camnode log:\n%s", nodeLog.String())
+		}
+	})
+	select {
+	case <-ingest.live:
+	case <-time.After(30 * time.Second):
+		b.Fatalf("no video reached the ingest within 30 s")
+	}
+	time.Sleep(time.Second) // past the connection's first GOP
+
+	var latencies []time.Duration
+	for b.Loop() {
+		latencies = append(latencies, run(ctx, b, broker, ingest, "camnode/"+id+"/chat")...)
+	}
+	p50, p90, p99, worst := percentile(latencies, 50), percentile(latencies, 90), percentile(latencies, 99), slices.Max(latencies)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(ms(p50), "p50-ms")
+	b.ReportMetric(ms(p99), "p99-ms")
+	verdict := "meets"
+	if p99 > target {
+		verdict = "MISSES"
+	}
+	block := fmt.Sprintf("Chat latency (mosquitto_pub -> SEI at the ingest, %d messages, %d fps):\n"+
+		"  p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; target p99 <= %.1f ms (one frame + 10 ms): %s\n",
+		len(latencies), fps, ms(p50), ms(p90), ms(p99), ms(worst), ms(target), verdict)
+	fmt.Print(block)
+	if path := os.Getenv("BENCH_REPORT"); path != "" {
+		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			f.WriteString(block)
+			f.Close()
+		}
+	}
+}
+
+// run sends the messages and returns their latencies.
+func run(ctx context.Context, b *testing.B, broker *peers.Mosquitto, ing *ingest, topic string) []time.Duration {
+	pub := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(broker.Port), "-q", "1", "-t", topic, "-l")
+	in, err := pub.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pubLog bytes.Buffer
+	pub.Stdout, pub.Stderr = &pubLog, &pubLog
+	if err := pub.Start(); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // connected
+	sent := make(map[string]time.Time, messages)
+	prefix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := 0; i < messages; i++ {
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		line := fmt.Sprintf(`{"text":"latency probe %d","user":"bench","id":%q}`+"\n", i, id)
+		sent[id] = time.Now()
+		if _, err := io.WriteString(in, line); err != nil {
+			b.Fatalf("mosquitto_pub: %v\n%s", err, pubLog.String())
+		}
+		time.Sleep(40*time.Millisecond + rand.N(80*time.Millisecond))
+	}
+	in.Close()
+	if err := pub.Wait(); err != nil {
+		b.Fatalf("mosquitto_pub: %v\n%s", err, pubLog.String())
+	}
+	var out []time.Duration
+	deadline := time.Now().Add(5 * time.Second)
+	for id, at := range sent {
+		arrived, ok := ing.wait(id, deadline)
+		if !ok {
+			b.Fatalf("message %s never reached the ingest", id)
+		}
+		out = append(out, arrived.Sub(at))
+	}
+	return out
+}
+
+// ingest is an RTMP server that notes when each chat SEI arrives, by message id.
+type ingest struct {
+	addr string
+	live chan struct{}
+	once sync.Once
+
+	mu      sync.Mutex
+	arrived map[string]time.Time
+	changed chan struct{}
+}
+
+func startIngest(b *testing.B) *ingest {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ing := &ingest{addr: ln.Addr().String(), live: make(chan struct{}), arrived: map[string]time.Time{}, changed: make(chan struct{}, 1)}
+	srv := rtmp.NewServer(&rtmp.ServerConfig{OnConnect: func(c net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
+		return c, &rtmp.ConnConfig{Handler: &handler{ing: ing}, IgnoreMessagesOnNotExistStream: true, IgnoreMessagesOnNotExistStreamThreshold: 16}
+	}})
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return ing
+}
+
+func (ing *ingest) wait(id string, deadline time.Time) (time.Time, bool) {
+	for {
+		ing.mu.Lock()
+		at, ok := ing.arrived[id]
+		ing.mu.Unlock()
+		if ok {
+			return at, true
+		}
+		select {
+		case <-ing.changed:
+		case <-time.After(time.Until(deadline)):
+			return time.Time{}, false
+		}
+	}
+}
+
+type handler struct {
+	rtmp.DefaultHandler
+	ing   *ingest
+	body  bytes.Buffer
+	nalus [][]byte
+}
+
+// OnVideo runs once the whole video message has arrived: that is the arrival time.
+func (h *handler) OnVideo(_ uint32, payload io.Reader) error {
+	now := time.Now()
+	h.body.Reset()
+	if _, err := h.body.ReadFrom(payload); err != nil {
+		return err
+	}
+	h.ing.once.Do(func() { close(h.ing.live) })
+	tag, err := flv.ParseVideoTag(h.body.Bytes())
+	if err != nil || tag.PacketType != flv.AVCNALU {
+		return nil
+	}
+	h.nalus, err = flv.SplitAVCC(h.nalus[:0], tag.Data)
+	if err != nil {
+		return nil
+	}
+	for _, n := range h.nalus {
+		if h264.NALType(n) != h264.TypeSEI {
+			continue
+		}
+		msgs, _ := sei.Parse(n)
+		for _, m := range msgs {
+			uuid, data, ok := m.Unregistered()
+			if !ok || uuid != sei.CamnodeUUID {
+				continue
+			}
+			var chat struct{ ID string }
+			if json.Unmarshal(data, &chat) == nil && chat.ID != "" {
+				h.ing.mu.Lock()
+				h.ing.arrived[chat.ID] = now
+				h.ing.mu.Unlock()
+				select {
+				case h.ing.changed <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// camnodeBinary returns BENCH_CAMNODE, or builds camnode into a temporary directory.
+func camnodeBinary(b *testing.B) string {
+	if bin := os.Getenv("BENCH_CAMNODE"); bin != "" {
+		return bin
+	}
+	bin := filepath.Join(b.TempDir(), "camnode")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/camnode/camnode/cmd/camnode").CombinedOutput(); err != nil {
+		b.Fatalf("building camnode: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// makeClip makes a 10 s 640x360 30 fps baseline clip, 1 s GOP, for the node to loop.
+func makeClip(b *testing.B) string {
+	peers.Require(b, "ffmpeg", "mosquitto_pub")
+	path := filepath.Join(b.TempDir(), "clip.h264")
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate="+strconv.Itoa(fps),
+		"-frames:v", strconv.Itoa(10*fps), "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline",
+		"-pix_fmt", "yuv420p", "-g", strconv.Itoa(fps), "-keyint_min", strconv.Itoa(fps), "-sc_threshold", "0",
+		"-b:v", "1M", "-f", "h264", path).CombinedOutput()
+	if err != nil {
+		b.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	return path
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(i, 0)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,389 @@
+// Package deploy holds no Go code: its tests check the deployment examples beside them
+// (Home Assistant automations, the container files, the settings example) against the
+// node they deploy.
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/mqtt"
+)
+
+func loadYAML(t *testing.T, path string, into any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil {
+		t.Fatalf("%s does not load: %v", path, err)
+	}
+}
+
+// The example automations are for the node "garden" with the default prefixes.
+var gardenTopics = mqtt.NewTopics("camnode", "garden", "homeassistant")
+
+// gardenEntities are the entity IDs Home Assistant gives the node's discovered entities.
+func gardenEntities(t *testing.T) map[string]bool {
+	t.Helper()
+	var root struct {
+		Cmps map[string]struct {
+			DefaultEntityID string `json:"default_entity_id"`
+		} `json:"cmps"`
+	}
+	if err := json.Unmarshal(mqtt.DiscoveryMessages(gardenTopics, mqtt.DeviceInfo{CPUTemperature: true})[0].Payload, &root); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, c := range root.Cmps {
+		ids[c.DefaultEntityID] = true
+	}
+	return ids
+}
+
+// automation is the shape of one entry of automations.yaml, in Home Assistant's current
+// syntax (triggers/conditions/actions, "trigger:" and "action:" keys). Unknown top-level
+// keys fail the load.
+type automation struct {
+	ID          string           `yaml:"id"`
+	Alias       string           `yaml:"alias"`
+	Description string           `yaml:"description"`
+	Mode        string           `yaml:"mode"`
+	Triggers    []map[string]any `yaml:"triggers"`
+	Conditions  []map[string]any `yaml:"conditions"`
+	Actions     []map[string]any `yaml:"actions"`
+}
+
+var (
+	entityRef = regexp.MustCompile(`\b(switch|sensor|binary_sensor|button|text)\.camnode_[a-z0-9_]+`)
+	// Trigger platforms and actions the examples may use: each is a documented Home
+	// Assistant trigger or service.
+	knownTriggers = []string{"state", "numeric_state", "template", "persistent_notification", "mqtt", "time", "event"}
+	knownActions  = []string{"switch.turn_on", "switch.turn_off", "button.press", "mqtt.publish", "text.set_value", "notify.notify"}
+)
+
+// walk calls fn for every string in a YAML value, with the key it sits under.
+func walk(v any, key string, fn func(key, s string)) {
+	switch x := v.(type) {
+	case string:
+		fn(key, x)
+	case []any:
+		for _, e := range x {
+			walk(e, key, fn)
+		}
+	case []map[string]any:
+		for _, e := range x {
+			walk(e, key, fn)
+		}
+	case map[string]any:
+		for k, e := range x {
+			walk(e, k, fn)
+		}
+	}
+}
+
+// The automations load, use real triggers and actions, and talk to entities and topics
+// the node really has.
+func TestHomeAssistantAutomations(t *testing.T) {
+	var autos []automation
+	loadYAML(t, "homeassistant/automations.yaml", &autos)
+	if len(autos) != 3 {
+		t.Fatalf("%d automations, want the 3 of the README", len(autos))
+	}
+	entities := gardenEntities(t)
+	ids := map[string]bool{}
+	var chatPayloads []string
+	for _, a := range autos {
+		if a.ID == "" || ids[a.ID] || a.Alias == "" || len(a.Triggers) == 0 || len(a.Actions) == 0 {
+			t.Errorf("automation %q: needs a unique id, an alias, triggers and actions", a.ID)
+		}
+		ids[a.ID] = true
+		if !slices.Contains([]string{"", "single", "restart", "queued", "parallel"}, a.Mode) {
+			t.Errorf("%s: mode %q", a.ID, a.Mode)
+		}
+		for _, tr := range a.Triggers {
+			if p, _ := tr["trigger"].(string); !slices.Contains(knownTriggers, p) {
+				t.Errorf("%s: trigger %v", a.ID, tr["trigger"])
+			}
+		}
+		for _, ac := range a.Actions {
+			name, _ := ac["action"].(string)
+			if name == "" {
+				if _, ok := ac["delay"]; ok {
+					continue
+				}
+				t.Errorf("%s: step %v is neither an action nor a delay", a.ID, ac)
+				continue
+			}
+			if !slices.Contains(knownActions, name) {
+				t.Errorf("%s: action %q", a.ID, name)
+			}
+			if name == "mqtt.publish" {
+				data, _ := ac["data"].(map[string]any)
+				topic, _ := data["topic"].(string)
+				if !slices.Contains(gardenTopics.Subscriptions(), topic) {
+					t.Errorf("%s: publishes to %q, which the node does not subscribe to", a.ID, topic)
+				}
+				if data["retain"] != false {
+					t.Errorf("%s: a retained command is ignored by the node; set retain: false", a.ID)
+				}
+				if topic == gardenTopics.Chat {
+					chatPayloads = append(chatPayloads, data["payload"].(string))
+				}
+			}
+		}
+		all := map[string]any{"triggers": a.Triggers, "conditions": a.Conditions, "actions": a.Actions}
+		walk(all, "", func(_, s string) {
+			for _, ref := range entityRef.FindAllString(s, -1) {
+				if !entities[ref] {
+					t.Errorf("%s: refers to %s, which discovery does not create", a.ID, ref)
+				}
+			}
+			if strings.Count(s, "{{") != strings.Count(s, "}}") || strings.Count(s, "{%") != strings.Count(s, "%}") {
+				t.Errorf("%s: unbalanced template %q", a.ID, s)
+			}
+		})
+	}
+	if len(chatPayloads) != 1 {
+		t.Fatalf("want one automation that forwards to the chat, found %d", len(chatPayloads))
+	}
+	checkChatTemplate(t, chatPayloads[0])
+}
+
+// checkChatTemplate renders the forwarding template with Jinja2 (Home Assistant's template
+// engine) for a long notification: a JSON chat message within the node's 100-rune limit,
+// which the node's parser takes.
+func checkChatTemplate(t *testing.T, tpl string) {
+	t.Helper()
+	py := ""
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import jinja2").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
+		if os.Getenv("CAMNODE_REQUIRE_JINJA") == "1" {
+			t.Fatal("python3 with jinja2 is required (apt-get install python3-jinja2)")
+		}
+		t.Log("python3 with jinja2 missing: chat template not rendered")
+		return
+	}
+	const script = `
+import json, sys, jinja2
+tpl = sys.stdin.read()
+n = {"title": "Doorbell", "message": "Someone is at the front door — " + "ding dong " * 20}
+print(jinja2.Environment().from_string(tpl).render(trigger={"notification": n}))
+`
+	cmd := exec.Command(py, "-c", script)
+	cmd.Stdin = strings.NewReader(tpl)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jinja2: %v", err)
+	}
+	var msg struct{ Text, User, Mode, Color string }
+	if err := json.Unmarshal(out, &msg); err != nil {
+		t.Fatalf("chat payload %q is not JSON: %v", out, err)
+	}
+	if n := utf8.RuneCountInString(msg.Text); n == 0 || n > 100 || !strings.HasPrefix(msg.Text, "Doorbell: Someone is at the front door") {
+		t.Fatalf("chat text %q (%d runes)", msg.Text, utf8.RuneCountInString(msg.Text))
+	}
+	if !slices.Contains([]string{"scroll", "top", "bottom", "reverse"}, msg.Mode) || !regexp.MustCompile(`^#[0-9a-f]{6}$`).MatchString(msg.Color) {
+		t.Fatalf("chat mode %q, colour %q", msg.Mode, msg.Color)
+	}
+	if cmd, err := mqtt.ParseCommand(gardenTopics, gardenTopics.Chat, out, false, 0); err != nil || cmd.Kind != mqtt.CommandChat {
+		t.Fatalf("the node rejects the forwarded chat: %v", err)
+	}
+}
+
+// envLines reads VAR=value lines; commented ones ("#CAMNODE_X=…") are returned apart.
+func envLines(t *testing.T, path string) (set, commented [][2]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	assign := regexp.MustCompile(`^(#?)(CAMNODE_[A-Z0-9_]+)=(.*)$`)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "# ") || line == "#" {
+			continue
+		}
+		m := assign.FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("%s: %q is neither a comment nor CAMNODE_VAR=value", path, line)
+			continue
+		}
+		if m[1] == "#" {
+			commented = append(commented, [2]string{m[2], m[3]})
+		} else {
+			set = append(set, [2]string{m[2], m[3]})
+		}
+	}
+	return set, commented
+}
+
+// loadWith runs config.Load with exactly these CAMNODE_ variables set.
+func loadWith(t *testing.T, vars map[string]string) error {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "CAMNODE_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	defer func() {
+		for k := range vars {
+			os.Unsetenv(k)
+		}
+	}()
+	_, err := config.Load()
+	return err
+}
+
+// Every line of the settings example, commented alternatives included, is a setting
+// camnode takes with a value it accepts.
+func TestEnvExampleLoads(t *testing.T) {
+	set, commented := envLines(t, "camnode.env.example")
+	base := map[string]string{}
+	for _, kv := range set {
+		base[kv[0]] = kv[1]
+	}
+	if len(base) < 10 {
+		t.Fatalf("only %d settings in the example", len(base))
+	}
+	if err := loadWith(t, base); err != nil {
+		t.Fatalf("the example's settings: %v", err)
+	}
+	// Files named by the TLS settings must exist for Load; a certificate needs its key.
+	dir := t.TempDir()
+	for _, kv := range commented {
+		vars := map[string]string{}
+		for k, v := range base {
+			vars[k] = v
+		}
+		vars[kv[0]] = kv[1]
+		if strings.HasSuffix(kv[0], "_FILE") {
+			for _, f := range []string{"CAMNODE_MQTT_CERT_FILE", "CAMNODE_MQTT_KEY_FILE", kv[0]} {
+				p := filepath.Join(dir, strings.ToLower(f))
+				os.WriteFile(p, []byte("x"), 0o600)
+				if f == kv[0] || kv[0] != "CAMNODE_MQTT_CA_FILE" {
+					vars[f] = p
+				}
+			}
+			vars["CAMNODE_MQTT_URL"] = "mqtts://broker.example.org:8883"
+		}
+		if err := loadWith(t, vars); err != nil {
+			t.Errorf("commented example %s=%s: %v", kv[0], kv[1], err)
+		}
+	}
+}
+
+// The compose example wires the node to its broker and ingest by service name, with
+// settings camnode accepts, and builds from the Dockerfile beside it.
+func TestComposeExample(t *testing.T) {
+	var compose struct {
+		Name     string `yaml:"name"`
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Restart     string            `yaml:"restart"`
+			Ports       []string          `yaml:"ports"`
+			Volumes     []string          `yaml:"volumes"`
+			DependsOn   []string          `yaml:"depends_on"`
+			EnvFile     []string          `yaml:"env_file"`
+			Environment map[string]string `yaml:"environment"`
+			Build       struct {
+				Context    string `yaml:"context"`
+				Dockerfile string `yaml:"dockerfile"`
+			} `yaml:"build"`
+		} `yaml:"services"`
+	}
+	loadYAML(t, "container/compose.yaml", &compose)
+	node, ok := compose.Services["camnode"]
+	if !ok || compose.Services["mosquitto"].Image == "" || compose.Services["ingest"].Image == "" {
+		t.Fatalf("compose services: %v", compose.Services)
+	}
+	ctx := filepath.Join("container", node.Build.Context)
+	if _, err := os.Stat(filepath.Join(ctx, node.Build.Dockerfile)); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(ctx, "go.mod")); err != nil {
+		t.Fatalf("build context %s is not the repository root: %v", ctx, err)
+	}
+	for _, v := range compose.Services["mosquitto"].Volumes {
+		if src, _, _ := strings.Cut(v, ":"); strings.HasPrefix(src, "./") {
+			if _, err := os.Stat(filepath.Join("container", src)); err != nil {
+				t.Errorf("mosquitto volume: %v", err)
+			}
+		}
+	}
+	if !strings.HasPrefix(node.Environment["CAMNODE_MQTT_URL"], "tcp://mosquitto:") ||
+		!strings.HasPrefix(node.Environment["CAMNODE_RTMP_URL"], "rtmp://ingest:") {
+		t.Fatalf("camnode does not reach the compose broker and ingest: %v", node.Environment)
+	}
+	vars := map[string]string{}
+	for _, f := range node.EnvFile {
+		set, _ := envLines(t, filepath.Join("container", f))
+		for _, kv := range set {
+			vars[kv[0]] = kv[1]
+		}
+	}
+	for k, v := range node.Environment {
+		vars[k] = v
+	}
+	if err := loadWith(t, vars); err != nil {
+		t.Fatalf("compose settings: %v", err)
+	}
+}
+
+// The Dockerfile builds through the make target CI runs (so CI builds the image's binary),
+// for the three platforms, and ships a runtime with libx264 that runs camnode unprivileged.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile("container/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	for _, want := range []string{
+		"FROM --platform=$BUILDPLATFORM golang:",
+		"make release-bin RELEASE_PLATFORM=${TARGETPLATFORM}",
+		"FROM debian:${DEBIAN}-slim",
+		"libx264-164",
+		"COPY --from=build /out/camnode /usr/local/bin/camnode",
+		"USER camnode",
+		`ENTRYPOINT ["/usr/local/bin/camnode"]`,
+	} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	mk, err := os.ReadFile("../mk/release.mk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7"} {
+		if !strings.Contains(string(mk), p) || !strings.Contains(df, p) {
+			t.Errorf("platform %s missing from mk/release.mk or the Dockerfile", p)
+		}
+	}
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# CI: the unit tests for linux/arm64 (Raspberry Pi 3/4/5 with a 64-bit OS), built with cgo
+# and Debian's cross compiler, run under qemu-user: the Pi build is tested, not assumed.
+# Every package but cmd/camnode, whose end-to-end tests run the host's binary, and bench.
+# Tests that start real peers (Mosquitto, nginx-rtmp, ffmpeg) exec the host's programs
+# from the emulated test binary, as on a Pi.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+need=()
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "arm64: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+pkgs=$(go list ./... | grep -v -e '/cmd/camnode$' -e '/bench/')
+# The emulated binaries find the arm64 dynamic loader and libc in the cross sysroot.
+CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
+  go test -count=1 -timeout 20m -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu" $pkgs
+
+# The test binaries really were arm64, not the host's.
+probe=$(mktemp)
+trap 'rm -f "$probe"' EXIT
+CGO_ENABLED=1 GOARCH=arm64 CC=aarch64-linux-gnu-gcc go test -c -o "$probe" ./media/h264
+# ELF e_machine, 2 bytes at offset 18, little-endian: 0xb7 is EM_AARCH64.
+machine=$(od -An -tx1 -j18 -N2 "$probe" | tr -d ' \n')
+[ "$machine" = "b700" ] || { echo "arm64: test binary has ELF machine $machine, not aarch64 (b700)"; exit 1; }
+echo "arm64: $(echo "$pkgs" | wc -l) packages tested under qemu-user"
