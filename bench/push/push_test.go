@@ -33,7 +33,7 @@ func (u usage) cpu() time.Duration { return u.user + u.sys }
 func rusage(ps *os.ProcessState) usage {
 	ru := ps.SysUsage().(*syscall.Rusage)
 	// Linux reports ru_maxrss in KiB.
-	return usage{user: time.Duration(ru.Utime.Nano()), sys: time.Duration(ru.Stime.Nano()), maxRSS: ru.Maxrss << 10}
+	return usage{user: time.Duration(ru.Utime.Nano()), sys: time.Duration(ru.Stime.Nano()), maxRSS: int64(ru.Maxrss) << 10}
 }
 
 // clipInfo is what ffprobe counts in the clip both pushers send.
