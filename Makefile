@@ -21,7 +21,8 @@ test:
 	unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi; \
 	go vet ./...; \
-	PEERS_REQUIRED=1 go test -race -count=1 -timeout 20m ./...; \
+	rm -rf bench/out/secrets; mkdir -p bench/out/secrets; \
+	PEERS_REQUIRED=1 SECRETS_SWEEP_DIR=$$(pwd)/bench/out/secrets go test -race -count=1 -timeout 20m ./...; \
 	for check in scripts/ci/*.sh; do [ -e "$$check" ] || continue; echo "== $$check"; bash "$$check"; done
 
 ## build: the camnode binary in bin/
@@ -35,7 +36,7 @@ deps:
 ## bench: per-frame benchmarks and the bench/ scripts against the real peers
 bench:
 	@gobin="$(call GODIR,all)"; export PATH="$$gobin:/usr/sbin:/sbin:$$PATH"; \
-	go test -run '^$$' -bench . -benchmem ./media/... && bench/run.sh
+	bench/run.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 60s), corpus under testdata/fuzz
 FUZZTIME ?= 60s
