@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,8 +46,29 @@ const (
 	userControlPong = 7
 )
 
+// quickAckDuringDial is a var so that a benchmark can compare with the kernel's delayed ACKs.
+var quickAckDuringDial = true
+
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("rtmp: connection closed")
+
+// ErrRefused marks a refusal without a status message: the server closed the connection in
+// answer to connect, createStream or publish, or within RefusalWindow after confirming the
+// publish. nginx-rtmp refuses so for `deny publish` and for an on_publish hook that answered
+// 4xx. IsRefused tells such errors and *StatusError refusals from lost connections.
+var ErrRefused = errors.New("server closed the connection: stream refused (wrong app or stream key, or publishing denied)")
+
+// RefusalWindow is how soon after the publish was confirmed a close by the server counts as
+// a refusal rather than a lost connection: nginx-rtmp's access rules drop the connection in
+// the same millisecond as they send NetStream.Publish.Start.
+const RefusalWindow = 500 * time.Millisecond
+
+// IsRefused reports whether err says the server refused the stream (a *StatusError, or
+// ErrRefused), as opposed to a network failure or a timeout: retrying at once will not help.
+func IsRefused(err error) bool {
+	var se *StatusError
+	return errors.Is(err, ErrRefused) || errors.As(err, &se)
+}
 
 // Conn is one publishing RTMP stream. Its methods are safe for concurrent use; each
 // message goes out whole. A reader goroutine owned by the Conn answers pings, sends
@@ -74,6 +96,8 @@ type Conn struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	publishedAt time.Time // when the server confirmed the publish; set by Dial
+
 	// Reader state: used by Dial, then only by the reader goroutine.
 	br           *bufio.Reader
 	cr           *chunkReader
@@ -88,9 +112,14 @@ type Conn struct {
 type countingReader struct {
 	r io.Reader
 	n uint64
+	// beforeRead, when set, runs before each read: Dial re-arms TCP_QUICKACK there.
+	beforeRead func()
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if c.beforeRead != nil {
+		c.beforeRead()
+	}
 	n, err := c.r.Read(p)
 	c.n += uint64(n)
 	return n, err
@@ -119,6 +148,11 @@ func newConn(nc net.Conn, u URL, opts Options) *Conn {
 	c.bw = bufio.NewWriterSize(countingWriter{nc, &c.written}, writeBufferSize)
 	c.cw = chunkWriter{w: c.bw, chunkSize: defaultChunkSize}
 	c.in.r = nc
+	// During Dial every answer of the server is awaited: acknowledge it at once, or the
+	// server's next small message waits for our delayed ACK (Nagle on its side, 40 ms).
+	if quickAckDuringDial {
+		c.in.beforeRead = quickAck(nc)
+	}
 	c.br = bufio.NewReaderSize(&c.in, readBufferSize)
 	c.cr = newChunkReader(c.br)
 	return c
@@ -149,9 +183,14 @@ func (o Options) withDefaults() (Options, error) {
 // it said why, or the read error when it just closed the connection. Errors show the URL
 // redacted.
 //
+// A server that refuses by closing the connection (nginx-rtmp's `deny publish`, an on_publish
+// hook answering 4xx) gives an error wrapping ErrRefused; IsRefused tells refusals from
+// network failures. A step that gets no answer within opts.Timeout fails with an error that
+// says so and wraps os.ErrDeadlineExceeded.
+//
 // Some servers confirm the publish and refuse only afterwards: nginx-rtmp's live module
 // answers NetStream.Publish.Start before its access rules drop the connection. Such a
-// refusal shows on Done and Err right after Dial returns.
+// refusal shows on Done and Err right after Dial returns, as an error wrapping ErrRefused.
 func Dial(ctx context.Context, rawURL string, opts Options) (*Conn, error) {
 	u, err := ParseURL(rawURL)
 	if err != nil {
@@ -177,6 +216,9 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Conn, error) {
 		return nil, withCause(ctx, err)
 	}
 	nc.SetDeadline(time.Time{})
+	// From here on the reader only drains control messages: normal delayed ACKs are fine.
+	c.in.beforeRead = nil
+	c.publishedAt = time.Now()
 	c.log.Debug("rtmp: publishing", "url", u, "stream_id", c.streamID, "chunk_size", c.chunkSize)
 	go c.readLoop()
 	return c, nil
@@ -218,6 +260,14 @@ func (c *Conn) start(ctx context.Context, timeout time.Duration) error {
 			return fmt.Errorf("rtmp: %s: %s: %w", c.url.Redacted(), name, err)
 		}
 		if err := f(); err != nil {
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil:
+				return fmt.Errorf("rtmp: %s: %s: timed out, no answer within %v: %w", c.url.Redacted(), name, timeout, err)
+			case name != "handshake" && closedByPeer(err):
+				// The handshake went through, so something listens and speaks RTMP: a
+				// close in answer to our commands is the server saying no.
+				return fmt.Errorf("rtmp: %s: %s: %w (%w)", c.url.Redacted(), name, ErrRefused, err)
+			}
 			return fmt.Errorf("rtmp: %s: %s: %w", c.url.Redacted(), name, err)
 		}
 		return nil
@@ -515,7 +565,10 @@ func (c *Conn) readLoop() {
 			if c.closing.Load() {
 				return
 			}
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			if after := time.Since(c.publishedAt); closedByPeer(err) && after < RefusalWindow {
+				c.setAsyncErr(fmt.Errorf("rtmp: %s: %v after confirming the publish: %w (%w)",
+					c.url.Redacted(), after.Round(time.Microsecond), ErrRefused, err))
+			} else if closedByPeer(err) {
 				c.setAsyncErr(fmt.Errorf("rtmp: %s: connection closed by server: %w", c.url.Redacted(), err))
 			} else {
 				c.setAsyncErr(fmt.Errorf("rtmp: %s: %w", c.url.Redacted(), err))
@@ -536,6 +589,11 @@ func (c *Conn) readLoop() {
 			c.setAsyncErr(fmt.Errorf("rtmp: %s: %w", c.url.Redacted(), statusError(info, c.secrets()...)))
 		}
 	}
+}
+
+// closedByPeer reports an error of a read from a socket the server closed or reset.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func (c *Conn) setAsyncErr(err error) {

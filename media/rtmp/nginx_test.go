@@ -216,6 +216,11 @@ func TestNginxRefusals(t *testing.T) {
 					t.Fatal("Dial succeeded, the connection ended, Err is nil")
 				}
 			}
+			// nginx says nothing, it only closes: that must still count as a refusal, so
+			// that the publisher does not retry in a hot loop.
+			if !errors.Is(err, ErrRefused) || !IsRefused(err) {
+				t.Errorf("error %q does not wrap ErrRefused", err)
+			}
 			if strings.Contains(err.Error(), "SECRET") {
 				t.Errorf("error shows the key or query: %v", err)
 			}
@@ -234,7 +239,7 @@ func TestNginxRefusals(t *testing.T) {
 		defer first.Close()
 		_, err = Dial(context.Background(), url, Options{Timeout: 3 * time.Second})
 		var se *StatusError
-		if !errors.As(err, &se) || se.Level != "error" || se.Code != "NetStream.Publish.BadName" {
+		if !errors.As(err, &se) || se.Level != "error" || se.Code != "NetStream.Publish.BadName" || !IsRefused(err) {
 			t.Fatalf("second publish: %v, want a *StatusError NetStream.Publish.BadName", err)
 		}
 		if strings.Contains(err.Error(), "SECRET") {
@@ -254,6 +259,8 @@ func TestServerDiesWhilePublishing(t *testing.T) {
 	}
 	defer c.Close()
 	clip.publish(t, c, 0, 10)
+	// A close sooner than this after the publish counts as a refusal (see ErrRefused).
+	time.Sleep(RefusalWindow)
 	if c.Err() != nil {
 		t.Fatalf("Err before the server died: %v", c.Err())
 	}
@@ -263,8 +270,8 @@ func TestServerDiesWhilePublishing(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("reader did not notice the server died")
 	}
-	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "closed by server") {
-		t.Errorf("Err = %v, want connection closed by server", err)
+	if err := c.Err(); err == nil || !strings.Contains(err.Error(), "closed by server") || IsRefused(err) {
+		t.Errorf("Err = %v, want connection closed by server, not a refusal", err)
 	}
 	if err := c.WriteVideo(frameTime(0, 10), clip.frames[10]); err == nil {
 		t.Error("WriteVideo after the server died succeeded")

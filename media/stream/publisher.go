@@ -35,8 +35,10 @@ type Options struct {
 	FrameRate   float64
 	BitrateKbps float64
 	Logger      *slog.Logger
-	// OnStatus is called from the writer goroutine whenever the connection state changes.
-	// It must not block for long.
+	// OnStatus is called whenever the connection state changes, from the publisher's
+	// goroutines but one call at a time, in order. It must not block for long. Live comes
+	// once the first keyframe went out and the ingest kept the connection for
+	// rtmp.RefusalWindow: some ingests confirm a publish that they refuse right after.
 	OnStatus func(Status)
 	// RequestKeyframe is called after each (re)connect, so the first tag is a fresh keyframe
 	// rather than one a GOP away; nil when the source cannot.
@@ -48,9 +50,9 @@ type State int
 
 const (
 	Connecting   State = iota // first attempt
-	Live                      // publishing: the first keyframe went out
+	Live                      // publishing: the first keyframe went out, the ingest kept it
 	Reconnecting              // lost the ingest, retrying with backoff
-	Failed                    // the ingest refused us (bad key, app); retrying slowly
+	Failed                    // the ingest refused the stream (key, app, rights): retrying after ReconnectMax
 )
 
 func (s State) String() string {
@@ -77,6 +79,9 @@ type Stats struct {
 	QueuedBytes   int
 	Live          bool
 	LiveSince     time.Time // zero when not live
+	// Refused is true from a refusal by the ingest (State Failed) until the next
+	// connection that the ingest accepts.
+	Refused bool
 }
 
 // decoderConfig is one SPS/PPS set, immutable once made; tags point at the one they need.
@@ -104,6 +109,8 @@ type Publisher struct {
 	keyframes atomic.Uint64
 	bytesPrev atomic.Uint64 // bytes of closed connections
 	reconns   atomic.Uint64
+	refused   atomic.Bool
+	wentLive  atomic.Bool // the last session reported Live
 
 	mu        sync.Mutex
 	conn      *rtmp.Conn
@@ -259,6 +266,7 @@ func (p *Publisher) Stats() Stats {
 	s := Stats{
 		FramesIn: p.framesIn.Load(), FramesSent: p.sent.Load(), FramesDropped: dropped, GOPsDropped: gops,
 		Keyframes: p.keyframes.Load(), Reconnects: p.reconns.Load(), Queued: queued, QueuedBytes: qbytes,
+		Refused: p.refused.Load(),
 	}
 	p.mu.Lock()
 	s.BytesSent = p.bytesPrev.Load()
@@ -284,15 +292,19 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		// A connection that streamed for a while was healthy: start the backoff over.
-		if time.Since(began) > 10*time.Second {
+		// A connection that went live, or lasted a while, was healthy: start the backoff
+		// over, so that an ingest that restarts sees us back soon. One that keeps failing
+		// before that pushes the delay up to ReconnectMax.
+		if p.wentLive.Swap(false) || time.Since(began) > 10*time.Second {
 			backoff = p.opts.ReconnectMin
 		}
 		state := Reconnecting
-		var se *rtmp.StatusError
-		if errors.As(err, &se) {
-			// The ingest refused us (wrong key or app): no hot retry loop, wait long.
+		if rtmp.IsRefused(err) {
+			// The ingest refused the stream (wrong key or app, publishing denied, name
+			// busy): asking again at once would be a hot loop that changes nothing. Wait
+			// the longest delay; the key may be enabled on the server meanwhile.
 			state, backoff = Failed, p.opts.ReconnectMax
+			p.refused.Store(true)
 		}
 		wait := jitter(backoff)
 		p.log.Warn("ingest connection ended", "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -317,6 +329,8 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 	if err != nil {
 		return err
 	}
+	p.refused.Store(false)
+	dialed := time.Now()
 	if reconnect {
 		p.reconns.Add(1)
 	}
@@ -339,12 +353,33 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 		p.opts.RequestKeyframe()
 	}
 
+	// A connection that ends while no tags come (the source failed, or the server refused
+	// right after confirming the publish) must end the session too, not wait for a tag.
+	var reporting sync.WaitGroup
+	defer reporting.Wait() // after stopPop: Run reports what follows only after Live
+	popCtx, stopPop := context.WithCancel(ctx)
+	defer stopPop()
+	go func() {
+		select {
+		case <-conn.Done():
+			stopPop()
+		case <-popCtx.Done():
+		}
+	}()
+
 	var sent *decoderConfig
 	var scratch []byte
+	reported := false
 	for {
-		t, ok := p.queue.pop(ctx)
+		t, ok := p.queue.pop(popCtx)
 		if !ok {
-			return nil
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err := conn.Err(); err != nil {
+				return err
+			}
+			return errors.New("stream: the ingest connection ended")
 		}
 		if err := conn.Err(); err != nil {
 			p.queue.recycle(t.body)
@@ -356,13 +391,13 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 				scratch = flv.AppendMetadata(scratch[:0], t.config.meta)
 				if err := conn.WriteData(ts, scratch); err != nil {
 					p.queue.recycle(t.body)
-					return err
+					return readerErr(conn, err)
 				}
 			}
 			scratch = flv.AppendSequenceHeader(scratch[:0], t.config.record)
 			if err := conn.WriteVideo(ts, scratch); err != nil {
 				p.queue.recycle(t.body)
-				return err
+				return readerErr(conn, err)
 			}
 			sent = t.config
 		}
@@ -377,22 +412,61 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 		}
 		p.queue.recycle(t.body)
 		if err != nil {
-			return err
+			return readerErr(conn, err)
 		}
 		if t.kind == kindVideo {
 			p.sent.Add(1)
 			if t.keyframe {
 				p.keyframes.Add(1)
 			}
-			p.mu.Lock()
-			first := p.liveSince.IsZero()
-			if first {
-				p.liveSince = time.Now()
-			}
-			p.mu.Unlock()
-			if first {
-				p.opts.OnStatus(Status{State: Live})
+			if !reported {
+				reported = true
+				reporting.Add(1)
+				go func() {
+					defer reporting.Done()
+					p.reportLive(popCtx, conn, dialed)
+				}()
 			}
 		}
 	}
+}
+
+// reportLive says Live once the connection has lasted rtmp.RefusalWindow since the publish
+// was confirmed: nginx-rtmp confirms a publish that its access rules then refuse, and a
+// refused stream must not show as live, not even for a moment.
+func (p *Publisher) reportLive(ctx context.Context, conn *rtmp.Conn, confirmed time.Time) {
+	wait := time.NewTimer(time.Until(confirmed.Add(rtmp.RefusalWindow)))
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+	case <-conn.Done():
+		return
+	case <-ctx.Done():
+		return
+	}
+	if conn.Err() != nil {
+		return
+	}
+	p.mu.Lock()
+	p.liveSince = time.Now()
+	p.mu.Unlock()
+	p.wentLive.Store(true)
+	p.opts.OnStatus(Status{State: Live})
+}
+
+// readerErr is the error that ends a session whose write failed. A server that closed the
+// connection fails the write with a bare "broken pipe" or "connection reset", while the
+// connection's reader knows better (closed by the server, a refusal, an onStatus error):
+// give the reader a moment to say so.
+func readerErr(conn *rtmp.Conn, writeErr error) error {
+	wait := time.NewTimer(100 * time.Millisecond)
+	defer wait.Stop()
+	select {
+	case <-conn.Done():
+	case <-wait.C:
+	}
+	if err := conn.Err(); err != nil {
+		return err
+	}
+	return writeErr
 }
