@@ -72,8 +72,25 @@ func parseBrokerURL(raw string) (broker, error) {
 	return b, nil
 }
 
+// TLS files a FileError can be about.
+const (
+	FileCA   = "CA"
+	FileCert = "certificate"
+	FileKey  = "key"
+)
+
+// FileError is a TLS file of Config that cannot be used: which one (FileCA, FileCert or
+// FileKey), so a caller can name its own setting, and why.
+type FileError struct {
+	File string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
 // tlsConfig trusts the system roots plus caFile, and presents the client certificate pair
-// when both files are given.
+// when both files are given. Errors are *FileError.
 func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
@@ -83,10 +100,10 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		}
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("mqtt: CA file: %w", err)
+			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file: %w", err)}
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt: CA file %s: no PEM certificate found", caFile)
+			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file %s: no PEM certificate found", caFile)}
 		}
 		cfg.RootCAs = pool
 	}
@@ -94,13 +111,13 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	case certFile != "" && keyFile != "":
 		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("mqtt: client certificate %s with key %s: %w", certFile, keyFile, err)
+			return nil, &FileError{FileCert, fmt.Errorf("mqtt: client certificate %s with key %s: %w", certFile, keyFile, err)}
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	case certFile != "":
-		return nil, fmt.Errorf("mqtt: client certificate %s given without a key file", certFile)
+		return nil, &FileError{FileKey, fmt.Errorf("mqtt: client certificate %s given without a key file", certFile)}
 	case keyFile != "":
-		return nil, fmt.Errorf("mqtt: client key %s given without a certificate file", keyFile)
+		return nil, &FileError{FileCert, fmt.Errorf("mqtt: client key %s given without a certificate file", keyFile)}
 	}
 	return cfg, nil
 }

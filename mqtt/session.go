@@ -3,16 +3,21 @@ package mqtt
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // Config is what a Session needs to reach the broker.
@@ -26,21 +31,30 @@ type Config struct {
 	ClientID                  string // default "camnode-<node ID>"
 	Topics                    Topics
 	KeepAlive                 time.Duration // default 30 s
-	MaxPayload                int           // bytes; larger payloads are rejected (default DefaultMaxPayload)
-	Logger                    *slog.Logger  // default slog.Default()
+	// MaxReconnectInterval caps the delay between attempts to reach a broker that went away
+	// (doubling from 1 s, paho's backoff) and the interval of retries of the first connection
+	// (3 s unless the cap is lower). Default 30 s.
+	MaxReconnectInterval time.Duration
+	MaxPayload           int          // bytes; larger payloads are rejected (default DefaultMaxPayload)
+	Logger               *slog.Logger // default slog.Default()
 	// OnConnect is called after every (re)connect, once the subscriptions are in place and
 	// "online" has been queued, in its own goroutine: the node republishes its retained
 	// state there (through Publish, so it follows "online").
 	OnConnect func()
+	// OnBusy, when set, is told of each command dropped because the node did not take the
+	// previous ones in time, instead of the session publishing an event per command: in a
+	// flood of chat the node counts and summarises them with its own chat drops. It runs on
+	// paho's goroutine and must not block.
+	OnBusy func(Command)
 }
 
-// Timing of the session. Reconnects back off from 1 s to maxReconnectInterval (paho's
-// doubling); the first connection is retried every connectRetryInterval.
+// Timing of the session. Reconnects back off from 1 s to Config.MaxReconnectInterval
+// (paho's doubling); the first connection is retried every connectRetryInterval.
 const (
-	defaultKeepAlive     = 30 * time.Second
-	connectTimeout       = 10 * time.Second
-	connectRetryInterval = 3 * time.Second
-	maxReconnectInterval = 30 * time.Second
+	defaultKeepAlive            = 30 * time.Second
+	connectTimeout              = 10 * time.Second
+	connectRetryInterval        = 3 * time.Second
+	defaultMaxReconnectInterval = 30 * time.Second
 	// publishTimeout bounds the wait for a PUBACK (and paho's own hand-over).
 	publishTimeout   = 5 * time.Second
 	subscribeTimeout = 10 * time.Second
@@ -68,6 +82,7 @@ type Session struct {
 	cfg      Config
 	log      *slog.Logger
 	broker   string // redacted URL
+	tls      bool   // the broker URL is a TLS one
 	client   paho.Client
 	commands chan Command
 	outbox   chan outMessage
@@ -115,6 +130,9 @@ func New(cfg Config) (*Session, error) {
 	if cfg.MaxPayload <= 0 {
 		cfg.MaxPayload = DefaultMaxPayload
 	}
+	if cfg.MaxReconnectInterval <= 0 {
+		cfg.MaxReconnectInterval = defaultMaxReconnectInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -122,6 +140,7 @@ func New(cfg Config) (*Session, error) {
 		cfg:       cfg,
 		log:       cfg.Logger.With("broker", b.redacted),
 		broker:    b.redacted,
+		tls:       b.tls,
 		commands:  make(chan Command, commandQueue),
 		outbox:    make(chan outMessage, outboxQueue),
 		ready:     make(chan struct{}),
@@ -143,9 +162,9 @@ func New(cfg Config) (*Session, error) {
 		SetConnectTimeout(connectTimeout).
 		SetWriteTimeout(publishTimeout).
 		SetConnectRetry(true).
-		SetConnectRetryInterval(connectRetryInterval).
+		SetConnectRetryInterval(min(connectRetryInterval, cfg.MaxReconnectInterval)).
 		SetAutoReconnect(true).
-		SetMaxReconnectInterval(maxReconnectInterval).
+		SetMaxReconnectInterval(cfg.MaxReconnectInterval).
 		SetWill(cfg.Topics.Availability, Offline, 1, true).
 		SetOnConnectHandler(s.onConnect).
 		SetConnectionLostHandler(s.onConnectionLost).
@@ -366,7 +385,44 @@ func (s *Session) onNotification(_ paho.Client, n paho.ConnectionNotification) {
 	if repeat {
 		level = slog.LevelDebug
 	}
-	s.log.Log(context.Background(), level, "mqtt connect failed", "err", msg)
+	attrs := []any{"err", msg}
+	if h := connectHint(failed.Reason, s.tls); h != "" {
+		attrs = append(attrs, "hint", h)
+	}
+	s.log.Log(context.Background(), level, "mqtt connect failed, retrying", attrs...)
+}
+
+// connectHint says in a user's words what a failed connection most likely means, for the
+// failures that retrying alone will not fix. overTLS: the broker URL is ssl://, mqtts:// or wss://.
+func connectHint(err error, overTLS bool) string {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		recordHdr tls.RecordHeaderError
+	)
+	switch {
+	case errors.Is(err, packets.ErrorRefusedNotAuthorised), errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword):
+		return "the broker refused the login: check the MQTT user name and password"
+	case errors.As(err, &unknownCA):
+		return "the broker's certificate is not signed by a trusted CA: set the MQTT CA file to the CA that signed it"
+	case errors.As(err, &hostname):
+		return "the broker's certificate is not for the host in the broker URL"
+	case errors.As(err, &invalid):
+		return "the broker's certificate is not valid (expired, or not for a server)"
+	case strings.Contains(err.Error(), "remote error: tls:"):
+		// A TLS alert from the broker (crypto/tls has no exported type for it over TCP):
+		// typically it requires a client certificate and got none, or one it does not trust.
+		return "the broker rejected the TLS handshake: check the client certificate and key files"
+	case errors.As(err, &recordHdr):
+		return "the broker does not speak TLS on this port: use tcp:// or the broker's TLS port"
+	case overTLS && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)):
+		// With TLS 1.3 a broker that rejects the client's certificate (or its absence)
+		// says so after the client's side of the handshake is done: the client may see the
+		// connection closed instead of the alert.
+		return "the broker closed the TLS connection: it may require a client certificate; check the client certificate and key files"
+	}
+	return ""
 }
 
 // onMessage runs in paho's router goroutine and must not block it: it parses, hands the
@@ -391,6 +447,10 @@ func (s *Session) onMessage(_ paho.Client, m paho.Message) {
 		s.log.Debug("mqtt command", "topic", cmd.Topic, "kind", cmd.Kind.String())
 	default:
 		s.mu.Unlock()
+		if s.cfg.OnBusy != nil {
+			s.cfg.OnBusy(cmd)
+			return
+		}
 		name := EventCommandRejected
 		if cmd.Kind == CommandChat {
 			name = EventChatRejected

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/camnode/camnode/config"
@@ -61,6 +62,13 @@ type Node struct {
 	start   time.Time
 	secrets []string
 
+	// Home Assistant: discoveryTopics has the discovery prefix even with discovery off, to
+	// remove what an earlier run published; rediscovering is set while an answer to Home
+	// Assistant's birth message waits for its delay.
+	discoveryTopics mqtt.Topics
+	device          mqtt.DeviceInfo
+	rediscovering   atomic.Bool
+
 	// notes carries what the pipeline's goroutines report to Run's goroutine, which alone
 	// changes the state.
 	notes chan note
@@ -78,17 +86,24 @@ type Node struct {
 	danmaku bool
 }
 
-// New makes a node from its configuration. It does not connect yet.
+// New makes a node from its configuration. It does not connect yet. A TLS file the MQTT
+// session cannot use is a *config.Error naming its variable.
 func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	n := &Node{
-		cfg:     cfg,
-		log:     log,
-		topics:  mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix),
-		start:   time.Now(),
-		secrets: cfg.Secrets(),
-		notes:   make(chan note, 64),
-		danmaku: true,
+		cfg:             cfg,
+		log:             log,
+		topics:          mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix),
+		discoveryTopics: mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix),
+		start:           time.Now(),
+		secrets:         cfg.Secrets(),
+		notes:           make(chan note, 64),
+		danmaku:         true,
 	}
+	if !cfg.HADiscovery {
+		// Without discovery Home Assistant's birth messages are none of the node's business.
+		n.topics = mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, "")
+	}
+	n.device = n.deviceInfo()
 	n.chat = newChatIntake(cfg, n.event)
 	n.status = status{State: StateIdle, Since: stamp(time.Now()), Source: describeSource(cfg.Source), Target: config.RedactURL(cfg.RTMPURL)}
 	if cfg.RTMPURL == "" {
@@ -104,9 +119,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		ClientID:  "camnode-" + cfg.NodeID,
 		Topics:    n.topics,
 		KeepAlive: cfg.MQTTKeepAlive,
-		Logger:    log,
-		OnConnect: n.republish,
+		// One cap for every reconnect: the broker's like the ingest's.
+		MaxReconnectInterval: cfg.ReconnectMax,
+		Logger:               log,
+		OnConnect:            n.onConnect,
+		OnBusy:               n.onBusy,
 	})
+	var fe *mqtt.FileError
+	if errors.As(err, &fe) {
+		v := map[string]string{mqtt.FileCA: "MQTT_CA_FILE", mqtt.FileCert: "MQTT_CERT_FILE", mqtt.FileKey: "MQTT_KEY_FILE"}[fe.File]
+		return nil, &config.Error{Var: config.Prefix + "_" + v, Msg: fe.Error()}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +218,7 @@ func (n *Node) handle(ctx context.Context, cmd mqtt.Command) {
 	case mqtt.CommandChat:
 		n.onChat(cmd)
 	case mqtt.CommandHAOnline:
-		n.republish()
+		n.onHAOnline()
 	}
 }
 
@@ -233,7 +256,9 @@ func (n *Node) onNote(ctx context.Context, nt note) {
 			n.event(EventRTMPConnected, "live again on "+n.status.Target)
 		}
 	case noteDisconnected:
-		if n.currentState() == StateLive {
+		// Once per outage, whether the stream was live or never got there (an ingest that
+		// times out): the retries that follow only update the state's error.
+		if n.currentState() != StateReconnecting {
 			n.event(EventRTMPDisconnected, n.clean(nt.err))
 		}
 		n.setState(StateReconnecting, nt.err)
@@ -245,7 +270,15 @@ func (n *Node) onNote(ctx context.Context, nt note) {
 		n.setState(StateError, nt.err)
 	case noteSourceRecovered:
 		if n.currentState() == StateError {
-			n.setState(StateStarting, nil)
+			// The ingest connection may have stayed up while the source was down: then
+			// the stream is live again with the source's next frame, and no Live status
+			// will come from the publisher to say so. A refusal by the ingest stands.
+			switch st := n.pipe.pub.Stats(); {
+			case st.Live:
+				n.setState(StateLive, nil)
+			case !st.Refused:
+				n.setState(StateStarting, nil)
+			}
 		}
 	case noteSize:
 		n.mu.Lock()
@@ -309,8 +342,8 @@ func (n *Node) event(name, reason string) {
 	n.session.PublishEvent(name, reason)
 }
 
-// republish sends every retained topic again: after a broker reconnect and when Home
-// Assistant comes online. It runs on the MQTT session's goroutine.
+// republish sends every retained state topic again: after a broker reconnect and when Home
+// Assistant comes online. It runs on the MQTT session's goroutine or a timer's.
 func (n *Node) republish() {
 	n.publishState()
 	n.publishStreamState()

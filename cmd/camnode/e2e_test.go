@@ -63,6 +63,8 @@ func (p *proc) Log() string {
 }
 
 // startCamnode runs the binary with exactly the given CAMNODE_ settings (plus PATH/HOME).
+// With SECRETS_SWEEP_DIR set (never passed on: it is not a camnode setting) everything the
+// process printed goes into a file there when it has ended, for scripts/ci/secrets.sh.
 func startCamnode(t *testing.T, env map[string]string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(camnodeBin, args...)
@@ -90,8 +92,23 @@ func startCamnode(t *testing.T, env map[string]string, args ...string) *proc {
 		if t.Failed() {
 			t.Logf("camnode log:\n%s", p.Log())
 		}
+		p.sweep(t)
 	})
 	return p
+}
+
+// sweep writes everything the ended process printed into a file of SECRETS_SWEEP_DIR,
+// where scripts/ci/secrets.sh looks for the tests' secrets; nothing when it is unset.
+// Every test that starts camnode its own way calls it in its cleanup too.
+func (p *proc) sweep(t *testing.T) {
+	f := peers.SweepFile(t, "camnode.log")
+	if f == nil {
+		return
+	}
+	fmt.Fprintf(f, "# %s\n%s", strings.Join(p.cmd.Args, " "), p.Log())
+	if err := f.Close(); err != nil {
+		t.Errorf("secrets sweep: %v", err)
+	}
 }
 
 // wait waits for the process to exit and returns its exit code.
@@ -438,7 +455,7 @@ func TestConfigErrorsAndHelp(t *testing.T) {
 	cases := map[string]map[string]string{
 		"CAMNODE_WIDHT":    {"CAMNODE_WIDHT": "640"},
 		"CAMNODE_FPS":      {"CAMNODE_FPS": "fast"},
-		"CAMNODE_RTMP_URL": {"CAMNODE_RTMP_URL": "http://example.invalid/app/topsecretkey"},
+		"CAMNODE_RTMP_URL": {"CAMNODE_RTMP_URL": "http://example.invalid/app/topsecretkey-s3cr3t"},
 		"CAMNODE_SOURCE":   {"CAMNODE_SOURCE": "webcam"},
 	}
 	for name, env := range cases {

@@ -24,6 +24,7 @@ Usage:
   camnode [run]          run the node, configured from CAMNODE_* environment variables
   camnode demo [flags]   everything embedded: MQTT broker, RTMP ingest that records, a node
   camnode probe [dev]    list cameras, their formats, sizes, rates and controls
+  camnode forget [flags] clear the node's Home Assistant discovery from the broker
   camnode version        print the version
   camnode --help         this text and every setting
 
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDemo(args, stdout, stderr)
 	case "probe":
 		return runProbe(args, stdout, stderr)
+	case "forget":
+		return runForget(args, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "camnode", versionString())
 		return 0
@@ -103,8 +106,14 @@ func runNode(stderr io.Writer) int {
 		return code
 	}
 	log := cfg.NewLogger(stderr)
+	node.Version = version
 	n, err := node.New(cfg, log)
 	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "camnode: bad setting %s\n", config.Scrub(ce.Error(), cfg.Secrets()))
+			return 2
+		}
 		log.Error("cannot start", "err", err)
 		return 2
 	}

@@ -152,11 +152,14 @@ func tempDir(t testing.TB) string {
 	return dir
 }
 
-// Mosquitto is a running broker.
+// Mosquitto is a running broker. Port is a plain listener open to anonymous clients (the
+// test's own mosquitto_pub/mosquitto_sub use it); a broker from StartMosquittoTLS also
+// has TLSPort, where TLS and its password file apply.
 type Mosquitto struct {
-	Port int
-	Dir  string
-	proc *process
+	Port    int
+	TLSPort int
+	Dir     string
+	proc    *process
 }
 
 // Addr is host:port of the broker.
@@ -165,25 +168,35 @@ func (m *Mosquitto) Addr() string { return "127.0.0.1:" + strconv.Itoa(m.Port) }
 // URL is the broker's address as camnode's CAMNODE_MQTT_URL takes it.
 func (m *Mosquitto) URL() string { return "tcp://" + m.Addr() }
 
-// StartMosquitto runs a fresh broker on a free port with anonymous access and no
-// persistence; it stops when the test ends. extraConf lines are appended to the config.
-func StartMosquitto(t testing.TB, extraConf ...string) *Mosquitto {
-	t.Helper()
-	Require(t, "mosquitto", "mosquitto_pub", "mosquitto_sub")
-	dir := tempDir(t)
-	m := &Mosquitto{Port: FreePort(t), Dir: dir}
-	conf := fmt.Sprintf(`per_listener_settings false
-listener %d 127.0.0.1
-allow_anonymous true
-persistence false
+// mosquittoCommon is the part of every broker config after its listeners: no persistence
+// (a restart loses every retained message, as the fault tests want), and a log the harness
+// reads.
+const mosquittoCommon = `persistence false
 log_dest stderr
 log_type error
 log_type warning
 log_type notice
 log_type information
 connection_messages true
-%s
-`, m.Port, strings.Join(extraConf, "\n"))
+`
+
+// StartMosquitto runs a fresh broker on a free port with anonymous access and no
+// persistence; it stops when the test ends. extraConf lines are appended to the config.
+func StartMosquitto(t testing.TB, extraConf ...string) *Mosquitto {
+	t.Helper()
+	Require(t, "mosquitto", "mosquitto_pub", "mosquitto_sub")
+	m := &Mosquitto{Port: FreePort(t), Dir: tempDir(t)}
+	conf := fmt.Sprintf("per_listener_settings false\nlistener %d 127.0.0.1\nallow_anonymous true\n%s%s\n",
+		m.Port, mosquittoCommon, strings.Join(extraConf, "\n"))
+	m.run(t, conf)
+	return m
+}
+
+// run writes the config, starts the broker, and when SECRETS_SWEEP_DIR is set records
+// everything published on it for the secrets sweep.
+func (m *Mosquitto) run(t testing.TB, conf string) {
+	t.Helper()
+	dir := m.Dir
 	confPath := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -196,7 +209,7 @@ connection_messages true
 		}
 	})
 	m.Start(t)
-	return m
+	captureForSweep(t, m)
 }
 
 // Start starts the broker again on the same port (after Stop or Kill).
@@ -370,4 +383,74 @@ func run(name string, args ...string) ([]byte, error) {
 		return stdout.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, tail(stderr.String(), 10))
 	}
 	return stdout.Bytes(), nil
+}
+
+// SweepDir is where the secrets sweep collects what the tests' programs printed and
+// published (set by `make test`; scripts/ci/secrets.sh greps it), or "" when unset.
+func SweepDir() string { return os.Getenv("SECRETS_SWEEP_DIR") }
+
+// SweepFile creates a file for the secrets sweep named after the test and what it holds
+// ("camnode.log", "mqtt.txt"), or returns nil when SweepDir is unset.
+func SweepFile(t testing.TB, what string) *os.File {
+	t.Helper()
+	dir := SweepDir()
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("peers: secrets sweep directory: %v", err)
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, t.Name())
+	ext := filepath.Ext(what)
+	f, err := os.CreateTemp(dir, name+"-"+strings.TrimSuffix(what, ext)+"-*"+ext)
+	if err != nil {
+		t.Fatalf("peers: secrets sweep file: %v", err)
+	}
+	return f
+}
+
+// captureForSweep records every message published on the broker (mosquitto_sub -v on
+// '#', which reconnects by itself when the broker restarts) into a sweep file, so the
+// sweep sees every event, state, telemetry and discovery payload. Nothing without
+// SECRETS_SWEEP_DIR.
+func captureForSweep(t testing.TB, m *Mosquitto) {
+	t.Helper()
+	f := SweepFile(t, "mqtt.txt")
+	if f == nil {
+		return
+	}
+	cmd := exec.Command("mosquitto_sub", "-h", "127.0.0.1", "-p", strconv.Itoa(m.Port), "-q", "1", "-v", "-t", "#")
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("peers: mosquitto_sub for the secrets sweep: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		f.Close()
+	})
+	// Wait for the subscription, so the first messages of the test are in the file too.
+	marker := "peers-sweep/" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := run("mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(m.Port), "-q", "1", "-t", marker, "-m", "x"); err != nil {
+			t.Fatalf("peers: %v", err)
+		}
+		for i := 0; i < 10; i++ {
+			if b, _ := os.ReadFile(f.Name()); bytes.Contains(b, []byte(marker)) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peers: mosquitto_sub for the secrets sweep did not subscribe within 10 s")
+		}
+	}
 }
