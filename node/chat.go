@@ -31,6 +31,8 @@ type chatIntake struct {
 
 	rep *chatReporter
 
+	burn *burner // the burn carrier; nil unless CAMNODE_DANMAKU names burn
+
 	mu      sync.Mutex
 	current *danmaku.Carriers // of the running pipeline; nil while the stream is off
 	hidden  bool              // danmaku/set OFF
@@ -50,7 +52,7 @@ const (
 )
 
 func newChatIntake(cfg *config.Config, publish func(name, reason string)) *chatIntake {
-	return &chatIntake{
+	c := &chatIntake{
 		limits: danmaku.Limits{MaxRunes: cfg.ChatMaxRunes},
 		mod: danmaku.NewModerator(danmaku.ModerationOptions{
 			Blocklist: cfg.ChatBlocklist,
@@ -61,6 +63,8 @@ func newChatIntake(cfg *config.Config, publish func(name, reason string)) *chatI
 		in:       make(chan chatPayload, chatInPayloads),
 		rep:      newChatReporter(publish),
 	}
+	c.burn = newBurner(cfg, c)
+	return c
 }
 
 // counts returns the telemetry counters chat_received, chat_shown, chat_dropped.
@@ -96,6 +100,22 @@ func (n *Node) onChat(cmd mqtt.Command) {
 		Reason: fmt.Sprintf("%d payloads wait to be read: message dropped", len(c.in))})
 }
 
+// onBusy counts and reports a command the MQTT session dropped because the node's command
+// queue was full: chat like any other dropped chat (received, dropped, summarised), other
+// commands with a command_rejected event each (they are few).
+func (n *Node) onBusy(cmd mqtt.Command) {
+	label := "chat"
+	if cmd.Fleet {
+		label = "all/chat"
+	}
+	if cmd.Kind != mqtt.CommandChat {
+		n.event(EventCommandRejected, cmd.Topic+": node busy, command dropped")
+		return
+	}
+	n.chat.received.Add(1)
+	n.chat.drop(label, 1, &danmaku.Rejection{Cause: danmaku.CauseQueueFull, Reason: "node busy: message dropped"})
+}
+
 // run takes queued payloads until ctx ends.
 func (c *chatIntake) run(ctx context.Context) {
 	for {
@@ -122,6 +142,7 @@ func (c *chatIntake) take(p chatPayload) {
 	c.mu.Lock()
 	hidden, running, carriers := c.hidden, c.running, c.current
 	c.mu.Unlock()
+	burn, burnOff := c.burn.accepting()
 	now := time.Now()
 	for i := range msgs {
 		m := &msgs[i]
@@ -131,14 +152,19 @@ func (c *chatIntake) take(p chatPayload) {
 			err = &danmaku.Rejection{Cause: danmaku.CauseHidden, Reason: "danmaku is hidden (danmaku/set OFF)"}
 		case !running:
 			err = &danmaku.Rejection{Cause: danmaku.CauseStreamOff, Reason: "the stream is off"}
-		case !carriers.Any():
+		case !carriers.Any() && !burn && burnOff != "":
+			err = &danmaku.Rejection{Cause: danmaku.CauseNoCarrier, Reason: "burn-in is off for this stream: " + burnOff}
+		case !carriers.Any() && !burn:
 			err = &danmaku.Rejection{Cause: danmaku.CauseNoCarrier,
-				Reason: fmt.Sprintf("CAMNODE_DANMAKU=%s puts chat nowhere this build can (use sei, cc or amf)", joinCarriers(c.carriers))}
+				Reason: fmt.Sprintf("CAMNODE_DANMAKU=%s puts chat nowhere (use sei, cc, amf or burn)", joinCarriers(c.carriers))}
 		default:
-			if err = c.mod.Admit(m, now); err == nil {
+			if err = c.mod.Admit(m, now); err == nil && carriers.Any() {
 				if err = carriers.Push(m); err != nil {
 					c.mod.Forget(m)
 				}
+			}
+			if err == nil && burn {
+				c.burn.add(m) // counted by the renderer: see burner
 			}
 		}
 		if err != nil {
@@ -151,6 +177,7 @@ func (c *chatIntake) take(p chatPayload) {
 // goes to; nil when CAMNODE_DANMAKU names none that this package carries.
 func (n *Node) newCarriers() *danmaku.Carriers {
 	c, cs := n.chat, n.chat.carriers
+	c.burn.pipelineStarted(n.log)
 	var carriers *danmaku.Carriers
 	if cs.Has(config.CarrierSEI) || cs.Has(config.CarrierCC) || cs.Has(config.CarrierAMF) {
 		carriers = danmaku.NewCarriers(danmaku.CarrierOptions{
@@ -181,6 +208,7 @@ func (c *chatIntake) pipelineStopped(carriers *danmaku.Carriers) {
 		c.current, c.running = nil, false
 	}
 	c.mu.Unlock()
+	c.burn.pipelineStopped()
 	if k := carriers.Close(); k > 0 {
 		c.drop("chat", k, &danmaku.Rejection{Cause: danmaku.CauseStopped,
 			Reason: fmt.Sprintf("%d message(s) dropped: the stream stopped", k)})
@@ -201,6 +229,7 @@ func (n *Node) onDanmakuSwitch() {
 	if shown {
 		return
 	}
+	c.burn.hide()
 	if k := carriers.Clear(); k > 0 {
 		c.drop("chat", k, &danmaku.Rejection{Cause: danmaku.CauseHidden,
 			Reason: fmt.Sprintf("%d message(s) dropped: danmaku hidden (danmaku/set OFF)", k)})

@@ -1,0 +1,62 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBurnSettings(t *testing.T) {
+	clearEnv(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DanmakuFont != "" || c.DanmakuArea != 0.5 || c.DanmakuOpacity != 1 {
+		t.Fatalf("burn defaults: font %q area %v opacity %v", c.DanmakuFont, c.DanmakuArea, c.DanmakuOpacity)
+	}
+	font := filepath.Join(t.TempDir(), "face.ttf")
+	if err := os.WriteFile(font, []byte("not checked here: the renderer reads it"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CAMNODE_DANMAKU", "burn,sei")
+	t.Setenv("CAMNODE_DANMAKU_FONT", font)
+	t.Setenv("CAMNODE_DANMAKU_AREA", "0.3")
+	t.Setenv("CAMNODE_DANMAKU_OPACITY", "0.8")
+	if c, err = Load(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Danmaku.Has(CarrierBurn) || !c.Danmaku.Has(CarrierSEI) || c.DanmakuFont != font || c.DanmakuArea != 0.3 || c.DanmakuOpacity != 0.8 {
+		t.Fatalf("burn settings: %v font %q area %v opacity %v", c.Danmaku, c.DanmakuFont, c.DanmakuArea, c.DanmakuOpacity)
+	}
+}
+
+func TestBurnSettingsRejected(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct{ env, val, wantMsg string }{
+		{"CAMNODE_DANMAKU_FONT", "/nonexistent/font.ttc", "cannot read /nonexistent/font.ttc"},
+		{"CAMNODE_DANMAKU_FONT", dir, "is a directory"},
+		{"CAMNODE_DANMAKU_AREA", "0", "0.1 to 1"},
+		{"CAMNODE_DANMAKU_AREA", "1.5", "0.1 to 1"},
+		{"CAMNODE_DANMAKU_AREA", "NaN", "0.1 to 1"},
+		{"CAMNODE_DANMAKU_AREA", "half", "cannot parse"},
+		{"CAMNODE_DANMAKU_OPACITY", "0.05", "0.1 to 1"},
+		{"CAMNODE_DANMAKU_OPACITY", "2", "0.1 to 1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.env+"="+tc.val, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv(tc.env, tc.val)
+			_, err := Load()
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *Error, got %v", err)
+			}
+			if ce.Var != tc.env || !strings.Contains(ce.Msg, tc.wantMsg) {
+				t.Fatalf("got %q, want var %s and %q", err, tc.env, tc.wantMsg)
+			}
+		})
+	}
+}

@@ -1,0 +1,274 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/media/danmaku/render"
+)
+
+// EventBurnUnavailable says, once for each stream start, that CAMNODE_DANMAKU names burn
+// but this stream cannot draw into its picture (an H.264 source, no encoder, no font),
+// and where chat goes instead.
+const EventBurnUnavailable = "burn_unavailable"
+
+// Causes of the burn carrier's drops, for chat_rejected events.
+const (
+	// causeNoLane: the renderer had no room on screen (every lane busy for its longest
+	// wait, or its queue full).
+	causeNoLane danmaku.Cause = "no free lane"
+	// causeBurnSkipped: sent by the other carriers, but not drawn (no free lane).
+	causeBurnSkipped danmaku.Cause = "not drawn"
+)
+
+// burnState is what the burn carrier does in the running pipeline.
+type burnState int32
+
+const (
+	burnIdle    burnState = iota // no pipeline
+	burnPending                  // a pipeline runs, its source is not open yet: chat waits in the renderer
+	burnDrawing                  // the source's frames go through the renderer
+	burnOff                      // this pipeline cannot draw (why says why)
+)
+
+// burner is the burn carrier: one renderer for the node's life, fed by the chat intake
+// (add) and drawing into each raw frame of the running source before it is encoded (draw).
+//
+// When burn is the only carrier the renderer decides each message's fate: one it gives a
+// lane counts in chat_shown, one it has no room for in chat_dropped. With other carriers
+// those decide, and a message not drawn only raises a chat_rejected event (as captions
+// that fall behind do). Either way the renderer's drops are chat_burn_dropped.
+type burner struct {
+	c     *chatIntake
+	opts  render.Options
+	alone bool // no sei, cc or amf
+
+	loadOnce sync.Once
+	r        *render.Renderer // nil until loaded, and when the font failed
+	loadErr  error
+
+	state    atomic.Int32 // a burnState
+	clearReq atomic.Bool  // danmaku/set OFF: clear the screen before the next frame
+
+	mu        sync.Mutex // add, and settling the renderer's counters into the intake's
+	why       string     // burnOff: the reason, for chat rejected because of it
+	announced bool       // burn_unavailable was published for this pipeline
+	seenShown uint64     // renderer counters already accounted for
+	seenDrop  uint64
+	discarded uint64 // comments the renderer forgot in Clear, already accounted for
+}
+
+// newBurner returns the burn carrier when CAMNODE_DANMAKU names burn, else nil. The font
+// is loaded when the first stream starts.
+func newBurner(cfg *config.Config, c *chatIntake) *burner {
+	if !cfg.Danmaku.Has(config.CarrierBurn) {
+		return nil
+	}
+	cs := cfg.Danmaku
+	return &burner{
+		c: c,
+		opts: render.Options{
+			FontPath:  cfg.DanmakuFont,
+			LaneShare: cfg.DanmakuArea,
+			Opacity:   cfg.DanmakuOpacity,
+		},
+		alone: !cs.Has(config.CarrierSEI) && !cs.Has(config.CarrierCC) && !cs.Has(config.CarrierAMF),
+	}
+}
+
+// renderer loads the font once and returns the renderer, or why it cannot be had.
+func (b *burner) renderer(log *slog.Logger) (*render.Renderer, error) {
+	b.loadOnce.Do(func() {
+		r, err := render.New(b.opts)
+		if err != nil {
+			b.loadErr = fmt.Errorf("cannot load the danmaku font: %w", err)
+			return
+		}
+		b.mu.Lock()
+		b.r = r
+		b.mu.Unlock()
+		cjk := "yes"
+		if !r.HasCJKFont() {
+			cjk = "no (install fonts-noto-cjk, or set CAMNODE_DANMAKU_FONT): non-Latin text shows as boxes"
+		}
+		log.Info("burn-in danmaku", "font", r.Font(), "cjk", cjk)
+	})
+	return b.r, b.loadErr
+}
+
+// accepting tells the chat intake whether burn takes messages in this pipeline, and if
+// not, why. A nil burner takes none.
+func (b *burner) accepting() (bool, string) {
+	if b == nil {
+		return false, ""
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch burnState(b.state.Load()) {
+	case burnPending, burnDrawing:
+		return true, ""
+	case burnOff:
+		return false, b.why
+	}
+	return false, "the stream is off"
+}
+
+// add queues an accepted message for the picture; the renderer's counters say later
+// whether it was drawn.
+func (b *burner) add(m *danmaku.ChatMessage) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := burnState(b.state.Load())
+	if b.r == nil || (st != burnPending && st != burnDrawing) {
+		return
+	}
+	b.r.Add(render.Comment{Text: m.Text, User: m.User, Color: uint32(m.Color), Mode: m.Mode.String()})
+}
+
+// draw is the overlay of the running source: it draws the comments in view into f.
+// It runs on the source's goroutine.
+func (b *burner) draw(f *media.Frame) error {
+	if b.clearReq.Swap(false) {
+		b.mu.Lock()
+		b.discardLocked(danmaku.CauseHidden, "danmaku hidden (danmaku/set OFF)")
+		b.mu.Unlock()
+	}
+	if err := b.r.Draw(f); err != nil {
+		return fmt.Errorf("burn-in: %w", err)
+	}
+	b.mu.Lock()
+	b.settleLocked()
+	b.mu.Unlock()
+	return nil
+}
+
+// pipelineStarted readies the carrier for a new stream (loading the font the first
+// time): chat is taken, and waits, until the source opens and says whether it can be
+// drawn into.
+func (b *burner) pipelineStarted(log *slog.Logger) {
+	if b == nil {
+		return
+	}
+	_, err := b.renderer(log)
+	b.mu.Lock()
+	b.state.Store(int32(burnPending))
+	b.why, b.announced = "", false
+	b.mu.Unlock()
+	if err != nil {
+		b.off(err.Error())
+	}
+}
+
+// usable tells whether the source about to open should draw into its frames: false
+// once off was called for this stream.
+func (b *burner) usable() bool {
+	return b != nil && burnState(b.state.Load()) != burnOff
+}
+
+// drawing records that the source just opened runs its frames through draw.
+func (b *burner) drawing() {
+	b.mu.Lock()
+	b.state.Store(int32(burnDrawing))
+	b.why = ""
+	b.mu.Unlock()
+}
+
+// off records that the source just opened cannot be drawn into, publishes why (once a
+// stream), and drops what waits for the picture. It must not run while draw does.
+func (b *burner) off(why string) {
+	b.mu.Lock()
+	b.state.Store(int32(burnOff))
+	b.why = why
+	announce := !b.announced
+	b.announced = true
+	b.discardLocked(danmaku.CauseNoCarrier, why)
+	b.mu.Unlock()
+	if !announce {
+		return
+	}
+	instead := "chat is rejected: no other carrier in CAMNODE_DANMAKU"
+	if !b.alone {
+		instead = "chat goes out by the other carriers only"
+	}
+	b.c.rep.publish(EventBurnUnavailable, "burn-in off for this stream: "+why+"; "+instead)
+}
+
+// hide clears the picture of every comment (danmaku/set OFF), before the next frame.
+func (b *burner) hide() {
+	if b != nil {
+		b.clearReq.Store(true)
+	}
+}
+
+// pipelineStopped accounts for what the renderer still holds and empties it. The
+// pipeline's goroutines have ended.
+func (b *burner) pipelineStopped() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.clearReq.Store(false)
+	b.discardLocked(danmaku.CauseStopped, "the stream stopped")
+	b.state.Store(int32(burnIdle))
+}
+
+// dropped is chat_burn_dropped: the comments the renderer had no room for.
+func (b *burner) dropped() *uint64 {
+	if b == nil {
+		return nil
+	}
+	var n uint64
+	b.mu.Lock()
+	if b.r != nil {
+		n = b.r.Stats().Dropped
+	}
+	b.mu.Unlock()
+	return &n
+}
+
+// settleLocked moves what the renderer did since the last call into the intake's counters.
+func (b *burner) settleLocked() {
+	if b.r == nil {
+		return
+	}
+	st := b.r.Stats()
+	if k := st.Shown - b.seenShown; k > 0 {
+		b.seenShown = st.Shown
+		if b.alone {
+			b.c.shown.Add(k)
+		}
+	}
+	if k := st.Dropped - b.seenDrop; k > 0 {
+		b.seenDrop = st.Dropped
+		if b.alone {
+			b.c.drop("chat", int(k), &danmaku.Rejection{Cause: causeNoLane,
+				Reason: fmt.Sprintf("%d message(s) not drawn: no free lane on screen in time (burn)", k)})
+		} else {
+			b.c.rep.report("chat", int(k), &danmaku.Rejection{Cause: causeBurnSkipped,
+				Reason: fmt.Sprintf("%d message(s) sent without burn-in: no free lane on screen in time", k)})
+		}
+	}
+}
+
+// discardLocked clears the renderer (screen and queue) and, when burn is the only carrier,
+// counts what was still waiting for a lane as dropped, for cause.
+func (b *burner) discardLocked(cause danmaku.Cause, why string) {
+	if b.r == nil {
+		return
+	}
+	b.settleLocked()
+	st := b.r.Stats()
+	waiting := st.Added - st.Shown - st.Dropped - b.discarded
+	b.discarded += waiting
+	b.r.Clear()
+	if waiting > 0 && b.alone {
+		b.c.drop("chat", int(waiting), &danmaku.Rejection{Cause: cause,
+			Reason: fmt.Sprintf("%d message(s) not drawn: %s", waiting, why)})
+	}
+}

@@ -1,0 +1,378 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/encoder"
+	"github.com/camnode/camnode/media/encoder/x264"
+	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/source/testsrc"
+)
+
+// events records what a node would publish on <base>/event.
+type events struct {
+	mu  sync.Mutex
+	got []string // "name: reason"
+}
+
+func (e *events) publish(name, reason string) {
+	e.mu.Lock()
+	e.got = append(e.got, name+": "+reason)
+	e.mu.Unlock()
+}
+
+func (e *events) named(name string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, s := range e.got {
+		if strings.HasPrefix(s, name+": ") {
+			out = append(out, strings.TrimPrefix(s, name+": "))
+		}
+	}
+	return out
+}
+
+// burnNode is a node without MQTT: enough for the chat intake, the burn carrier and
+// openSource.
+func burnNode(t *testing.T, source string, carriers ...config.Carrier) (*Node, *events) {
+	t.Helper()
+	t.Setenv("CAMNODE_NODE_ID", "burn")
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Source, cfg.Danmaku = source, carriers
+	cfg.Width, cfg.Height, cfg.FPS = 320, 240, 15
+	cfg.ChatRate, cfg.ChatUserRate = config.ChatRate{}, config.ChatRate{}
+	ev := &events{}
+	n := &Node{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	n.chat = newChatIntake(cfg, ev.publish)
+	return n, ev
+}
+
+// chatBatch is a JSON array of k messages.
+func chatBatch(k int, prefix string) chatPayload {
+	msgs := make([]map[string]string, k)
+	for i := range msgs {
+		msgs[i] = map[string]string{"text": fmt.Sprintf("%s %d 弹幕", prefix, i)}
+	}
+	b, _ := json.Marshal(msgs)
+	return chatPayload{label: "chat", payload: b}
+}
+
+func i420(w, h int) *media.Frame {
+	f := &media.Frame{Format: media.PixelI420, Width: w, Height: h, Strides: [3]int{w, w / 2, w / 2}}
+	f.Planes[0] = make([]byte, w*h)
+	f.Planes[1] = make([]byte, w*h/4)
+	f.Planes[2] = make([]byte, w*h/4)
+	return f
+}
+
+// drawFor draws frames at 15 fps from start for d.
+func drawFor(t *testing.T, b *burner, f *media.Frame, start, d time.Duration) time.Duration {
+	t.Helper()
+	for at := start; at < start+d; at += time.Second / 15 {
+		f.Time = at
+		if err := b.draw(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return start + d
+}
+
+// With burn the only carrier the renderer decides each message's fate: a flood of 100
+// fills its queue of 64, some get a lane, the rest are dropped — and every one of them is
+// counted once, in chat_shown or chat_dropped, the drops in chat_burn_dropped too and in
+// chat_rejected events. Hiding danmaku and stopping the stream account for what waits.
+func TestBurnAloneCountsEveryMessage(t *testing.T) {
+	n, ev := burnNode(t, "testsrc", config.CarrierBurn)
+	c, b := n.chat, n.chat.burn
+	if b == nil {
+		t.Fatal("no burn carrier with CAMNODE_DANMAKU=burn")
+	}
+	if carriers := n.newCarriers(); carriers != nil {
+		t.Fatalf("carriers %v with burn alone", carriers)
+	}
+	b.drawing()
+	c.take(chatBatch(100, "flood"))
+	f := i420(640, 360)
+	at := drawFor(t, b, f, 0, 5*time.Second) // more than the 3 s a comment waits for a lane
+	received, shown, dropped := c.counts()
+	if received != 100 || shown+dropped != 100 || dropped < 36 || shown == 0 || *b.dropped() != dropped {
+		t.Fatalf("after a flood of 100: received %d shown %d dropped %d burn dropped %d", received, shown, dropped, *b.dropped())
+	}
+	time.Sleep(chatReportWindow + 100*time.Millisecond) // the reporter's summary
+	counted := 0
+	for _, e := range ev.named("chat_rejected") {
+		var k int
+		if _, err := fmt.Sscanf(e, "chat: %d message(s) not drawn: no free lane", &k); err == nil {
+			counted += k
+		} else if _, err := fmt.Sscanf(e, "chat: %d more messages rejected in", &k); err == nil {
+			counted += k
+		} else {
+			t.Fatalf("event %q", e)
+		}
+	}
+	if counted != int(dropped) {
+		t.Fatalf("chat_rejected events count %d drops, telemetry %d: %q", counted, dropped, ev.named("chat_rejected"))
+	}
+
+	// Messages waiting for a lane when danmaku is hidden are dropped as hidden, and the
+	// screen is cleared before the next frame.
+	c.take(chatBatch(40, "busy"))
+	at = drawFor(t, b, f, at, 200*time.Millisecond)
+	if len(b.r.Visible()) == 0 {
+		t.Fatal("nothing on screen after 40 more messages")
+	}
+	n.mu.Lock()
+	n.danmaku = false
+	n.mu.Unlock()
+	n.onDanmakuSwitch()
+	drawFor(t, b, f, at, time.Second/15)
+	if v := b.r.Visible(); len(v) != 0 {
+		t.Fatalf("on screen after danmaku/set OFF: %v", v)
+	}
+	received, shown, dropped = c.counts()
+	if received != 140 || shown+dropped != 140 {
+		t.Fatalf("after hiding: received %d shown %d dropped %d", received, shown, dropped)
+	}
+	c.take(chatBatch(1, "hidden"))
+	if _, _, d := c.counts(); d != dropped+1 {
+		t.Fatal("a message sent while hidden was not dropped")
+	}
+
+	// Stopping the stream drops what waits, and the next stream starts with an empty screen.
+	n.mu.Lock()
+	n.danmaku = true
+	n.mu.Unlock()
+	n.onDanmakuSwitch()
+	c.take(chatBatch(30, "late"))
+	c.pipelineStopped(nil)
+	received, shown, dropped = c.counts()
+	if received != 171 || shown+dropped != 171 {
+		t.Fatalf("after the stream stopped: received %d shown %d dropped %d", received, shown, dropped)
+	}
+	if ok, why := b.accepting(); ok || why != "the stream is off" {
+		t.Fatalf("burn takes chat with the stream off: %v %q", ok, why)
+	}
+	n.newCarriers()
+	b.drawing()
+	f.Time = 0
+	if err := b.draw(f); err != nil {
+		t.Fatal(err)
+	}
+	if v := b.r.Visible(); len(v) != 0 {
+		t.Fatalf("a new stream starts with %v on screen", v)
+	}
+}
+
+// With sei beside burn the SEI carrier decides a message's fate: one the picture had no
+// room for was still sent, so it is not in chat_dropped, only in chat_burn_dropped and a
+// chat_rejected event saying it went out without burn-in.
+func TestBurnBesideOtherCarriersOnlyReportsItsDrops(t *testing.T) {
+	n, ev := burnNode(t, "testsrc", config.CarrierBurn, config.CarrierSEI)
+	c, b := n.chat, n.chat.burn
+	carriers := n.newCarriers()
+	b.drawing()
+	c.take(chatBatch(60, "both"))
+	f := i420(640, 360)
+	drawFor(t, b, f, 0, 5*time.Second)
+	carriers.Frame(&media.AccessUnit{NALUs: [][]byte{{0x65, 0x88}}, Keyframe: true})
+	carriers.Frame(&media.AccessUnit{NALUs: [][]byte{{0x41, 0x9a}}})
+	received, shown, dropped := c.counts()
+	burnDropped := *b.dropped()
+	if received != 60 || shown != 60 || dropped != 0 || burnDropped == 0 || burnDropped+b.r.Stats().Shown != 60 {
+		t.Fatalf("received %d shown %d dropped %d burn dropped %d", received, shown, dropped, burnDropped)
+	}
+	found := false
+	for _, e := range ev.named("chat_rejected") {
+		found = found || strings.Contains(e, "message(s) sent without burn-in: no free lane")
+	}
+	if !found {
+		t.Fatalf("no event for the messages not drawn: %q", ev.got)
+	}
+}
+
+// openSource decides, when the source opens, whether burn draws into it.
+func TestOpenSourceBurnNeedsRawFrames(t *testing.T) {
+	clip := filepath.Join(t.TempDir(), "clip.h264")
+	if err := os.WriteFile(clip, testsrc.Clip(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		carriers []config.Carrier
+		instead  string
+	}{
+		{[]config.Carrier{config.CarrierBurn, config.CarrierSEI}, "chat goes out by the other carriers only"},
+		{[]config.Carrier{config.CarrierBurn}, "chat is rejected: no other carrier in CAMNODE_DANMAKU"},
+	} {
+		n, ev := burnNode(t, "file://"+clip, tc.carriers...)
+		n.newCarriers()
+		src, err := n.openSource()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := src.(*testsrc.Source); ok {
+			t.Fatalf("a file source opened as %T", src)
+		}
+		want := "burn-in off for this stream: it needs raw frames, and CAMNODE_SOURCE file:" + clip +
+			" delivers ready-made H.264 (use testsrc or a camera in a raw format); " + tc.instead
+		if got := ev.named(EventBurnUnavailable); len(got) != 1 || got[0] != want {
+			t.Fatalf("burn_unavailable events %q, want one: %q", got, want)
+		}
+		if _, err := n.openSource(); err != nil { // a reopen: no second event
+			t.Fatal(err)
+		}
+		if got := ev.named(EventBurnUnavailable); len(got) != 1 {
+			t.Fatalf("burn_unavailable events after a reopen: %q", got)
+		}
+		n.chat.take(chatPayload{label: "chat", payload: []byte("hello")})
+		rejected := ev.named("chat_rejected")
+		if len(tc.carriers) == 1 {
+			if len(rejected) != 1 || !strings.HasPrefix(rejected[0], "chat: burn-in is off for this stream: it needs raw frames") {
+				t.Fatalf("chat with burn alone and a file source: %q", rejected)
+			}
+		} else if len(rejected) != 0 {
+			t.Fatalf("chat rejected with sei on: %q", rejected)
+		}
+	}
+}
+
+// testsrc draws the comments into its frames before x264 — or, in a build without x264,
+// plays its clip and says that burn-in needs the encoder.
+func TestOpenSourceTestsrcBurn(t *testing.T) {
+	n, ev := burnNode(t, "testsrc", config.CarrierBurn)
+	n.newCarriers()
+	src, err := n.openSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !x264.Built {
+		got := ev.named(EventBurnUnavailable)
+		if len(got) != 1 || !strings.Contains(got[0], "H.264 encoder not built into this camnode") {
+			t.Fatalf("burn_unavailable without x264: %q", got)
+		}
+		if ts, ok := src.(*testsrc.Source); !ok || ts.Live() {
+			t.Fatalf("testsrc without x264: %T", src)
+		}
+		return
+	}
+	if got := ev.named(EventBurnUnavailable); len(got) != 0 {
+		t.Fatalf("burn_unavailable with testsrc: %q", got)
+	}
+	n.chat.take(chatPayload{label: "chat", payload: []byte(`{"text":"drawn","mode":"top"}`)})
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	units, keyframe := 0, false
+	if err := src.Run(ctx, func(au *media.AccessUnit) error {
+		if units == 0 {
+			keyframe = au.Keyframe
+		}
+		units++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if units < 3 || !keyframe {
+		t.Fatalf("%d access units, first a keyframe: %v", units, keyframe)
+	}
+	vis := n.chat.burn.r.Visible()
+	if _, shown, _ := n.chat.counts(); shown != 1 || len(vis) != 1 || vis[0].Text != "drawn" || vis[0].Mode != "top" {
+		t.Fatalf("shown %d, on screen %+v", shown, vis)
+	}
+}
+
+var errEnough = errors.New("enough")
+
+// A raw camera grants the size it has, not always the one asked for: the encoder opens
+// at the frames' size, and every frame goes through the overlay first.
+func TestEncodeRawFitsTheFrames(t *testing.T) {
+	if !x264.Built {
+		_, err := x264.New(encoder.Options{})
+		if !errors.Is(err, encoder.ErrNotBuilt) {
+			t.Fatalf("x264.New without x264: %v", err)
+		}
+		return
+	}
+	frames, err := testsrc.NewFrameSource(testsrc.Options{Width: 320, Height: 180, FPS: 15, Unpaced: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drawn := 0
+	src := encodeRaw(frames, encoder.Options{FPS: 15, Bitrate: 500_000, GOP: 15}, func(*media.Frame) error {
+		drawn++
+		return nil
+	})
+	units := 0
+	var w, h int
+	err = src.Run(context.Background(), func(au *media.AccessUnit) error {
+		if units == 0 {
+			if !au.Keyframe {
+				t.Error("first access unit is not a keyframe")
+			}
+			for _, nalu := range au.NALUs {
+				if h264.NALType(nalu) == h264.TypeSPS {
+					sps, err := h264.ParseSPS(nalu)
+					if err != nil {
+						t.Fatal(err)
+					}
+					w, h = sps.Width, sps.Height
+				}
+			}
+		}
+		units++
+		if units == 20 {
+			return errEnough
+		}
+		return nil
+	})
+	if !errors.Is(err, errEnough) {
+		t.Fatalf("run: %v", err)
+	}
+	if w != 320 || h != 180 || drawn != 20 {
+		t.Fatalf("SPS says %dx%d, overlay drew %d of 20 frames", w, h, drawn)
+	}
+}
+
+// A font file that cannot be read as a font turns burn off for the stream, saying so;
+// with sei beside it the stream and its chat go on.
+func TestBurnWithABadFontSaysSo(t *testing.T) {
+	font := filepath.Join(t.TempDir(), "broken.ttf")
+	if err := os.WriteFile(font, []byte("not a font"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CAMNODE_DANMAKU_FONT", font)
+	n, ev := burnNode(t, "testsrc", config.CarrierBurn, config.CarrierSEI)
+	n.newCarriers()
+	got := ev.named(EventBurnUnavailable)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "burn-in off for this stream: cannot load the danmaku font: ") ||
+		!strings.Contains(got[0], font) || !strings.HasSuffix(got[0], "chat goes out by the other carriers only") {
+		t.Fatalf("burn_unavailable with a broken font: %q", got)
+	}
+	src, err := n.openSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.(*testsrc.Source); !ok {
+		t.Fatalf("testsrc opened as %T", src)
+	}
+	if ok, why := n.chat.burn.accepting(); ok || !strings.HasPrefix(why, "cannot load the danmaku font") {
+		t.Fatalf("burn takes chat without a font: %v %q", ok, why)
+	}
+	if got := ev.named(EventBurnUnavailable); len(got) != 1 {
+		t.Fatalf("burn_unavailable events after the source opened: %q", got)
+	}
+}
