@@ -3,6 +3,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -37,9 +38,10 @@ type Config struct {
 	HADiscovery       bool          `envconfig:"HA_DISCOVERY" default:"true" desc:"publish Home Assistant MQTT discovery"`
 	HADiscoveryPrefix string        `envconfig:"HA_DISCOVERY_PREFIX" default:"homeassistant" desc:"Home Assistant discovery prefix"`
 	RTMPURL           string        `envconfig:"RTMP_URL" desc:"ingest: rtmp://host[:port]/app/streamkey or rtmps://... (required to stream; the key is a secret)"`
+	RTMPCAFile        string        `envconfig:"RTMP_CA_FILE" desc:"PEM file of CAs to trust for rtmps:// besides the system's (the certificate is always verified)"`
 	RTMPTimeout       time.Duration `envconfig:"RTMP_TIMEOUT" default:"10s" desc:"limit for each step of connecting to the ingest, and for each write"`
 	ReconnectMin      time.Duration `envconfig:"RECONNECT_MIN" default:"500ms" desc:"first delay before reconnecting to the ingest"`
-	ReconnectMax      time.Duration `envconfig:"RECONNECT_MAX" default:"30s" desc:"cap of the exponential reconnect delay (jitter added)"`
+	ReconnectMax      time.Duration `envconfig:"RECONNECT_MAX" default:"30s" desc:"cap of the exponential reconnect delay to the ingest (jitter added) and to the MQTT broker"`
 	SendBuffer        time.Duration `envconfig:"SEND_BUFFER" default:"4s" desc:"most stream time queued for a slow network before whole GOPs are dropped"`
 	Source            string        `envconfig:"SOURCE" default:"v4l2:///dev/video0" desc:"v4l2:///dev/videoN, file:///path.h264, exec:<command>, testsrc"`
 	Width             int           `envconfig:"WIDTH" default:"1280" desc:"capture or encode width"`
@@ -56,6 +58,9 @@ type Config struct {
 	ChatUserRate      ChatRate      `envconfig:"CHAT_USER_RATE" default:"3/5s" desc:"most chat messages one user may send, N/duration, or 0 for no limit"`
 	ChatQueue         int           `envconfig:"CHAT_QUEUE" default:"64" desc:"chat messages that may wait for the next frame; beyond, new ones are dropped"`
 	DanmakuCCRows     int           `envconfig:"DANMAKU_CC_ROWS" default:"2" desc:"rows of roll-up captions for the cc carrier: 2 or 3"`
+	DanmakuFont       string        `envconfig:"DANMAKU_FONT" desc:"font file for burn (.ttf, .otf, .ttc); default: Noto Sans CJK or WenQuanYi if installed, else Go's Latin font"`
+	DanmakuArea       float64       `envconfig:"DANMAKU_AREA" default:"0.5" desc:"burn: share of the picture height, from the top, for scrolling comments (0.1 to 1)"`
+	DanmakuOpacity    float64       `envconfig:"DANMAKU_OPACITY" default:"1" desc:"burn: opacity of the comments (0.1 to 1)"`
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 }
@@ -161,6 +166,11 @@ func (c *Config) Validate() error {
 			return bad("RTMP_URL", "%s: %s", RedactURL(c.RTMPURL), err)
 		}
 	}
+	if c.RTMPCAFile != "" {
+		if err := checkPEMCertificates(c.RTMPCAFile); err != "" {
+			return bad("RTMP_CA_FILE", "%s", err)
+		}
+	}
 	if c.RTMPTimeout < 100*time.Millisecond || c.RTMPTimeout > 5*time.Minute {
 		return bad("RTMP_TIMEOUT", "%v: use 100ms to 5m", c.RTMPTimeout)
 	}
@@ -216,6 +226,19 @@ func (c *Config) Validate() error {
 	if c.DanmakuCCRows != 2 && c.DanmakuCCRows != 3 {
 		return bad("DANMAKU_CC_ROWS", "%d: use 2 or 3", c.DanmakuCCRows)
 	}
+	if c.DanmakuFont != "" {
+		if st, err := os.Stat(c.DanmakuFont); err != nil {
+			return bad("DANMAKU_FONT", "cannot read %s: %v", c.DanmakuFont, errors.Unwrap(err))
+		} else if st.IsDir() {
+			return bad("DANMAKU_FONT", "%s is a directory: name a .ttf, .otf, .ttc or .otc file", c.DanmakuFont)
+		}
+	}
+	if !(c.DanmakuArea >= 0.1 && c.DanmakuArea <= 1) {
+		return bad("DANMAKU_AREA", "%v: use 0.1 to 1 (a share of the picture height)", c.DanmakuArea)
+	}
+	if !(c.DanmakuOpacity >= 0.1 && c.DanmakuOpacity <= 1) {
+		return bad("DANMAKU_OPACITY", "%v: use 0.1 to 1", c.DanmakuOpacity)
+	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
@@ -248,6 +271,19 @@ func checkRTMPURL(raw string) string {
 	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
 	if len(parts) < 2 || parts[0] == "" || parts[len(parts)-1] == "" {
 		return "needs /app/streamkey after the host"
+	}
+	return ""
+}
+
+// checkPEMCertificates says what is wrong with a CA file: unreadable, or no PEM
+// certificate that parses in it.
+func checkPEMCertificates(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return fmt.Sprintf("%s holds no PEM certificate (want -----BEGIN CERTIFICATE-----)", path)
 	}
 	return ""
 }

@@ -6,7 +6,14 @@ package deploy
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -286,7 +294,11 @@ func TestEnvExampleLoads(t *testing.T) {
 		if strings.HasSuffix(kv[0], "_FILE") {
 			for _, f := range []string{"CAMNODE_MQTT_CERT_FILE", "CAMNODE_MQTT_KEY_FILE", kv[0]} {
 				p := filepath.Join(dir, strings.ToLower(f))
-				os.WriteFile(p, []byte("x"), 0o600)
+				content := []byte("x")
+				if strings.HasSuffix(f, "_CA_FILE") {
+					content = selfSignedPEM(t) // CA files are checked to hold a certificate
+				}
+				os.WriteFile(p, content, 0o600)
 				if f == kv[0] || kv[0] != "CAMNODE_MQTT_CA_FILE" {
 					vars[f] = p
 				}
@@ -386,4 +398,21 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("platform %s missing from mk/release.mk or the Dockerfile", p)
 		}
 	}
+}
+
+// selfSignedPEM is a CA certificate in PEM, as a CA file setting wants.
+func selfSignedPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "example CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
