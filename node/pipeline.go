@@ -2,16 +2,16 @@ package node
 
 import (
 	"context"
-	"crypto/tls"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/media/encoder"
 	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/rtmp"
-	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/v4l2"
 	"github.com/camnode/camnode/media/stream"
 )
 
@@ -45,6 +45,29 @@ type pipeline struct {
 
 	mu  sync.Mutex
 	src media.Source
+	// srcDropped counts the frames that sources of this pipeline already closed lost
+	// before delivery (a camera's sequence gaps).
+	srcDropped uint64
+}
+
+// sourceDropped is what the pipeline's sources lost before delivery: the closed ones and
+// the current one. Only cameras count such losses; other sources lose nothing there.
+func (p *pipeline) sourceDropped() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.srcDropped + captureDropped(p.src)
+}
+
+// captureDropped reads a camera's count of frames lost in capture, through the encoder
+// when raw frames are encoded here.
+func captureDropped(src any) uint64 {
+	if es, ok := src.(*encoder.Source); ok {
+		src = es.Frames
+	}
+	if c, ok := src.(interface{ Stats() v4l2.Stats }); ok {
+		return c.Stats().Dropped
+	}
+	return 0
 }
 
 func (p *pipeline) requestKeyframe() error {
@@ -67,7 +90,7 @@ func (n *Node) startPipeline(ctx context.Context) {
 		case <-pctx.Done():
 		}
 	}
-	var tlsConfig *tls.Config // system roots; an extra CA setting comes with the RTMPS work
+	tlsConfig := n.rtmpTLS() // system roots + CAMNODE_RTMP_CA_FILE, always verified
 	p.pub = stream.New(stream.Options{
 		URL:          n.cfg.RTMPURL,
 		RTMP:         rtmp.Options{Timeout: n.cfg.RTMPTimeout, WriteTimeout: n.cfg.RTMPTimeout, TLSConfig: tlsConfig, Logger: n.log},
@@ -111,12 +134,10 @@ func (n *Node) runSource(ctx context.Context, p *pipeline, send func(note)) {
 	backoff := n.cfg.ReconnectMin
 	var width, height int
 	for {
-		src, err := source.Open(n.cfg.Source, source.Options{
-			Width: n.cfg.Width, Height: n.cfg.Height, FPS: n.cfg.FPS,
-			Bitrate: int(n.cfg.Bitrate), GOP: n.cfg.GOP.Frames(n.cfg.FPS), Logger: n.log,
-		})
+		src, err := n.openSource()
 		if err == nil {
 			p.mu.Lock()
+			p.srcDropped += captureDropped(p.src)
 			p.src = src
 			p.mu.Unlock()
 			first, healthy := true, false
@@ -198,7 +219,9 @@ func (n *Node) stopPipeline() {
 	}
 	n.pipe.cancel()
 	n.pipe.wg.Wait()
-	n.tel.done = addStats(n.tel.done, n.pipe.pub.Stats())
+	done := n.pipe.pub.Stats()
+	done.FramesDropped += n.pipe.sourceDropped()
+	n.tel.done = addStats(n.tel.done, done)
 	n.chat.pipelineStopped(n.pipe.carriers)
 	n.pipe = nil
 }

@@ -27,6 +27,9 @@ type telemetry struct {
 	ChatDropped   uint64   `json:"chat_dropped"`
 	CPUTempC      *float64 `json:"cpu_temp_c,omitempty"` // absent where the board has no sensor
 	RSSBytes      uint64   `json:"rss_bytes"`
+
+	// ChatBurnDropped counts the messages burn-in had no room for on screen; only with burn.
+	ChatBurnDropped *uint64 `json:"chat_burn_dropped,omitempty"`
 }
 
 // telemetryState remembers the previous sample, for rates over the interval.
@@ -44,6 +47,7 @@ func (n *Node) totals() (stream.Stats, time.Time) {
 	var liveSince time.Time
 	if n.pipe != nil {
 		cur := n.pipe.pub.Stats()
+		cur.FramesDropped += n.pipe.sourceDropped()
 		s = addStats(s, cur)
 		liveSince = cur.LiveSince
 	}
@@ -72,6 +76,7 @@ func (n *Node) publishTelemetry() {
 		RSSBytes: rss(),
 	}
 	t.ChatReceived, t.ChatShown, t.ChatDropped = n.chat.counts()
+	t.ChatBurnDropped = n.chat.burn.dropped()
 	if !liveSince.IsZero() {
 		t.StreamUptimeS = round(now.Sub(liveSince).Seconds(), 1)
 	}
