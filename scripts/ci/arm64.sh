@@ -17,10 +17,18 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# libx264 for arm64 (cgo links the encoder against it): make cross-deps unpacks Debian's
+# arm64 packages into a private root, without adding a foreign architecture to apt.
+make --no-print-directory cross-deps
+root=${CROSS_CACHE:-$HOME/.cache/camnode/cross}/arm64/root
+export PKG_CONFIG_LIBDIR=$root/usr/lib/aarch64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root
+
 pkgs=$(go list ./... | grep -v -e '/cmd/camnode$' -e '/bench/')
-# The emulated binaries find the arm64 dynamic loader and libc in the cross sysroot.
+# The emulated binaries find the arm64 dynamic loader and libc in the cross sysroot, and
+# libx264 in the unpacked root.
 CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
-  go test -count=1 -timeout 20m -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu" $pkgs
+  go test -count=1 -timeout 20m \
+  -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$root/usr/lib/aarch64-linux-gnu" $pkgs
 
 # The test binaries really were arm64, not the host's.
 probe=$(mktemp)
