@@ -28,7 +28,8 @@ cross: cross-deps
 	  out='$(CROSS_DIR)'/camnode-linux-$$goarch$$suffix; root='$(CROSS_CACHE)'/$$debarch/root; \
 	  echo "cross: linux/$$goarch$${goarm:+ GOARM=$$goarm} ($$triplet-gcc) -> $$out"; \
 	  export CGO_ENABLED=1 GOOS=linux GOARCH=$$goarch GOARM=$$goarm CC=$$triplet-gcc \
-	    PKG_CONFIG_LIBDIR=$$root/usr/lib/$$triplet/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$root; \
+	    PKG_CONFIG_LIBDIR=$$root/usr/lib/$$triplet/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$root \
+	    CGO_LDFLAGS=-L$$root/usr/lib/$$triplet; \
 	  go build -trimpath -ldflags '$(LDFLAGS)' -o "$$out" ./cmd/camnode; \
 	  go vet ./...; \
 	done

@@ -7,9 +7,9 @@
 #                                      one platform: what deploy/container/Dockerfile runs
 #   make release-deps                  the cross compilers and qemu-user-static (apt-get)
 #
-# RELEASE_DEV_PKGS names Debian -dev packages the cgo parts link against (for example
-# libx264-dev once the burn-in encoder links it); release-deps installs them for every
-# target architecture through Debian multiarch.
+# The foreign targets link libx264 from the packages `make cross-deps` unpacks (mk/cross.mk,
+# CROSS_CACHE), without adding a foreign architecture to apt. RELEASE_DEV_PKGS names further
+# Debian -dev packages to install for every target architecture through Debian multiarch.
 
 RELEASE_DIR       ?= dist
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/v7
@@ -31,7 +31,7 @@ RELEASE_BIN      ?= $(RELEASE_DIR)/$(call release_name,$(RELEASE_PLATFORM))
 .PHONY: release release-bin release-deps
 
 ## release: camnode for linux amd64, arm64 and armv7 in dist/, versioned, with SHA256SUMS
-release: release-deps
+release: release-deps cross-deps
 	@set -e; rm -rf '$(RELEASE_DIR)'; mkdir -p '$(RELEASE_DIR)'; \
 	for p in $(RELEASE_PLATFORMS); do $(MAKE) --no-print-directory release-bin RELEASE_PLATFORM=$$p; done; \
 	cd '$(RELEASE_DIR)' && sha256sum camnode-* > SHA256SUMS && cat SHA256SUMS
@@ -43,10 +43,17 @@ release-bin:
 	@gobin="$(call GODIR,go)"; export PATH="$$gobin:$$PATH"; set -e; \
 	mkdir -p "$$(dirname '$(RELEASE_BIN)')"; \
 	echo "release: $(RELEASE_PLATFORM) -> $(RELEASE_BIN)"; \
+	triplet=$(patsubst %-gcc,%,$(call release_cc,$(RELEASE_PLATFORM))); foreign=; \
+	[ "$(call release_debarch,$(RELEASE_PLATFORM))" = "$$(dpkg --print-architecture)" ] || foreign=1; \
+	if [ -n "$$foreign" ]; then \
+	  root='$(CROSS_CACHE)'/$(call release_debarch,$(RELEASE_PLATFORM))/root; \
+	  [ -d "$$root/usr/lib/$$triplet" ] || { echo "release: no $$root for the target's libraries: run make cross-deps" >&2; exit 1; }; \
+	  export PKG_CONFIG_LIBDIR=$$root/usr/lib/$$triplet/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$root CGO_LDFLAGS=-L$$root/usr/lib/$$triplet; \
+	fi; \
 	CGO_ENABLED=1 GOOS=linux GOARCH=$(call release_goarch,$(RELEASE_PLATFORM)) GOARM=$(call release_goarm,$(RELEASE_PLATFORM)) \
 	  CC=$(call release_cc,$(RELEASE_PLATFORM)) \
 	  go build -trimpath -buildvcs=false -ldflags '-s -w $(LDFLAGS)' -o '$(RELEASE_BIN)' ./cmd/camnode; \
-	run=""; [ "$(call release_debarch,$(RELEASE_PLATFORM))" = "$$(dpkg --print-architecture)" ] || run="$(call release_qemu,$(RELEASE_PLATFORM)) -L $(call release_sysroot,$(RELEASE_PLATFORM))"; \
+	run=""; [ -z "$$foreign" ] || run="$(call release_qemu,$(RELEASE_PLATFORM)) -L $(call release_sysroot,$(RELEASE_PLATFORM)) -E LD_LIBRARY_PATH=$$root/usr/lib/$$triplet"; \
 	got=$$($$run '$(RELEASE_BIN)' version); \
 	case "$$got" in "camnode $(VERSION) "*|"camnode $(VERSION)") echo "  $$got";; \
 	  *) echo "release: $(RELEASE_BIN) says '$$got', want 'camnode $(VERSION) …'" >&2; exit 1;; esac
@@ -61,6 +68,7 @@ release-deps:
 	    linux/arm/v7) a=armhf cc=arm-linux-gnueabihf-gcc g=gcc-arm-linux-gnueabihf;; \
 	    *) echo "release: unsupported platform $$p" >&2; exit 1;; esac; \
 	  if [ "$$a" = "$$host" ]; then command -v gcc >/dev/null || pkgs="$$pkgs gcc libc6-dev"; \
+	    dpkg -s libx264-dev >/dev/null 2>&1 || pkgs="$$pkgs libx264-dev pkg-config"; \
 	  else command -v $$cc >/dev/null || pkgs="$$pkgs $$g"; \
 	    command -v qemu-$$(case $$a in amd64) echo x86_64;; arm64) echo aarch64;; armhf) echo arm;; esac)-static >/dev/null || pkgs="$$pkgs qemu-user-static"; fi; \
 	  for d in $(RELEASE_DEV_PKGS); do \

@@ -22,6 +22,10 @@ fi
 make --no-print-directory cross-deps
 root=${CROSS_CACHE:-$HOME/.cache/camnode/cross}/arm64/root
 export PKG_CONFIG_LIBDIR=$root/usr/lib/aarch64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root
+# The library path goes into CGO_LDFLAGS too: the go build cache keys on CGO_* variables but
+# not on PKG_CONFIG_*, so an arm64 build made earlier without them (pkg-config then answers
+# for the host) would be reused and fail to link.
+export CGO_LDFLAGS="-L$root/usr/lib/aarch64-linux-gnu"
 
 pkgs=$(go list ./... | grep -v -e '/cmd/camnode$' -e '/bench/')
 # The emulated binaries find the arm64 dynamic loader and libc in the cross sysroot, and
