@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,8 +60,10 @@ type guest struct {
 	done  chan error
 }
 
-func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, env map[string]string) *guest {
+func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, env, extra map[string]string) *guest {
 	t.Helper()
+	env = maps.Clone(env)
+	maps.Copy(env, extra)
 	run, camnode, feeder, clip := vmEnv(t)
 	share := t.TempDir()
 	var pre []string
@@ -184,22 +187,31 @@ func firstKeyframe(ingest *peers.Nginx, stream string, old []string, timeout tim
 func TestVMCamnodeStreamsLoopbackCamera(t *testing.T) {
 	// The loopback camera has no force-key-frame control: the keyframe comes with the
 	// clip's 1 s GOP.
-	waits := streamRounds(t, "v4l2:///dev/video10", 1280, 720, "2s", 3)
+	waits := streamRounds(t, "v4l2:///dev/video10", 1280, 720, "2s", 3, nil)
 	t.Logf("FIGURE stream/set ON -> first keyframe at nginx, v4l2 camera without force-key-frame control (GOP 1 s): %v", waits)
+}
+
+// TestVMCamnodeEncodesRawCamera: vivid offers raw formats only (no H.264), as many USB
+// webcams do. The real camnode in the VM captures its raw frames, draws danmaku into them
+// (burn) and encodes them with the x264 linked into the binary; the recording decodes at
+// the camera's size.
+func TestVMCamnodeEncodesRawCamera(t *testing.T) {
+	waits := streamRounds(t, "v4l2:///dev/video0", 320, 180, "1s", 1, map[string]string{"CAMNODE_DANMAKU": "burn,sei"})
+	t.Logf("FIGURE stream/set ON -> first keyframe at nginx, raw vivid camera encoded by x264: %v", waits)
 }
 
 // TestVMFigureForcedKeyframe is for the closing note (VM_FIGURES=1): the same with a
 // source that makes a keyframe on request, the live test pattern encoded by x264 with a
 // 10 s GOP, as a camera with the force-key-frame control does.
 func TestVMFigureForcedKeyframe(t *testing.T) {
-	waits := streamRounds(t, "testsrc", 320, 240, "10s", 3)
+	waits := streamRounds(t, "testsrc", 320, 240, "10s", 3, nil)
 	t.Logf("FIGURE stream/set ON -> first keyframe at nginx, source honouring keyframe requests (GOP 10 s): %v", waits)
 }
 
 // streamRounds boots camnode on source and runs ON/OFF rounds: each starts a recording,
 // and times the first keyframe at the ingest from the moment `stream/set ON` was
 // published. It checks state, telemetry and the recordings, and returns the times.
-func streamRounds(t *testing.T, source string, width, height int, gop string, rounds int) []time.Duration {
+func streamRounds(t *testing.T, source string, width, height int, gop string, rounds int, extra map[string]string) []time.Duration {
 	broker, ingest := peers.StartMosquitto(t), peers.StartNginx(t)
 	const id = "vmcam"
 	base := "camnode/" + id
@@ -217,7 +229,7 @@ func streamRounds(t *testing.T, source string, width, height int, gop string, ro
 		"CAMNODE_TELEMETRY_INTERVAL": "1s",
 		"CAMNODE_HA_DISCOVERY":       "false",
 		"CAMNODE_LOG_LEVEL":          "debug",
-	})
+	}, extra)
 	boot := 90 * time.Second // TCG: the guest boots in ~5 s, but a loaded CI machine is slower
 	await(t, sub, 0, base+"/availability", contains("online"), "availability online", boot)
 	await(t, sub, 0, base+"/state", contains(`"state":"idle"`), "state idle", 20*time.Second)
