@@ -6,14 +6,7 @@ package deploy
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,12 +14,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -285,6 +278,10 @@ func TestEnvExampleLoads(t *testing.T) {
 	}
 	// Files named by the TLS settings must exist for Load; a certificate needs its key.
 	dir := t.TempDir()
+	caPEM, err := os.ReadFile(peers.NewPKI(t).CA)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, kv := range commented {
 		vars := map[string]string{}
 		for k, v := range base {
@@ -296,7 +293,7 @@ func TestEnvExampleLoads(t *testing.T) {
 				p := filepath.Join(dir, strings.ToLower(f))
 				content := []byte("x")
 				if strings.HasSuffix(f, "_CA_FILE") {
-					content = selfSignedPEM(t) // CA files are checked to hold a certificate
+					content = caPEM // CA files are checked to hold a certificate
 				}
 				os.WriteFile(p, content, 0o600)
 				if f == kv[0] || kv[0] != "CAMNODE_MQTT_CA_FILE" {
@@ -398,21 +395,4 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("platform %s missing from mk/release.mk or the Dockerfile", p)
 		}
 	}
-}
-
-// selfSignedPEM is a CA certificate in PEM, as a CA file setting wants.
-func selfSignedPEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "example CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -3,19 +3,10 @@ package mqtt
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -233,87 +224,4 @@ func (p *tcpProxy) up(t *testing.T) {
 	p.ln = ln
 	p.mu.Unlock()
 	go p.serve(ln)
-}
-
-// testPKI is a CA with a server certificate for 127.0.0.1 and a client certificate, as
-// PEM files readable by the user mosquitto drops to.
-type testPKI struct {
-	dir                            string
-	ca, serverCert, serverKey      string
-	clientCert, clientKey, otherCA string
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	p := testPKI{dir: dir}
-	caKey, caCert, caDER := makeCert(t, nil, nil, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "camnode test CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	})
-	p.ca = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
-	srvKey, _, srvDER := makeCert(t, caKey, caCert, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "127.0.0.1"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
-	p.serverCert = writePEM(t, dir, "server.pem", "CERTIFICATE", srvDER)
-	p.serverKey = writePEM(t, dir, "server.key", "PRIVATE KEY", marshalKey(t, srvKey))
-	cliKey, _, cliDER := makeCert(t, caKey, caCert, &x509.Certificate{
-		Subject:  pkix.Name{CommonName: "camnode-n1"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	p.clientCert = writePEM(t, dir, "client.pem", "CERTIFICATE", cliDER)
-	p.clientKey = writePEM(t, dir, "client.key", "PRIVATE KEY", marshalKey(t, cliKey))
-	_, _, otherDER := makeCert(t, nil, nil, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "some other CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign,
-	})
-	p.otherCA = writePEM(t, dir, "other-ca.pem", "CERTIFICATE", otherDER)
-	return p
-}
-
-// makeCert signs tmpl with parent (self-signed when parent is nil).
-func makeCert(t *testing.T, parentKey *ecdsa.PrivateKey, parent *x509.Certificate, tmpl *x509.Certificate) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl.SerialNumber = serial
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, cert, der
-}
-
-func marshalKey(t *testing.T, key *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

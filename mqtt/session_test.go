@@ -362,11 +362,11 @@ func TestStartBeforeBroker(t *testing.T) {
 // TLS with a private CA and a client certificate (the broker requires one), over ssl:// and
 // mqtts://; a broker whose certificate the node does not trust is never connected to.
 func TestTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := peers.NewPKI(t)
 	tlsPort := peers.FreePort(t)
 	m := peers.StartMosquitto(t,
 		fmt.Sprintf("listener %d 127.0.0.1", tlsPort),
-		"cafile "+pki.ca, "certfile "+pki.serverCert, "keyfile "+pki.serverKey, "require_certificate true")
+		"cafile "+pki.CA, "certfile "+pki.ServerCert, "keyfile "+pki.ServerKey, "require_certificate true")
 	if err := peers.WaitPort(fmt.Sprintf("127.0.0.1:%d", tlsPort), 5*time.Second); err != nil {
 		t.Fatal(err) // the harness waits for its own listener only
 	}
@@ -374,7 +374,7 @@ func TestTLS(t *testing.T) {
 	for _, scheme := range []string{"ssl", "mqtts"} {
 		t.Run(scheme, func(t *testing.T) {
 			n := startTestNode(t, fmt.Sprintf("%s://127.0.0.1:%d", scheme, tlsPort), func(c *Config) {
-				c.CAFile, c.CertFile, c.KeyFile = pki.ca, pki.clientCert, pki.clientKey
+				c.CAFile, c.CertFile, c.KeyFile = pki.CA, pki.ClientCert, pki.ClientKey
 			})
 			peers.Publish(t, m, n.topics.StreamSet, "ON")
 			if got := n.next(t); got.Kind != CommandStream || got.Switch != SwitchOn {
@@ -385,7 +385,7 @@ func TestTLS(t *testing.T) {
 
 	t.Run("untrusted", func(t *testing.T) {
 		n := newTestNode(t, fmt.Sprintf("ssl://127.0.0.1:%d", tlsPort), func(c *Config) {
-			c.CAFile, c.CertFile, c.KeyFile = pki.otherCA, pki.clientCert, pki.clientKey
+			c.CAFile, c.CertFile, c.KeyFile = pki.OtherCA, pki.ClientCert, pki.ClientKey
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()

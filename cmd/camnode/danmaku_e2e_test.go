@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -120,7 +121,7 @@ func TestChatReachesTheStream(t *testing.T) {
 	if got := recordedSEIChat(t, recs[0]); strings.Join(got, "\n") != strings.Join(wantSEI, "\n") {
 		t.Fatalf("SEI chat in nginx's recording:\n%s\nwant exactly once each, in order:\n%s", strings.Join(got, "\n"), strings.Join(wantSEI, "\n"))
 	}
-	captions := strings.Join(recordedCaptions(t, recs[0]), "\n")
+	captions := strings.Join(peers.Captions(t, recs[0]), "\n")
 	if !strings.Contains(captions, "bob: Hello from the garden") || strings.Contains(captions, "hidden") {
 		t.Fatalf("captions in nginx's recording:\n%s\nwant the English line, and nothing sent while hidden", captions)
 	}
@@ -135,7 +136,7 @@ func TestChatReachesTheStream(t *testing.T) {
 	if v.DecodeErrors != "" || v.Frames < 60 || !v.Packets[0].Keyframe {
 		t.Fatalf("porch recording: %d frames, errors %q", v.Frames, v.DecodeErrors)
 	}
-	if got := recordedTextData(t, porchRec); strings.Join(got, "\n") != strings.Join(wantText, "\n") {
+	if got := peers.TextData(t, porchRec); strings.Join(got, "\n") != strings.Join(wantText, "\n") {
 		t.Fatalf("onTextData read by ffmpeg from the RTMP stream:\n%q\nwant exactly once each, in order:\n%q", got, wantText)
 	}
 	if got := recordedSEIChat(t, porchRec); strings.Join(got, "\n") != strings.Join(wantSEI, "\n") {
@@ -375,88 +376,13 @@ func (l *ffmpegListener) wait(t *testing.T) string {
 	return l.out
 }
 
-var traceByte = regexp.MustCompile(`(uuid_iso_iec_11578|user_data_payload_byte)\[\d+\]\s+[01]+ = (\d+)$`)
-
-// recordedSEIChat returns the payloads of the user_data_unregistered SEI messages with
-// camnode's UUID, in stream order, as ffmpeg's trace_headers prints them (the recipe of
-// ../shared/peers/verify-flv.sh).
+// recordedSEIChat returns the chat a recording carries in SEI: the payloads with the UUID
+// docs/danmaku.md publishes, in stream order.
 func recordedSEIChat(t *testing.T, path string) []string {
 	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-i", path, "-map", "0:v", "-c", "copy",
-		"-bsf:v", "trace_headers", "-f", "null", "-").CombinedOutput()
+	uuid, err := hex.DecodeString(camnodeSEIUUID)
 	if err != nil {
-		t.Fatalf("ffmpeg trace_headers %s: %v\n%s", path, err, out)
+		t.Fatal(err)
 	}
-	var chat []string
-	var uuid, data []byte
-	in := false
-	flush := func() {
-		if in && fmt.Sprintf("%x", uuid) == camnodeSEIUUID {
-			chat = append(chat, string(data))
-		}
-		in, uuid, data = false, nil, nil
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "User Data Unregistered") {
-			flush()
-			in = true
-			continue
-		}
-		m := traceByte.FindStringSubmatch(strings.TrimSpace(line))
-		if !in || m == nil {
-			flush()
-			continue
-		}
-		b, _ := strconv.Atoi(m[2])
-		if m[1] == "uuid_iso_iec_11578" {
-			uuid = append(uuid, byte(b))
-		} else {
-			data = append(data, byte(b))
-		}
-	}
-	flush()
-	return chat
-}
-
-// recordedCaptions returns the caption lines ffmpeg's CEA-608 decoder prints for a file.
-func recordedCaptions(t *testing.T, path string) []string {
-	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "movie="+path+"[out0+subcc]",
-		"-map", "0:s", "-f", "srt", "-").Output()
-	if err != nil {
-		t.Fatalf("ffmpeg subcc %s: %v", path, err)
-	}
-	return srtLines(string(out))
-}
-
-// recordedTextData returns the onTextData texts as ffmpeg's FLV demuxer reads them (a
-// subtitle stream), converted to SRT.
-func recordedTextData(t *testing.T, path string) []string {
-	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-analyzeduration", "100M", "-probesize", "100M",
-		"-i", path, "-map", "0:s", "-f", "srt", "-").Output()
-	if err != nil {
-		t.Fatalf("ffmpeg onTextData to srt %s: %v", path, err)
-	}
-	return srtLines(string(out))
-}
-
-var srtMarkup = regexp.MustCompile(`<[^>]*>|\{\\[^}]*\}`)
-
-// srtLines returns the text lines of an SRT document, tags removed: each cue is an index
-// line, a times line and text lines, and ends at a blank line.
-func srtLines(srt string) []string {
-	var lines []string
-	for _, cue := range strings.Split(strings.ReplaceAll(srt, "\r\n", "\n"), "\n\n") {
-		l := strings.Split(strings.Trim(cue, "\n"), "\n")
-		if len(l) < 3 || !strings.Contains(l[1], "-->") {
-			continue
-		}
-		for _, text := range l[2:] {
-			if text = strings.TrimSpace(srtMarkup.ReplaceAllString(text, "")); text != "" {
-				lines = append(lines, text)
-			}
-		}
-	}
-	return lines
+	return peers.SEIPayloads(t, path, uuid)
 }

@@ -5,18 +5,10 @@ package main
 // certificate camnode must verify.
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"math"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -345,65 +337,20 @@ func indexOf(msgs []peers.Message, m peers.Message) int {
 	return -1
 }
 
-// testPKI is a CA and a server certificate for 127.0.0.1 that it signed, made for a test.
-type testPKI struct {
-	caPEM  []byte
-	server tls.Certificate
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "camnode test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testPKI{
-		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		server: tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key},
-	}
-}
-
 // RTMPS with the certificate verified: a TLS terminator (made by the test, certificate for
 // 127.0.0.1 from the test's own CA) in front of nginx-rtmp. With the CA in
 // CAMNODE_RTMP_CA_FILE the stream goes live and records; without it the node refuses the
 // ingest and says why, never showing the stream key; a CA file that is missing or not PEM
 // is a bad setting.
 func TestRTMPSVerifiesTheIngestCertificate(t *testing.T) {
-	pki := newTestPKI(t)
-	caFile := filepath.Join(t.TempDir(), "ingest-ca.pem")
-	if err := os.WriteFile(caFile, pki.caPEM, 0o644); err != nil {
+	pki := peers.NewPKI(t)
+	caFile := pki.CA
+	server, err := tls.LoadX509KeyPair(pki.ServerCert, pki.ServerKey)
+	if err != nil {
 		t.Fatal(err)
 	}
 	clip := makeClip(t, "640x360", 90, 30)
-	serverTLS := &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12}
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{server}, MinVersion: tls.VersionTLS12}
 
 	t.Run("trusted with CAMNODE_RTMP_CA_FILE", func(t *testing.T) {
 		r := newRig(t, "rtmps-ok", clip)

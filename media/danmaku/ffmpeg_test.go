@@ -2,11 +2,9 @@ package danmaku
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,13 +65,13 @@ func TestFFmpegReadsEveryCarrier(t *testing.T) {
 		wantJSON = append(wantJSON, string(m.AppendJSON(nil)))
 		wantText = append(wantText, m.Text)
 	}
-	if got := seiChat(t, path); strings.Join(got, "\n") != strings.Join(wantJSON, "\n") {
+	if got := peers.SEIPayloads(t, path, sei.CamnodeUUID[:]); strings.Join(got, "\n") != strings.Join(wantJSON, "\n") {
 		t.Fatalf("SEI chat read by trace_headers:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantJSON, "\n"))
 	}
-	if got := textData(t, path); strings.Join(got, "\n") != strings.Join(wantText, "\n") {
+	if got := peers.TextData(t, path); strings.Join(got, "\n") != strings.Join(wantText, "\n") {
 		t.Fatalf("onTextData read by ffmpeg:\n%q\nwant:\n%q", got, wantText)
 	}
-	captions := strings.Join(captionLines(t, path), "\n")
+	captions := strings.Join(peers.Captions(t, path), "\n")
 	for _, line := range []string{"??: ???? ??", "emoji_fan: ?? nice", "same frame", "bob: Hello from camnode, see you", "zoë: Crème brûlée ♪♪ ÄÖÜ"} {
 		if !strings.Contains(captions, line) {
 			t.Errorf("captions lack %q:\n%s", line, captions)
@@ -134,91 +132,6 @@ func decoderConfig(t *testing.T, nalus [][]byte) []byte {
 	return rec
 }
 
-var traceValue = regexp.MustCompile(`(uuid_iso_iec_11578|user_data_payload_byte)\[\d+\]\s+[01]+ = (\d+)$`)
-
-// seiChat returns the payloads of user_data_unregistered SEI with camnode's UUID, in
-// stream order, as ffmpeg's trace_headers prints them (the recipe of verify-flv.sh).
-func seiChat(t *testing.T, path string) []string {
-	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-hide_banner", "-i", path, "-map", "0:v", "-c", "copy",
-		"-bsf:v", "trace_headers", "-f", "null", "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg trace_headers: %v\n%s", err, out)
-	}
-	var chat []string
-	var uuid, data []byte
-	in := false
-	flush := func() {
-		if in && bytes.Equal(uuid, sei.CamnodeUUID[:]) {
-			chat = append(chat, string(data))
-		}
-		in, uuid, data = false, nil, nil
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, "User Data Unregistered") {
-			flush()
-			in = true
-			continue
-		}
-		m := traceValue.FindStringSubmatch(strings.TrimSpace(line))
-		if !in || m == nil {
-			flush()
-			continue
-		}
-		b, _ := strconv.Atoi(m[2])
-		if m[1] == "uuid_iso_iec_11578" {
-			uuid = append(uuid, byte(b))
-		} else {
-			data = append(data, byte(b))
-		}
-	}
-	flush()
-	return chat
-}
-
-// textData returns the onTextData texts as ffmpeg's FLV demuxer reads them: a subtitle
-// stream, converted to SRT.
-func textData(t *testing.T, path string) []string {
-	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-analyzeduration", "100M", "-probesize", "100M",
-		"-i", path, "-map", "0:s", "-f", "srt", "-").Output()
-	if err != nil {
-		t.Fatalf("ffmpeg onTextData to srt: %v", err)
-	}
-	return srtTexts(string(out))
-}
-
-// captionLines returns the caption text ffmpeg's CEA-608 decoder prints (subcc).
-func captionLines(t *testing.T, path string) []string {
-	t.Helper()
-	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", fmt.Sprintf("movie=%s[out0+subcc]", path),
-		"-map", "0:s", "-f", "srt", "-").Output()
-	if err != nil {
-		t.Fatalf("ffmpeg subcc: %v", err)
-	}
-	return srtTexts(string(out))
-}
-
-var srtTag = regexp.MustCompile(`<[^>]*>|\{\\[^}]*\}`)
-
-// srtTexts returns the text lines of an SRT document: each cue is an index line, a
-// times line and text lines, cues end at a blank line. Tags are removed.
-func srtTexts(srt string) []string {
-	var lines []string
-	for _, cue := range strings.Split(strings.ReplaceAll(srt, "\r\n", "\n"), "\n\n") {
-		l := strings.Split(strings.Trim(cue, "\n"), "\n")
-		if len(l) < 3 || !strings.Contains(l[1], "-->") {
-			continue
-		}
-		for _, text := range l[2:] {
-			if text = strings.TrimSpace(srtTag.ReplaceAllString(text, "")); text != "" {
-				lines = append(lines, text)
-			}
-		}
-	}
-	return lines
-}
-
 // Every character of the 608 sets (basic, special, both extended sets) comes out of
 // ffmpeg's CEA-608 decoder as itself: the encoder's tables match what decoders show.
 func TestFFmpegShowsEvery608Character(t *testing.T) {
@@ -242,7 +155,7 @@ func TestFFmpegShowsEvery608Character(t *testing.T) {
 	if err := os.WriteFile(path, file, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	captions := "\n" + strings.Join(captionLines(t, path), "\n") + "\n"
+	captions := "\n" + strings.Join(peers.Captions(t, path), "\n") + "\n"
 	for _, set := range sets {
 		if !strings.Contains(captions, "\n"+set+"\n") {
 			t.Errorf("ffmpeg does not show %q; captions:%s", set, captions)
