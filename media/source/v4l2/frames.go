@@ -34,15 +34,7 @@ func newFrameSource(path string, opts Options, offered []string) *FrameSource {
 // until RunFrames.
 func OpenFrames(path string, opts Options) (*FrameSource, error) {
 	opts = opts.withDefaults()
-	cam, err := openCamera(path)
-	if err != nil {
-		return nil, err
-	}
-	defer closeCamera(cam, opts.Logger)
-	if err := checkCapture(cam); err != nil {
-		return nil, err
-	}
-	formats, err := cam.formats()
+	formats, card, err := captureFormats(path, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -56,10 +48,10 @@ func OpenFrames(path string, opts Options) (*FrameSource, error) {
 	if len(raw) == 0 {
 		if opts.Format != "" {
 			return nil, fmt.Errorf("v4l2: %s (%s) does not offer raw format %s (it offers %s; camnode takes %s)",
-				path, cam.info().card, opts.Format, strings.Join(all, ", "), strings.Join(rawNames(), ", "))
+				path, card, opts.Format, strings.Join(all, ", "), strings.Join(rawNames(), ", "))
 		}
 		return nil, fmt.Errorf("v4l2: %s (%s) offers no raw format camnode can use (it offers %s; camnode takes %s)",
-			path, cam.info().card, strings.Join(all, ", "), strings.Join(rawNames(), ", "))
+			path, card, strings.Join(all, ", "), strings.Join(rawNames(), ", "))
 	}
 	return newFrameSource(path, opts, raw), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -39,15 +40,7 @@ var (
 // ErrNeedsEncoder) that carries the raw source. The device is closed again until Run.
 func Open(path string, opts Options) (*Source, error) {
 	opts = opts.withDefaults()
-	cam, err := openCamera(path)
-	if err != nil {
-		return nil, err
-	}
-	defer closeCamera(cam, opts.Logger)
-	if err := checkCapture(cam); err != nil {
-		return nil, err
-	}
-	formats, err := cam.formats()
+	formats, card, err := captureFormats(path, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -65,10 +58,28 @@ func Open(path string, opts Options) (*Source, error) {
 		return nil, &RawOnlyError{Device: path, Formats: raw, Frames: newFrameSource(path, opts, raw)}
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("v4l2: %s (%s) lists no capture formats", path, cam.info().card)
+		return nil, fmt.Errorf("v4l2: %s (%s) lists no capture formats", path, card)
 	}
 	return nil, fmt.Errorf("v4l2: %s (%s) offers no format camnode can use (%s; camnode takes H264, %s)",
-		path, cam.info().card, strings.Join(all, ", "), strings.Join(rawNames(), ", "))
+		path, card, strings.Join(all, ", "), strings.Join(rawNames(), ", "))
+}
+
+// captureFormats opens the camera at path, checks that it captures video and lists its
+// formats, and closes it again; card is the device's name for messages.
+func captureFormats(path string, log *slog.Logger) (formats []FormatInfo, card string, err error) {
+	cam, err := openCamera(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer closeCamera(cam, log)
+	if err := checkCapture(cam); err != nil {
+		return nil, "", err
+	}
+	formats, err = cam.formats()
+	if err != nil {
+		return nil, "", err
+	}
+	return formats, cam.info().card, nil
 }
 
 func rawNames() []string {
