@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/yutopp/go-rtmp"
 
+	"github.com/camnode/camnode/bench/internal/figures"
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media/danmaku/sei"
 	"github.com/camnode/camnode/media/flv"
@@ -93,17 +93,17 @@ func BenchmarkChatLatency(b *testing.B) {
 	for b.Loop() {
 		latencies = append(latencies, run(ctx, b, broker, ingest, "camnode/"+id+"/chat")...)
 	}
-	p50, p90, p99, worst := percentile(latencies, 50), percentile(latencies, 90), percentile(latencies, 99), slices.Max(latencies)
+	p50, p90, p99, worst := figures.Percentile(latencies, 50), figures.Percentile(latencies, 90), figures.Percentile(latencies, 99), slices.Max(latencies)
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(ms(p50), "p50-ms")
-	b.ReportMetric(ms(p99), "p99-ms")
+	b.ReportMetric(figures.MS(p50), "p50-ms")
+	b.ReportMetric(figures.MS(p99), "p99-ms")
 	verdict := "meets"
 	if p99 > target {
 		verdict = "MISSES"
 	}
 	block := fmt.Sprintf("Chat latency (mosquitto_pub -> SEI at the ingest, %d messages, %d fps):\n"+
 		"  p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; target p99 <= %.1f ms (one frame + 10 ms): %s\n",
-		len(latencies), fps, ms(p50), ms(p90), ms(p99), ms(worst), ms(target), verdict)
+		len(latencies), fps, figures.MS(p50), figures.MS(p90), figures.MS(p99), figures.MS(worst), figures.MS(target), verdict)
 	fmt.Print(block)
 	if path := os.Getenv("BENCH_REPORT"); path != "" {
 		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
@@ -267,12 +267,3 @@ func makeClip(b *testing.B) string {
 	}
 	return path
 }
-
-func percentile(ds []time.Duration, p float64) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(p/100*float64(len(s)))) - 1
-	return s[max(i, 0)]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

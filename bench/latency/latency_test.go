@@ -5,10 +5,8 @@ package latency
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camnode/camnode/bench/internal/figures"
 	"github.com/camnode/camnode/internal/peers"
 )
 
@@ -31,8 +30,8 @@ const runs = 20
 // OFF, waits for stream/state OFF and then over a second, since nginx names recordings by
 // the second.
 func BenchmarkStartLatency(b *testing.B) {
-	ctx := interruptible(b)
-	bin, clip := mustEnv(b, "BENCH_CAMNODE"), mustEnv(b, "BENCH_CLIP")
+	ctx := figures.Interruptible(b)
+	bin, clip := figures.MustEnv(b, "BENCH_CAMNODE"), figures.MustEnv(b, "BENCH_CLIP")
 	ingest := peers.StartNginx(b)
 	broker := peers.StartMosquitto(b)
 	recordings, err := WatchRecordings(ingest.RecDir)
@@ -73,17 +72,17 @@ func BenchmarkStartLatency(b *testing.B) {
 	}
 	checkRecordings(b, ingest, stream, len(latencies))
 
-	p50, p95 := percentile(latencies, 50), percentile(latencies, 95)
+	p50, p95 := figures.Percentile(latencies, 50), figures.Percentile(latencies, 95)
 	b.ReportMetric(0, "ns/op") // the wall time of a run is mostly the pauses between runs
-	b.ReportMetric(ms(p50), "p50-ms")
-	b.ReportMetric(ms(p95), "p95-ms")
+	b.ReportMetric(figures.MS(p50), "p50-ms")
+	b.ReportMetric(figures.MS(p95), "p95-ms")
 	verdict := "meets"
 	if p50 > 150*time.Millisecond {
 		verdict = "MISSES"
 	}
-	report(b, fmt.Sprintf("Start latency: mosquitto_pub stream/set ON -> first keyframe complete in nginx-rtmp's recording, %d runs, file source %s paced\n", len(latencies), clip)+
+	figures.Report(b, fmt.Sprintf("Start latency: mosquitto_pub stream/set ON -> first keyframe complete in nginx-rtmp's recording, %d runs, file source %s paced\n", len(latencies), clip)+
 		fmt.Sprintf("  p50 %6.1f ms  p95 %6.1f ms  min %6.1f ms  max %6.1f ms  (target p50 <= 150 ms: %s)\n",
-			ms(p50), ms(p95), ms(slices.Min(latencies)), ms(slices.Max(latencies)), verdict))
+			figures.MS(p50), figures.MS(p95), figures.MS(slices.Min(latencies)), figures.MS(slices.Max(latencies)), verdict))
 }
 
 // node is the running camnode binary.
@@ -200,49 +199,6 @@ func checkRecordings(b *testing.B, ingest *peers.Nginx, stream string, count int
 			"-show_entries", "packet=flags", "-of", "csv=p=0", rec).CombinedOutput()
 		if err != nil || !strings.HasPrefix(string(out), "K") {
 			b.Fatalf("recording %s does not start with a keyframe: %v %q", rec, err, out)
-		}
-	}
-}
-
-// percentile is the nearest-rank percentile of ds.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(p/100*float64(len(s)))) - 1
-	return s[max(i, 0)]
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// interruptible returns a context that ends on SIGINT or SIGTERM, so that bench/run.sh can
-// stop a run and the peers' cleanups still run (a killed test binary leaves nginx's worker
-// behind).
-func interruptible(b *testing.B) context.Context {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	b.Cleanup(stop)
-	return ctx
-}
-
-func mustEnv(b *testing.B, name string) string {
-	v := os.Getenv(name)
-	if v == "" {
-		b.Fatalf("%s is not set: run bench/run.sh, which builds camnode and makes the clip", name)
-	}
-	return v
-}
-
-// report prints a block of figures and appends it to the file BENCH_REPORT names, where
-// bench/run.sh collects the summary.
-func report(b *testing.B, block string) {
-	fmt.Print(block)
-	if path := os.Getenv("BENCH_REPORT"); path != "" {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := f.WriteString(block + "\n"); err != nil {
-			b.Fatal(err)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camnode/camnode/bench/internal/figures"
 	"github.com/camnode/camnode/internal/peers"
 )
 
@@ -50,8 +50,8 @@ type clipInfo struct {
 // CPU time (user+sys) and peak RSS of each process from its rusage, and camnode's share of
 // ffmpeg's. Both recordings must hold every frame of the clip, or the figures mean nothing.
 func BenchmarkPush(b *testing.B) {
-	ctx := interruptible(b)
-	bin, clip := mustEnv(b, "BENCH_CAMNODE"), probeClip(b, mustEnv(b, "BENCH_CLIP"))
+	ctx := figures.Interruptible(b)
+	bin, clip := figures.MustEnv(b, "BENCH_CAMNODE"), probeClip(b, figures.MustEnv(b, "BENCH_CLIP"))
 	ingest := peers.StartNginx(b)
 	broker := peers.StartMosquitto(b)
 	telemetry := peers.Subscribe(b, broker, "camnode/bench/telemetry")
@@ -85,7 +85,7 @@ func BenchmarkPush(b *testing.B) {
 	row := func(name string, u usage) string {
 		return fmt.Sprintf("  %-16s %7.3f s %7.3f s %8.3f s %9.1f MB\n", name, u.user.Seconds(), u.sys.Seconds(), u.cpu().Seconds(), float64(u.maxRSS)/1e6)
 	}
-	report(b, fmt.Sprintf("Push throughput: %s (%dx%d, %d frames, %.1f MB) into nginx-rtmp, as fast as possible; %d run(s), every frame recorded\n",
+	figures.Report(b, fmt.Sprintf("Push throughput: %s (%dx%d, %d frames, %.1f MB) into nginx-rtmp, as fast as possible; %d run(s), every frame recorded\n",
 		clip.path, clip.width, clip.height, clip.frames, float64(clip.bytes)/1e6, b.N)+
 		fmt.Sprintf("  %-16s %9s %9s %10s %12s\n", "", "CPU user", "CPU sys", "CPU total", "max RSS")+
 		row("ffmpeg -c copy", ff)+row("camnode", cn)+
@@ -255,37 +255,4 @@ func probeClip(b *testing.B, path string) clipInfo {
 		b.Fatalf("%s holds no video frames", path)
 	}
 	return clipInfo{path: path, bytes: n, frames: v.frames, width: v.width, height: v.height}
-}
-
-// interruptible returns a context that ends on SIGINT or SIGTERM, so that bench/run.sh can
-// stop a run and the peers' cleanups still run (a killed test binary leaves nginx's worker
-// behind).
-func interruptible(b *testing.B) context.Context {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	b.Cleanup(stop)
-	return ctx
-}
-
-func mustEnv(b *testing.B, name string) string {
-	v := os.Getenv(name)
-	if v == "" {
-		b.Fatalf("%s is not set: run bench/run.sh, which builds camnode and makes the clip", name)
-	}
-	return v
-}
-
-// report prints a block of figures and appends it to the file BENCH_REPORT names, where
-// bench/run.sh collects the summary.
-func report(b *testing.B, block string) {
-	fmt.Print(block)
-	if path := os.Getenv("BENCH_REPORT"); path != "" {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := f.WriteString(block + "\n"); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
