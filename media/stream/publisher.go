@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,7 +205,7 @@ func (p *Publisher) trackConfig(au *media.AccessUnit) error {
 	if len(sps) == 0 && len(pps) == 0 {
 		return nil
 	}
-	if p.config != nil && sameNALs(p.config.sps, sps) && (len(pps) == 0 || sameNALs(p.config.pps, pps)) {
+	if p.config != nil && slices.EqualFunc(p.config.sps, sps, bytes.Equal) && (len(pps) == 0 || slices.EqualFunc(p.config.pps, pps, bytes.Equal)) {
 		return nil
 	}
 	if len(sps) == 0 && p.config != nil {
@@ -238,18 +239,6 @@ func (p *Publisher) trackConfig(au *media.AccessUnit) error {
 	}
 	p.config = cfg
 	return nil
-}
-
-func sameNALs(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func cloneNALs(in [][]byte) [][]byte {

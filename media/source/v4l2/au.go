@@ -2,6 +2,7 @@ package v4l2
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/camnode/camnode/media/h264"
 )
@@ -66,7 +67,7 @@ func (a *auBuilder) remember(sps, pps bool) {
 			next = append(next, n)
 		}
 	}
-	if sameNALUs(next, a.params) {
+	if slices.EqualFunc(next, a.params, bytes.Equal) {
 		return
 	}
 	size := 0
@@ -80,18 +81,6 @@ func (a *auBuilder) remember(sps, pps bool) {
 		params = append(params, store[len(store)-len(n):len(store):len(store)])
 	}
 	a.params, a.store = params, store
-}
-
-func sameNALUs(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // prependParams puts the remembered parameter sets of the kinds the unit lacks at its
