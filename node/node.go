@@ -109,22 +109,15 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	if cfg.RTMPURL == "" {
 		n.status.Target = ""
 	}
-	s, err := mqtt.New(mqtt.Config{
-		URL:       cfg.MQTTURL,
-		Username:  cfg.MQTTUsername,
-		Password:  cfg.MQTTPassword,
-		CAFile:    cfg.MQTTCAFile,
-		CertFile:  cfg.MQTTCertFile,
-		KeyFile:   cfg.MQTTKeyFile,
-		ClientID:  "camnode-" + cfg.NodeID,
-		Topics:    n.topics,
-		KeepAlive: cfg.MQTTKeepAlive,
-		// One cap for every reconnect: the broker's like the ingest's.
-		MaxReconnectInterval: cfg.ReconnectMax,
-		Logger:               log,
-		OnConnect:            n.onConnect,
-		OnBusy:               n.onBusy,
-	})
+	mc := BrokerConfig(cfg, n.topics)
+	mc.ClientID = "camnode-" + cfg.NodeID
+	mc.KeepAlive = cfg.MQTTKeepAlive
+	// One cap for every reconnect: the broker's like the ingest's.
+	mc.MaxReconnectInterval = cfg.ReconnectMax
+	mc.Logger = log
+	mc.OnConnect = n.onConnect
+	mc.OnBusy = n.onBusy
+	s, err := mqtt.New(mc)
 	var fe *mqtt.FileError
 	if errors.As(err, &fe) {
 		v := map[string]string{mqtt.FileCA: "MQTT_CA_FILE", mqtt.FileCert: "MQTT_CERT_FILE", mqtt.FileKey: "MQTT_KEY_FILE"}[fe.File]
@@ -135,6 +128,21 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	}
 	n.session = s
 	return n, nil
+}
+
+// BrokerConfig is the MQTT configuration the settings give: the broker, its credentials and
+// TLS files, and the topics. The node's session adds its own parts; camnode forget connects
+// with it as it is.
+func BrokerConfig(cfg *config.Config, topics mqtt.Topics) mqtt.Config {
+	return mqtt.Config{
+		URL:      cfg.MQTTURL,
+		Username: cfg.MQTTUsername,
+		Password: cfg.MQTTPassword,
+		CAFile:   cfg.MQTTCAFile,
+		CertFile: cfg.MQTTCertFile,
+		KeyFile:  cfg.MQTTKeyFile,
+		Topics:   topics,
+	}
 }
 
 // Topics returns the node's MQTT topics.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/mqtt"
+	"github.com/camnode/camnode/node"
 )
 
 const forgetUsage = `Usage: camnode forget [-node ID] [-purge] [-timeout 10s]
@@ -27,7 +28,7 @@ Flags:
 func runForget(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("camnode forget", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	node := fs.String("node", "", "node ID to forget (default: CAMNODE_NODE_ID or the hostname)")
+	nodeID := fs.String("node", "", "node ID to forget (default: CAMNODE_NODE_ID or the hostname)")
 	purge := fs.Bool("purge", false, "also clear the node's retained availability, state, stream/state and danmaku/state (for a node that is gone for good)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up when the broker has not acknowledged everything by then")
 	fs.Usage = func() {
@@ -48,8 +49,8 @@ func runForget(args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	if *node != "" {
-		cfg.NodeID = *node
+	if *nodeID != "" {
+		cfg.NodeID = *nodeID
 		if err := cfg.Validate(); err != nil {
 			fmt.Fprintf(stderr, "camnode forget: -node: %v\n", err)
 			return 2
@@ -64,15 +65,7 @@ func runForget(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	err := mqtt.PublishRetained(ctx, mqtt.Config{
-		URL:      cfg.MQTTURL,
-		Username: cfg.MQTTUsername,
-		Password: cfg.MQTTPassword,
-		CAFile:   cfg.MQTTCAFile,
-		CertFile: cfg.MQTTCertFile,
-		KeyFile:  cfg.MQTTKeyFile,
-		Topics:   topics,
-	}, msgs)
+	err := mqtt.PublishRetained(ctx, node.BrokerConfig(cfg, topics), msgs)
 	if err != nil {
 		fmt.Fprintf(stderr, "camnode forget: %s\n", config.Scrub(err.Error(), cfg.Secrets()))
 		return 1
