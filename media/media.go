@@ -65,3 +65,27 @@ type Frame struct {
 type FrameSource interface {
 	RunFrames(ctx context.Context, deliver func(*Frame) error) error
 }
+
+// AudioConfig describes an AAC track: what its FLV sequence header (the
+// AudioSpecificConfig of ISO/IEC 14496-3) says.
+type AudioConfig struct {
+	SampleRate int    // Hz, e.g. 48000 or 44100
+	Channels   int    // 1 or 2
+	ASC        []byte // AudioSpecificConfig, 2 bytes for AAC-LC
+}
+
+// AudioFrame is one raw AAC access unit (no ADTS header) of 1024 samples per channel.
+// Like an AccessUnit, the frame and its bytes belong to the source and are valid only
+// during the deliver call.
+type AudioFrame struct {
+	Data []byte
+	// Time is the frame's presentation time on the same clock as the video's
+	// AccessUnit.Time (counted from the start of the pipeline).
+	Time   time.Duration
+	Config *AudioConfig
+}
+
+// AudioSource yields AAC frames until its context ends or it fails.
+type AudioSource interface {
+	RunAudio(ctx context.Context, deliver func(*AudioFrame) error) error
+}
