@@ -143,7 +143,7 @@ func loadFonts(fontPath string, cacheBytes int) (*fontSet, error) {
 		fs.faces = append(fs.faces, goBold)
 	}
 
-	if !fs.has('中') {
+	if !fs.has(cjkProbe) {
 		fs.warnings = append(fs.warnings, "no CJK font: Chinese, Japanese and Korean text shows as boxes "+
 			"(apt install fonts-noto-cjk, or name a font in CAMNODE_DANMAKU_FONT)")
 	}
@@ -155,6 +155,10 @@ func loadFonts(fontPath string, cacheBytes int) (*fontSet, error) {
 	}
 	return fs, nil
 }
+
+// cjkProbe is the character whose glyph tells a CJK font: the most common Chinese one
+// ('中' will not do: Symbola has that one alone).
+const cjkProbe = '的'
 
 // has tells whether a face of the chain has a glyph for r.
 func (fs *fontSet) has(r rune) bool {

@@ -232,7 +232,7 @@ func (r *Renderer) Font() string {
 }
 
 // HasCJKFont tells whether the font chain draws Chinese characters.
-func (r *Renderer) HasCJKFont() bool { return r.fonts.has('中') }
+func (r *Renderer) HasCJKFont() bool { return r.fonts.has(cjkProbe) }
 
 // HasEmojiFont tells whether the font chain draws emoji.
 func (r *Renderer) HasEmojiFont() bool { return r.fonts.has('😀') }
