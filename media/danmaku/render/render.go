@@ -126,6 +126,9 @@ type Placement struct {
 	// Rect is the comment's box with its outline, in frame pixels; it may reach past
 	// the frame's edges, where it is clipped.
 	Rect image.Rectangle
+	// Since is the frame time the comment got its lane: it is on screen from then for
+	// Options.ScrollTime (scrolling) or Options.FixedTime (top, bottom).
+	Since time.Duration
 }
 
 // Renderer lays comments out in lanes and draws them into frames. Add may be called from
@@ -195,14 +198,16 @@ type activeComment struct {
 	mode   mode
 	lane   int
 	sprite *sprite
-	start  float64 // seconds
+	since  time.Duration // the frame time it entered
+	until  time.Duration // since + its time on screen: gone from that frame on
+	start  float64       // since, seconds
 	dur    float64
 	y      int
 	w, h   int
 	x0, v  float64
 }
 
-func (a *activeComment) end() float64 { return a.start + a.dur }
+func (a *activeComment) end() float64 { return a.until.Seconds() }
 
 // x is the exact left edge at t; position rounds it for drawing.
 func (a *activeComment) x(t float64) float64 { return a.x0 + a.v*(t-a.start) }
@@ -319,7 +324,7 @@ func (r *Renderer) Draw(f *media.Frame) error {
 	// Expire, then draw what is in view.
 	keep := r.active[:0]
 	for _, a := range r.active {
-		if now < a.start+a.dur {
+		if f.Time < a.until {
 			keep = append(keep, a)
 		}
 	}
@@ -336,7 +341,7 @@ func (r *Renderer) Draw(f *media.Frame) error {
 		}
 		s.blit(f, x, y)
 		r.placed = append(r.placed, Placement{Text: a.text, Mode: modeNames[a.mode], Lane: a.lane,
-			Rect: image.Rect(x, y, x+s.w, y+s.h)})
+			Rect: image.Rect(x, y, x+s.w, y+s.h), Since: a.since})
 	}
 	c := &r.fonts.cache
 	r.mu.Lock()
@@ -459,7 +464,7 @@ func (r *Renderer) schedule(now float64) {
 // one. Without a lane, p waits.
 func (r *Renderer) place(p *pendingComment, now float64) bool {
 	w := r.spriteWidth(p)
-	a := &activeComment{text: p.text, mode: p.mode, start: now, w: w, h: r.style.height, lane: -1}
+	a := &activeComment{text: p.text, mode: p.mode, start: now, since: r.t, w: w, h: r.style.height, lane: -1}
 	W := float64(r.w)
 	lanes := r.fixedLanes
 	switch p.mode {
@@ -473,6 +478,7 @@ func (r *Renderer) place(p *pendingComment, now float64) bool {
 		a.dur = r.opts.FixedTime.Seconds()
 		a.x0 = float64((r.w - w) / 2 &^ 1)
 	}
+	a.until = a.since + time.Duration(a.dur*float64(time.Second))
 	for pass := range 2 {
 		for lane := range lanes {
 			a.lane, a.y = lane, r.laneY(p.mode, lane)
