@@ -61,11 +61,17 @@ func SplitFontPath(s string) []string {
 
 // typeface is one font file's chosen face.
 type typeface struct {
-	name string
-	path string // empty for Go's built-in font
-	font *sfnt.Font
-	face font.Face // at the current pixel size
+	name    string
+	path    string // empty for Go's built-in font
+	font    *sfnt.Font
+	face    font.Face // at the current pixel size
+	lineArt bool      // thin-stroked drawings (Symbola's emoji): embolden them
 }
+
+// lineArtFamilies are the font families whose emoji are drawn with thin strokes: under
+// the dark outline of a comment the stroke's colour would hardly show, so their glyphs
+// are drawn a little bolder.
+var lineArtFamilies = []string{"Symbola"}
 
 // fontSet is the font chain: each rune's glyph comes from the first typeface that has
 // it (the CJK font or the fonts named, then the emoji fonts, then Go Bold), rasterized
@@ -235,8 +241,9 @@ func openTypeface(path string) (*typeface, io.Closer, error) {
 		return nil, nil, fmt.Errorf("danmaku font %s: no glyph for 'A', '中' or '😀' (not a text font?)", path)
 	}
 	name, _ := fnt.Name(&buf, sfnt.NameIDFull)
+	family, _ := fnt.Name(&buf, sfnt.NameIDFamily)
 	ok = true
-	return &typeface{name: name + " (" + path + ")", path: path, font: fnt}, f, nil
+	return &typeface{name: name + " (" + path + ")", path: path, font: fnt, lineArt: slices.Contains(lineArtFamilies, family)}, f, nil
 }
 
 // colourBitmapOnly tells whether a face with these tables has colour bitmaps (CBDT,
@@ -415,12 +422,35 @@ func (fs *fontSet) rasterize(r rune) *glyph {
 				}
 			}
 		}
+		if tf.lineArt {
+			g = embolden(g, max(1, fs.px/36))
+		}
 		return g
 	}
 	if unicode.In(r, unicode.Mn, unicode.Me) {
 		return &glyph{r: r} // a combining mark nobody can draw: leave the base letter alone
 	}
 	return fs.box(r)
+}
+
+// embolden returns g with its strokes grown by radius pixels on every side, and its
+// advance by twice that so that it keeps its distance to its neighbours.
+func embolden(g *glyph, radius int) *glyph {
+	if g.w == 0 || g.h == 0 {
+		return g
+	}
+	w, h := g.w+2*radius, g.h+2*radius
+	padded := make([]byte, w*h)
+	for row := range g.h {
+		copy(padded[(row+radius)*w+radius:], g.mask[row*g.w:(row+1)*g.w])
+	}
+	grown := dilate(padded, w, h, radius)
+	for i, a := range grown {
+		// Half strength beyond the stroke: the colour shows, the details stay apart.
+		grown[i] = max(padded[i], byte(int(a)*5/8))
+	}
+	return &glyph{r: g.r, mask: grown, w: w, h: h, x: g.x, y: g.y - radius,
+		advance: g.advance + fixed.I(2*radius)}
 }
 
 // box is the glyph of a rune no font has (emoji, rare scripts): a hollow rectangle, so

@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/image/font/gofont/gobold"
+
+	"github.com/camnode/camnode/media"
 )
 
 // cjkPunctuation is the punctuation of Chinese and Japanese chat: full-width forms,
@@ -221,4 +224,49 @@ func TestColourBitmapFontRefused(t *testing.T) {
 	if w := r.FontWarnings(); len(w) != 3 || !strings.Contains(w[0], "colour bitmap") || r.Font() != "Go Bold" {
 		t.Errorf("colour font among the emoji fonts: %s, warnings %q", r.Font(), w)
 	}
+}
+
+// TestGoldenEmoji: chat as it comes, CJK with emoji and emoji sequences in every mode, at
+// 720p with the whole chain (Noto CJK, Symbola, Unifont upper). Look at
+// testdata/golden_emoji_720p.png after -update.
+func TestGoldenEmoji(t *testing.T) {
+	for _, p := range []string{notoBold, symbola, unifontUpper} {
+		requireFont(t, p)
+	}
+	r := newRenderer(t, Options{})
+	for _, c := range []Comment{
+		{Text: "Hello from Twitch chat 👋 😂❤️🤣👍😭🙏", Color: White},
+		{Text: "前方高能！弹幕护体 🥰🥺🥳🥵🥴 好耶", Color: 0xff6699},
+		{Text: "置顶: 欢迎来到直播间 🎉✨🔥💯", Color: 0x00ccff, Mode: "top"},
+		{Text: "👍🏽 🤦‍♂️ 👨‍👩‍👧 ❤️‍🔥 🏳️‍🌈 🇨🇳 #️⃣ 「引号」【括号】《书名》…", Color: 0xffcc00, Mode: "bottom"},
+		{Text: "reverse 逆向弹幕 → 😀😎🤔", Color: 0x66ff66, Mode: "reverse"},
+		{Text: "こんにちは 🌸 화이팅 💪", Color: 0xffffff, Mode: "top"},
+	} {
+		r.Add(c)
+	}
+	r.Draw(background(media.PixelI420, 1280, 720))
+	f := background(media.PixelI420, 1280, 720)
+	f.Time = 3500 * time.Millisecond
+	if err := r.Draw(f); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.Visible()); n != 6 {
+		t.Fatalf("%d comments drawn, want 6", n)
+	}
+	compareGolden(t, "golden_emoji_720p.png", toImage(f))
+}
+
+// FuzzFontTables: the font file readers (table directory, the colour bitmap check, the
+// repacking of misaligned faces) take any bytes without a panic.
+func FuzzFontTables(f *testing.F) {
+	f.Add(gobold.TTF[:min(len(gobold.TTF), 4096)], 0)
+	f.Add([]byte("ttcf\x00\x01\x00\x00\x00\x00\x00\x02\x00\x00\x00\x14\x00\x00\x00\x20"), 1)
+	f.Add([]byte("\x00\x01\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00CBDT\x00\x00\x00\x00\x00\x00\x00\x20\x00\x00\x00\x04"), 0)
+	f.Fuzz(func(t *testing.T, b []byte, face int) {
+		r := bytes.NewReader(b)
+		if tags, err := faceTables(r, face); err == nil {
+			colourBitmapOnly(tags)
+		}
+		repackFace(r, face)
+	})
 }
