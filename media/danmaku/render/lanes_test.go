@@ -269,3 +269,36 @@ func TestFixedAvoidsScroll(t *testing.T) {
 		t.Errorf("top comment got a lane at %v: want it to wait until a scrolling one is past", since)
 	}
 }
+
+// TestFontScale: the size is a share of the picture height (CAMNODE_DANMAKU_SIZE): the
+// default draws 36 px text at 720p, twice the share twice the line, and the lanes follow.
+func TestFontScale(t *testing.T) {
+	goFontOnly(t)
+	height := func(scale float64, h int) (line, lanes int) {
+		r := newRenderer(t, Options{FontScale: scale})
+		r.Add(Comment{Text: "size 大小", Color: White, Mode: "top"})
+		ps := at(t, r, h*16/9, h, time.Second)
+		if len(ps) != 1 {
+			t.Fatalf("scale %v: %+v", scale, ps)
+		}
+		return ps[0].Rect.Dy(), r.lanes
+	}
+	def, defLanes := height(0, 720)
+	if same, _ := height(DefaultFontScale, 720); same != def || not36px(def) {
+		t.Errorf("default line %d px, DefaultFontScale %d px", def, same)
+	}
+	big, bigLanes := height(2*DefaultFontScale, 720)
+	if absDiff(big, 2*def) > 4 || bigLanes >= defLanes {
+		t.Errorf("twice the share: line %d px (default %d), lanes %d (default %d)", big, def, bigLanes, defLanes)
+	}
+	small, _ := height(DefaultFontScale, 360)
+	if absDiff(2*small, def) > 4 {
+		t.Errorf("at 360p: line %d px, at 720p %d", small, def)
+	}
+	if _, err := New(Options{FontScale: 0.6}); err == nil || !strings.Contains(err.Error(), "font scale 0.6") {
+		t.Errorf("scale 0.6: %v", err)
+	}
+}
+
+// not36px tells whether a line height is not that of 36 px text (the text, its outline and padding).
+func not36px(line int) bool { return line < 36 || line > 36*3/2+8 }
