@@ -201,13 +201,14 @@ type activeComment struct {
 	since  time.Duration // the frame time it entered
 	until  time.Duration // since + its time on screen: gone from that frame on
 	start  float64       // since, seconds
+	stop   float64       // until, seconds
 	dur    float64
 	y      int
 	w, h   int
 	x0, v  float64
 }
 
-func (a *activeComment) end() float64 { return a.until.Seconds() }
+func (a *activeComment) end() float64 { return a.stop }
 
 // x is the exact left edge at t; position rounds it for drawing.
 func (a *activeComment) x(t float64) float64 { return a.x0 + a.v*(t-a.start) }
@@ -479,6 +480,7 @@ func (r *Renderer) place(p *pendingComment, now float64) bool {
 		a.x0 = float64((r.w - w) / 2 &^ 1)
 	}
 	a.until = a.since + time.Duration(a.dur*float64(time.Second))
+	a.stop = a.until.Seconds()
 	for pass := range 2 {
 		for lane := range lanes {
 			a.lane, a.y = lane, r.laneY(p.mode, lane)
