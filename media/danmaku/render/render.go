@@ -46,8 +46,8 @@ type Options struct {
 	// default DefaultFontScale.
 	FontScale float64
 	// LaneShare is the share of the frame height, from the top, that scrolling comments
-	// use; default 0.5. Top comments use as many lanes from the top, bottom comments
-	// from the bottom.
+	// use; default 0.5. Top comments may take lanes over the whole height from the top,
+	// bottom comments from the bottom, wherever no other comment will cross them.
 	LaneShare float64
 	// ScrollTime is how long a scrolling comment takes to cross the frame, whatever its
 	// length; default 8 s. FixedTime is how long a top or bottom comment stays; 4 s.
