@@ -52,6 +52,7 @@ type seen struct {
 func TestFloodNoOverlap(t *testing.T) {
 	const W, H, fps = 1280, 720, 30
 	r := newRenderer(t, Options{})
+	r.layoutOnly = true // the sprites are built, not blended: minutes under -race otherwise
 	t.Logf("fonts: %s", r.Font())
 	rng := rand.New(rand.NewPCG(15, 60))
 	modes := []string{"scroll", "scroll", "scroll", "scroll", "reverse", "top", "bottom"}

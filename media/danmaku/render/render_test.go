@@ -323,10 +323,18 @@ func TestOnlyGlyphPixelsChange(t *testing.T) {
 	}
 }
 
-// at draws an empty frame at time at and returns the placements.
+// scratchFrames are frames for at to draw into, one per size: it looks at the
+// placements only, so the pixels may pile up.
+var scratchFrames = map[image.Point]*media.Frame{}
+
+// at draws a frame at time at and returns the placements.
 func at(t *testing.T, r *Renderer, w, h int, when time.Duration) []Placement {
 	t.Helper()
-	f := background(media.PixelI420, w, h)
+	f := scratchFrames[image.Pt(w, h)]
+	if f == nil {
+		f = background(media.PixelI420, w, h)
+		scratchFrames[image.Pt(w, h)] = f
+	}
 	f.Time = when
 	if err := r.Draw(f); err != nil {
 		t.Fatal(err)
