@@ -53,6 +53,8 @@ command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 dpkg -s libx264-dev >/dev/null 2>&1 || missing+=(libx264-dev)
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] || missing+=(fonts-noto-cjk)
+[ -f /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf ] || missing+=(fonts-symbola)   # emoji to Unicode 9
+[ -f /usr/share/fonts/opentype/unifont/unifont_upper.otf ] || missing+=(fonts-unifont)          # later emoji
 
 if [ "$what" = all ]; then
   command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)

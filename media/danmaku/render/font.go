@@ -8,6 +8,7 @@ import (
 	"image"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -20,7 +21,7 @@ import (
 
 // SystemFonts are the CJK-capable fonts looked for, in order, when Options.FontPath is
 // empty: Debian's fonts-noto-cjk, fonts-wqy-zenhei, fonts-wqy-microhei and the Droid
-// fallback font.
+// fallback font. The first found heads the font chain.
 var SystemFonts = []string{
 	"/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
 	"/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -31,52 +32,153 @@ var SystemFonts = []string{
 	"/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
 }
 
+// EmojiFonts are the outline fonts with emoji that follow the CJK font (or the fonts
+// Options.FontPath names) in the chain, every one found, in this order: Symbola
+// (Debian's fonts-symbola: emoji up to Unicode 9, drawn as line art), then GNU Unifont's
+// upper planes (fonts-unifont: the later emoji, 🥰 🥺 🥳…, as pixel art). Colour emoji
+// fonts (Noto Color Emoji: PNG bitmaps in CBDT/CBLC tables; Apple's sbix) cannot be drawn
+// by golang.org/x/image and are refused (see errColourBitmap).
+var EmojiFonts = []string{
+	"/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
+	"/usr/share/fonts/truetype/ttf-ancient-scripts/Symbola_hint.ttf",
+	"/usr/share/fonts/opentype/unifont/unifont_upper.otf",
+}
+
+// EmojiPackages are the Debian packages of EmojiFonts, for the warning when they are missing.
+const EmojiPackages = "fonts-symbola fonts-unifont"
+
+// SplitFontPath splits a list of font files separated by ':' (the form of
+// CAMNODE_DANMAKU_FONT and Options.FontPath), leaving out empty entries.
+func SplitFontPath(s string) []string {
+	var paths []string
+	for p := range strings.SplitSeq(s, ":") {
+		if p = strings.TrimSpace(p); p != "" {
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
 // typeface is one font file's chosen face.
 type typeface struct {
-	name string
-	font *sfnt.Font
-	face font.Face // at the current pixel size
+	name    string
+	path    string // empty for Go's built-in font
+	font    *sfnt.Font
+	face    font.Face // at the current pixel size
+	lineArt bool      // thin-stroked drawings (Symbola's emoji): embolden them
 }
 
-// fontSet finds each rune's glyph in the first typeface that has it (the CJK font, then
-// Go Bold) and rasterizes it once, at the current size, into the glyph cache.
+// lineArtFamilies are the font families whose emoji are drawn with thin strokes: under
+// the dark outline of a comment the stroke's colour would hardly show, so their glyphs
+// are drawn a little bolder.
+var lineArtFamilies = []string{"Symbola"}
+
+// fontSet is the font chain: each rune's glyph comes from the first typeface that has
+// it (the CJK font or the fonts named, then the emoji fonts, then Go Bold), rasterized
+// once at the current size into the glyph cache. The chain picks the same face for a
+// rune every time, so the cache is keyed by the rune alone.
 type fontSet struct {
-	faces  []*typeface
-	closer io.Closer // the CJK font file, read on demand
-	buf    sfnt.Buffer
-	px     int // pixel size of the faces
-	ascent int // of the first face at px, pixels
-	height int // ascent + descent, pixels
-	cache  glyphCache
+	faces    []*typeface
+	closers  []io.Closer // the font files, read on demand
+	warnings []string    // what the chain lacks, and which package brings it
+	buf      sfnt.Buffer
+	px       int // pixel size of the faces
+	ascent   int // of the first face at px, pixels
+	height   int // ascent + descent, pixels
+	cache    glyphCache
 }
 
-// loadFonts opens the CJK font at path, or the first of SystemFonts found when path is
-// empty (none found is not an error: Go's font then draws Latin text and boxes for
-// the rest). A path that cannot be used is an error.
-func loadFonts(path string, cacheBytes int) (*fontSet, error) {
+// loadFonts builds the font chain. fontPath names font files separated by ':'; empty
+// takes the first of SystemFonts found. EmojiFonts found follow, then Go Bold; with
+// neither a font named nor a CJK font found, Go Bold comes first and draws Latin text
+// (CJK characters are then boxes: not an error, a warning). A font
+// named that cannot be used is an error; an emoji font found that cannot be is a warning.
+func loadFonts(fontPath string, cacheBytes int) (*fontSet, error) {
 	fs := &fontSet{cache: newGlyphCache(cacheBytes)}
-	candidates := SystemFonts
-	if path != "" {
-		candidates = []string{path}
+	add := func(tf *typeface, c io.Closer) {
+		fs.faces, fs.closers = append(fs.faces, tf), append(fs.closers, c)
 	}
-	for _, p := range candidates {
-		tf, closer, err := openTypeface(p)
+	named := SplitFontPath(fontPath)
+	for _, p := range named {
+		tf, c, err := openTypeface(p)
 		if err != nil {
-			if path == "" && errors.Is(err, os.ErrNotExist) {
-				continue
-			}
+			fs.Close()
 			return nil, err
 		}
-		fs.faces, fs.closer = append(fs.faces, tf), closer
-		break
+		add(tf, c)
+	}
+	if len(named) == 0 {
+		for _, p := range SystemFonts {
+			tf, c, err := openTypeface(p)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				fs.Close()
+				return nil, err
+			}
+			add(tf, c)
+			break
+		}
 	}
 	g, err := opentype.Parse(gobold.TTF)
 	if err != nil {
+		fs.Close()
 		return nil, fmt.Errorf("danmaku font: Go Bold: %w", err)
 	}
-	fs.faces = append(fs.faces, &typeface{name: "Go Bold", font: g})
+	goBold := &typeface{name: "Go Bold", font: g}
+	if len(fs.faces) == 0 {
+		// No CJK font: Latin text keeps Go's letters rather than Symbola's.
+		fs.faces = append(fs.faces, goBold)
+	}
+	for _, p := range EmojiFonts {
+		if slices.ContainsFunc(fs.faces, func(tf *typeface) bool { return tf.path == p }) {
+			continue
+		}
+		tf, c, err := openTypeface(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			fs.warnings = append(fs.warnings, err.Error())
+			continue
+		}
+		add(tf, c)
+	}
+	if fs.faces[0] != goBold {
+		fs.faces = append(fs.faces, goBold)
+	}
+
+	if !fs.has(cjkProbe) {
+		fs.warnings = append(fs.warnings, "no CJK font: Chinese, Japanese and Korean text shows as boxes "+
+			"(apt install fonts-noto-cjk, or name a font in CAMNODE_DANMAKU_FONT)")
+	}
+	switch {
+	case !fs.has('😀'):
+		fs.warnings = append(fs.warnings, "no emoji font: emoji show as boxes (apt install "+EmojiPackages+")")
+	case !fs.has('🥰'):
+		fs.warnings = append(fs.warnings, "no font for the emoji of Unicode 11 and later (🥰 🥺 🥳): they show as boxes (apt install fonts-unifont)")
+	}
 	return fs, nil
 }
+
+// cjkProbe is the character whose glyph tells a CJK font: the most common Chinese one
+// ('中' will not do: Symbola has that one alone).
+const cjkProbe = '的'
+
+// has tells whether a face of the chain has a glyph for r.
+func (fs *fontSet) has(r rune) bool {
+	for _, tf := range fs.faces {
+		if gi, err := tf.font.GlyphIndex(&fs.buf, r); err == nil && gi != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// errColourBitmap is the error of a font whose glyphs are colour bitmaps only.
+var errColourBitmap = errors.New("a colour bitmap font (emoji as PNG images), which golang.org/x/image cannot draw: " +
+	"use an outline font; for emoji, apt install " + EmojiPackages)
 
 // openTypeface opens a .ttf, .otf, .ttc or .otc file and picks its face: in a
 // collection, the Simplified Chinese one (Noto's "… SC") when there is one, else the
@@ -92,6 +194,9 @@ func openTypeface(path string) (*typeface, io.Closer, error) {
 			f.Close()
 		}
 	}()
+	if tags, err := faceTables(f, 0); err == nil && colourBitmapOnly(tags) {
+		return nil, nil, fmt.Errorf("danmaku font %s: %w", path, errColourBitmap)
+	}
 	coll, err := sfnt.ParseCollectionReaderAt(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("danmaku font %s: %w", path, err)
@@ -126,12 +231,80 @@ func openTypeface(path string) (*typeface, io.Closer, error) {
 		return nil, nil, fmt.Errorf("danmaku font %s: no usable face", path)
 	}
 	fnt := fonts[best]
-	if gi, err := fnt.GlyphIndex(&buf, 'A'); err != nil || gi == 0 {
-		return nil, nil, fmt.Errorf("danmaku font %s: no glyph for 'A' (not a text font?)", path)
+	drawable := false
+	for _, r := range []rune{'A', '中', '😀'} {
+		if gi, err := fnt.GlyphIndex(&buf, r); err == nil && gi != 0 {
+			drawable = true
+		}
+	}
+	if !drawable {
+		return nil, nil, fmt.Errorf("danmaku font %s: no glyph for 'A', '中' or '😀' (not a text font?)", path)
 	}
 	name, _ := fnt.Name(&buf, sfnt.NameIDFull)
+	family, _ := fnt.Name(&buf, sfnt.NameIDFamily)
 	ok = true
-	return &typeface{name: name + " (" + path + ")", font: fnt}, f, nil
+	return &typeface{name: name + " (" + path + ")", path: path, font: fnt, lineArt: slices.Contains(lineArtFamilies, family)}, f, nil
+}
+
+// colourBitmapOnly tells whether a face with these tables has colour bitmaps (CBDT,
+// sbix) and no outlines (glyf, CFF, CFF2) to draw instead.
+func colourBitmapOnly(tags []string) bool {
+	bitmaps, outlines := false, false
+	for _, t := range tags {
+		switch t {
+		case "CBDT", "sbix":
+			bitmaps = true
+		case "glyf", "CFF ", "CFF2":
+			outlines = true
+		}
+	}
+	return bitmaps && !outlines
+}
+
+// faceTables reads the table tags of face i of the font file r (layouts at repackFace).
+func faceTables(r io.ReaderAt, i int) ([]string, error) {
+	_, recs, err := tableDirectory(r, i)
+	if err != nil {
+		return nil, err
+	}
+	tags := make([]string, 0, len(recs)/16)
+	for k := 0; k+16 <= len(recs); k += 16 {
+		tags = append(tags, string(recs[k:k+4]))
+	}
+	return tags, nil
+}
+
+// tableDirectory returns the offset table (12 bytes) and the table records (16 bytes
+// each) of face i of the font file r.
+func tableDirectory(r io.ReaderAt, i int) (head, recs []byte, err error) {
+	read := func(off int64, n int) ([]byte, error) {
+		b := make([]byte, n)
+		_, err := r.ReadAt(b, off)
+		return b, err
+	}
+	hdr, err := read(0, 12)
+	if err != nil {
+		return nil, nil, err
+	}
+	var dir int64
+	if string(hdr[:4]) == "ttcf" {
+		if i < 0 || i >= int(binary.BigEndian.Uint32(hdr[8:])) {
+			return nil, nil, errors.New("face index out of range")
+		}
+		o, err := read(12+4*int64(i), 4)
+		if err != nil {
+			return nil, nil, err
+		}
+		dir = int64(binary.BigEndian.Uint32(o))
+	}
+	if head, err = read(dir, 12); err != nil {
+		return nil, nil, err
+	}
+	n := int(binary.BigEndian.Uint16(head[4:]))
+	if recs, err = read(dir+12, 16*n); err != nil {
+		return nil, nil, err
+	}
+	return head, recs, nil
 }
 
 // repackFace copies face i of the font file r into a single-font SFNT whose tables start
@@ -148,30 +321,11 @@ func repackFace(r io.ReaderAt, i int) (*sfnt.Font, error) {
 		_, err := r.ReadAt(b, off)
 		return b, err
 	}
-	hdr, err := read(0, 12)
+	head, recs, err := tableDirectory(r, i)
 	if err != nil {
 		return nil, err
 	}
-	var dir int64
-	if string(hdr[:4]) == "ttcf" {
-		if i >= int(binary.BigEndian.Uint32(hdr[8:])) {
-			return nil, errors.New("face index out of range")
-		}
-		o, err := read(12+4*int64(i), 4)
-		if err != nil {
-			return nil, err
-		}
-		dir = int64(binary.BigEndian.Uint32(o))
-	}
-	head, err := read(dir, 12)
-	if err != nil {
-		return nil, err
-	}
-	n := int(binary.BigEndian.Uint16(head[4:]))
-	recs, err := read(dir+12, 16*n)
-	if err != nil {
-		return nil, err
-	}
+	n := len(recs) / 16
 	out := append(head, recs...)
 	const maxTotal = 64 << 20
 	for k := range n {
@@ -223,6 +377,7 @@ type glyph struct {
 	w, h    int
 	x, y    int // top-left of the mask relative to the pen (y < 0: above the baseline)
 	advance fixed.Int26_6
+	tofu    bool // no font of the chain has r: the mask is a hollow box
 }
 
 // glyph returns the cached glyph of r, rasterizing it on a miss.
@@ -267,6 +422,9 @@ func (fs *fontSet) rasterize(r rune) *glyph {
 				}
 			}
 		}
+		if tf.lineArt {
+			g = embolden(g, max(1, fs.px/36))
+		}
 		return g
 	}
 	if unicode.In(r, unicode.Mn, unicode.Me) {
@@ -275,12 +433,32 @@ func (fs *fontSet) rasterize(r rune) *glyph {
 	return fs.box(r)
 }
 
+// embolden returns g with its strokes grown by radius pixels on every side, and its
+// advance by twice that so that it keeps its distance to its neighbours.
+func embolden(g *glyph, radius int) *glyph {
+	if g.w == 0 || g.h == 0 {
+		return g
+	}
+	w, h := g.w+2*radius, g.h+2*radius
+	padded := make([]byte, w*h)
+	for row := range g.h {
+		copy(padded[(row+radius)*w+radius:], g.mask[row*g.w:(row+1)*g.w])
+	}
+	grown := dilate(padded, w, h, radius)
+	for i, a := range grown {
+		// Half strength beyond the stroke: the colour shows, the details stay apart.
+		grown[i] = max(padded[i], byte(int(a)*5/8))
+	}
+	return &glyph{r: g.r, mask: grown, w: w, h: h, x: g.x, y: g.y - radius,
+		advance: g.advance + fixed.I(2*radius)}
+}
+
 // box is the glyph of a rune no font has (emoji, rare scripts): a hollow rectangle, so
 // that the viewer sees something was there.
 func (fs *fontSet) box(r rune) *glyph {
 	w, h := max(3, fs.px*6/10), max(4, fs.ascent*8/10)
 	t := max(1, fs.px/14)
-	g := &glyph{r: r, w: w, h: h, x: max(1, fs.px/10), y: -h, advance: fixed.I(w + 2*max(1, fs.px/10))}
+	g := &glyph{r: r, w: w, h: h, x: max(1, fs.px/10), y: -h, advance: fixed.I(w + 2*max(1, fs.px/10)), tofu: true}
 	g.mask = make([]byte, w*h)
 	for y := range h {
 		for x := range w {
@@ -293,10 +471,12 @@ func (fs *fontSet) box(r rune) *glyph {
 }
 
 func (fs *fontSet) Close() error {
-	if fs.closer == nil {
-		return nil
+	var errs []error
+	for _, c := range fs.closers {
+		errs = append(errs, c.Close())
 	}
-	return fs.closer.Close()
+	fs.closers = nil
+	return errors.Join(errs...)
 }
 
 // glyphCache keeps the glyphs last used, up to a number of mask bytes, dropping the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,20 +28,26 @@ type Comment struct {
 	Mode string
 }
 
+// DefaultFontScale is the font size as a share of the frame height when
+// Options.FontScale is zero: 36 px at 720p, 24 px at 480p, 54 px at 1080p.
+const DefaultFontScale = 0.05
+
 // White is the usual danmaku colour.
 const White = 0xffffff
 
 // Options tune the renderer. The zero value of each field means its default.
 type Options struct {
-	// FontPath is a CJK-capable font file (.ttf, .otf, .ttc, .otc). Empty: the first of
-	// SystemFonts found; with none, Go's font draws Latin text and the rest as boxes.
+	// FontPath names the fonts that head the font chain (.ttf, .otf, .ttc, .otc files),
+	// separated by ':' (see SplitFontPath). Empty: the first of SystemFonts found. The
+	// EmojiFonts found follow, then Go's font; each character is drawn by the first
+	// font that has it, and as a hollow box when none has.
 	FontPath string
-	// FontScale is the font size as a share of the frame height; default 0.05 (36 px
-	// at 720p, 24 px at 480p).
+	// FontScale is the font size as a share of the frame height (CAMNODE_DANMAKU_SIZE);
+	// default DefaultFontScale.
 	FontScale float64
 	// LaneShare is the share of the frame height, from the top, that scrolling comments
-	// use; default 0.5. Top comments use as many lanes from the top, bottom comments
-	// from the bottom.
+	// use; default 0.5. Top comments may take lanes over the whole height from the top,
+	// bottom comments from the bottom, wherever no other comment will cross them.
 	LaneShare float64
 	// ScrollTime is how long a scrolling comment takes to cross the frame, whatever its
 	// length; default 8 s. FixedTime is how long a top or bottom comment stays; 4 s.
@@ -63,7 +70,7 @@ func (o Options) withDefaults() (Options, error) {
 			*v = d
 		}
 	}
-	def(&o.FontScale, 0.05)
+	def(&o.FontScale, DefaultFontScale)
 	def(&o.LaneShare, 0.5)
 	def(&o.Opacity, 1)
 	for _, d := range []struct {
@@ -119,6 +126,9 @@ type Placement struct {
 	// Rect is the comment's box with its outline, in frame pixels; it may reach past
 	// the frame's edges, where it is clipped.
 	Rect image.Rectangle
+	// Since is the frame time the comment got its lane: it is on screen from then for
+	// Options.ScrollTime (scrolling) or Options.FixedTime (top, bottom).
+	Since time.Duration
 }
 
 // Renderer lays comments out in lanes and draws them into frames. Add may be called from
@@ -135,19 +145,21 @@ type Renderer struct {
 	cleared atomic.Bool
 
 	// Draw's state, for frames of w x h.
-	w, h      int
-	style     spriteStyle
-	lanes     int
-	gap       int // pixels kept between comments in a lane
-	pending   []*pendingComment
-	active    []*activeComment
-	scroll    []*activeComment // per lane: the last scrolling comment to enter it
-	top, bot  []float64        // per lane: when the fixed comment there ends, seconds
-	t         time.Duration    // the last frame's time
-	started   bool
-	placed    []Placement
-	maxRunes  int
-	maxPixels int
+	w, h       int
+	style      spriteStyle
+	lanes      int // for scrolling comments, from the top
+	fixedLanes int // for top comments from the top, and bottom ones from the bottom
+	gap        int // pixels kept between any two comments
+	pending    []*pendingComment
+	active     []*activeComment
+	t          time.Duration // the last frame's time
+	started    bool
+	placed     []Placement
+	// layoutOnly leaves the frames' pixels alone: for tests of the layout over long
+	// floods, where blending is most of the time (other tests check the pixels).
+	layoutOnly bool
+	maxRunes   int
+	maxPixels  int
 }
 
 type mode uint8
@@ -182,14 +194,29 @@ type pendingComment struct {
 	arrival float64
 }
 
+// activeComment is a comment on screen (or entering it): a box of w x h pixels whose
+// top edge is y and whose left edge moves from x0 at start at v pixels a second.
 type activeComment struct {
 	text   string
 	mode   mode
 	lane   int
 	sprite *sprite
-	start  float64 // seconds
+	since  time.Duration // the frame time it entered
+	until  time.Duration // since + its time on screen: gone from that frame on
+	start  float64       // since, seconds
+	stop   float64       // until, seconds
 	dur    float64
+	y      int
+	w, h   int
+	x0, v  float64
 }
+
+func (a *activeComment) end() float64 { return a.stop }
+
+// x is the exact left edge at t; position rounds it for drawing.
+func (a *activeComment) x(t float64) float64 { return a.x0 + a.v*(t-a.start) }
+
+func (a *activeComment) scrolling() bool { return a.mode == modeScroll || a.mode == modeReverse }
 
 // New loads the font and returns a renderer. Frame sizes are learnt from the frames.
 func New(opts Options) (*Renderer, error) {
@@ -204,7 +231,7 @@ func New(opts Options) (*Renderer, error) {
 	return &Renderer{opts: opts, fonts: fonts, maxRunes: 256}, nil
 }
 
-// Font names the faces in use, the CJK font first, for the log.
+// Font names the font chain, in order, for the log.
 func (r *Renderer) Font() string {
 	var names []string
 	for _, tf := range r.fonts.faces {
@@ -213,10 +240,19 @@ func (r *Renderer) Font() string {
 	return strings.Join(names, ", then ")
 }
 
-// HasCJKFont tells whether a font other than Go's own was found.
-func (r *Renderer) HasCJKFont() bool { return len(r.fonts.faces) > 1 }
+// HasCJKFont tells whether the font chain draws Chinese characters.
+func (r *Renderer) HasCJKFont() bool { return r.fonts.has(cjkProbe) }
 
-// Close releases the font file.
+// HasEmojiFont tells whether the font chain draws emoji.
+func (r *Renderer) HasEmojiFont() bool { return r.fonts.has('😀') }
+
+// FontWarnings says what the font chain lacks (no CJK font, no emoji font, an emoji
+// font that could not be used) and which Debian package brings it, one sentence each;
+// none when nothing is missing. They do not change while the renderer lives: log them
+// once, when it is made.
+func (r *Renderer) FontWarnings() []string { return slices.Clone(r.fonts.warnings) }
+
+// Close releases the font files.
 func (r *Renderer) Close() error { return r.fonts.Close() }
 
 // Add queues a comment for the next frames. It never blocks: when MaxQueue comments are
@@ -292,7 +328,7 @@ func (r *Renderer) Draw(f *media.Frame) error {
 	// Expire, then draw what is in view.
 	keep := r.active[:0]
 	for _, a := range r.active {
-		if now < a.start+a.dur {
+		if f.Time < a.until {
 			keep = append(keep, a)
 		}
 	}
@@ -307,9 +343,11 @@ func (r *Renderer) Draw(f *media.Frame) error {
 		if x >= r.w || x+s.w <= 0 {
 			continue
 		}
-		s.blit(f, x, y)
+		if !r.layoutOnly {
+			s.blit(f, x, y)
+		}
 		r.placed = append(r.placed, Placement{Text: a.text, Mode: modeNames[a.mode], Lane: a.lane,
-			Rect: image.Rect(x, y, x+s.w, y+s.h)})
+			Rect: image.Rect(x, y, x+s.w, y+s.h), Since: a.since})
 	}
 	c := &r.fonts.cache
 	r.mu.Lock()
@@ -332,12 +370,10 @@ func (r *Renderer) resize(w, h int) error {
 	pad := radius + 1
 	height := (r.fonts.height + 2*pad + 1) &^ 1
 	r.style = spriteStyle{opacity: int(math.Round(r.opts.Opacity * 255)), radius: radius, pad: pad, height: height, ascent: r.fonts.ascent}
-	r.lanes = max(1, int(float64(h)*r.opts.LaneShare)/height)
-	r.lanes = min(r.lanes, max(1, h/height))
+	r.fixedLanes = max(1, h/height)
+	r.lanes = min(max(1, int(float64(h)*r.opts.LaneShare)/height), r.fixedLanes)
 	r.gap = px / 2
 	r.maxPixels = 4 * w
-	r.scroll = make([]*activeComment, r.lanes)
-	r.top, r.bot = make([]float64, r.lanes), make([]float64, r.lanes)
 	r.reset()
 	// Glyphs measured at the old size are stale.
 	for _, p := range r.pending {
@@ -350,9 +386,6 @@ func (r *Renderer) resize(w, h int) error {
 func (r *Renderer) reset() {
 	clear(r.active)
 	r.active = r.active[:0]
-	clear(r.scroll)
-	clear(r.top)
-	clear(r.bot)
 	r.placed = r.placed[:0]
 }
 
@@ -373,9 +406,13 @@ func (r *Renderer) prepare(c Comment, now float64) *pendingComment {
 	return p
 }
 
+// The emoji skin tone modifiers (Fitzpatrick types 1-2 to 6).
+const skinToneFirst, skinToneLast = '\U0001F3FB', '\U0001F3FF'
+
 // layout places the glyphs of text along a line: control characters become spaces or
-// vanish, invisible format characters (joiners, variation selectors) vanish, and the line
-// stops at maxRunes runes or maxPixels pixels.
+// vanish, invisible format characters (zero width joiners, variation selectors, tags)
+// and skin tones after another character vanish, so that an emoji sequence draws as
+// the emoji it joins, and the line stops at maxRunes runes or maxPixels pixels.
 func (r *Renderer) layout(text string, dst []placedGlyph) ([]placedGlyph, int) {
 	var pen fixedPen
 	n := 0
@@ -387,6 +424,9 @@ func (r *Renderer) layout(text string, dst []placedGlyph) ([]placedGlyph, int) {
 		case c == '\t' || c == '\n' || c == '\r':
 			c = ' '
 		case unicode.IsControl(c), unicode.Is(unicode.Cf, c), unicode.Is(unicode.Variation_Selector, c):
+			continue
+		case c >= skinToneFirst && c <= skinToneLast && n > 0:
+			// A skin tone after an emoji colours it; outline fonts have one colour.
 			continue
 		}
 		g := r.fonts.glyph(c)
@@ -423,41 +463,72 @@ func (r *Renderer) schedule(now float64) {
 	r.pending = keep
 }
 
-// place finds p a lane free at now and puts it on screen.
+// place finds p a lane at now where it will never touch another comment and puts it
+// on screen. A scrolling comment takes the highest such lane of the scrolling area,
+// one where no top or bottom comment is showing if there is one; a top (bottom) comment
+// the highest (lowest) such lane, one that no scrolling comment is crossing if there is
+// one. Without a lane, p waits.
 func (r *Renderer) place(p *pendingComment, now float64) bool {
-	a := &activeComment{text: p.text, mode: p.mode, start: now}
+	w := r.spriteWidth(p)
+	a := &activeComment{text: p.text, mode: p.mode, start: now, since: r.t, w: w, h: r.style.height, lane: -1}
+	W := float64(r.w)
+	lanes := r.fixedLanes
 	switch p.mode {
-	case modeTop, modeBottom:
-		until := r.top
-		if p.mode == modeBottom {
-			until = r.bot
-		}
-		a.dur = r.opts.FixedTime.Seconds()
-		a.lane = -1
-		for i, end := range until {
-			if end <= now {
-				a.lane = i
-				until[i] = now + a.dur
-				break
-			}
-		}
+	case modeScroll:
+		a.dur, lanes = r.opts.ScrollTime.Seconds(), r.lanes
+		a.x0, a.v = W, -(W+float64(w))/a.dur
+	case modeReverse:
+		a.dur, lanes = r.opts.ScrollTime.Seconds(), r.lanes
+		a.x0, a.v = -float64(w), (W+float64(w))/a.dur
 	default:
-		a.dur = r.opts.ScrollTime.Seconds()
-		w := r.spriteWidth(p)
-		a.lane = -1
-		for i, last := range r.scroll {
-			if r.laneFree(last, p.mode, w, now) {
-				a.lane = i
-				r.scroll[i] = a
-				break
+		a.dur = r.opts.FixedTime.Seconds()
+		a.x0 = float64((r.w - w) / 2 &^ 1)
+	}
+	a.until = a.since + time.Duration(a.dur*float64(time.Second))
+	a.stop = a.until.Seconds()
+	for pass := range 2 {
+		for lane := range lanes {
+			a.lane, a.y = lane, r.laneY(p.mode, lane)
+			if r.fits(a, now, pass == 0) {
+				a.sprite = buildSprite(p.glyphs, p.width, r.styleFor(p.color))
+				r.active = append(r.active, a)
+				return true
 			}
 		}
 	}
-	if a.lane < 0 {
-		return false
+	return false
+}
+
+// laneY is the top edge of a lane of mode m.
+func (r *Renderer) laneY(m mode, lane int) int {
+	if m == modeBottom {
+		return (r.h - (lane+1)*r.style.height) &^ 1
 	}
-	a.sprite = buildSprite(p.glyphs, p.width, r.styleFor(p.color))
-	r.active = append(r.active, a)
+	return lane * r.style.height
+}
+
+// fits tells whether the new comment a can have its lane: no comment on screen comes
+// within the gap of it, in either direction, at any time while both are on screen.
+// With picky, neither may a comment of the other kind (fixed for a scrolling a, and
+// the other way round) be in the lane at now.
+func (r *Renderer) fits(a *activeComment, now float64, picky bool) bool {
+	gap := float64(r.gap)
+	for _, b := range r.active {
+		if b.y >= a.y+a.h || a.y >= b.y+b.h || b.end() <= now {
+			continue
+		}
+		if picky && a.scrolling() != b.scrolling() {
+			return false
+		}
+		// The boxes keep apart while a's left edge stays at least gap beyond b's right
+		// edge, or a's right edge at least gap before b's left edge. a.x - b.x is
+		// linear in t, so its extremes over the span both are on screen are at the ends.
+		t0, t1 := now, min(a.end(), b.end())
+		d0, d1 := a.x(t0)-b.x(t0), a.x(t1)-b.x(t1)
+		if max(d0, d1) > -float64(a.w)-gap && min(d0, d1) < float64(b.w)+gap {
+			return false
+		}
+	}
 	return true
 }
 
@@ -471,50 +542,9 @@ func (r *Renderer) spriteWidth(p *pendingComment) int {
 	return (right - left + 2*r.style.pad + 1) &^ 1
 }
 
-// laneFree tells whether a scrolling comment of width w moving in direction m can enter a
-// lane whose last comment is last, at now, without ever touching it: last must be fully
-// on screen with a gap behind it (entry), and last must leave the screen before the new
-// comment, faster when it is longer, catches up with it (exit). A lane whose last comment
-// goes the other way is free once that one has left.
-func (r *Renderer) laneFree(last *activeComment, m mode, w int, now float64) bool {
-	if last == nil || now >= last.start+last.dur {
-		return true
-	}
-	if last.mode != m {
-		return false
-	}
-	W := float64(r.w)
-	lw := float64(last.sprite.w)
-	vLast := (W + lw) / last.dur
-	if vLast*(now-last.start) < lw+float64(r.gap) {
-		return false // entry: the tail of the last one is not yet in, with the gap
-	}
-	dur := r.opts.ScrollTime.Seconds()
-	vNew := (W + float64(w)) / dur
-	// When the last one's tail leaves the frame, the new one's head must still be at
-	// least the gap from that edge.
-	return vNew*(last.start+last.dur-now) <= W-float64(r.gap)
-}
-
 // position is the top-left corner of a at time now, with an even x and y.
 func (r *Renderer) position(a *activeComment, now float64) (x, y int) {
-	w, h := a.sprite.w, a.sprite.h
-	t := (now - a.start) / a.dur
-	switch a.mode {
-	case modeScroll:
-		x = r.w - int(math.Round(float64(r.w+w)*t))
-		y = a.lane * h
-	case modeReverse:
-		x = -w + int(math.Round(float64(r.w+w)*t))
-		y = a.lane * h
-	case modeTop:
-		x = (r.w - w) / 2
-		y = a.lane * h
-	case modeBottom:
-		x = (r.w - w) / 2
-		y = r.h - (a.lane+1)*h
-	}
-	return x &^ 1, y &^ 1
+	return int(math.Round(a.x(now))) &^ 1, a.y
 }
 
 // styleFor is the sprite style of a comment of colour rgb: the colour over a dark

@@ -30,22 +30,29 @@ var update = flag.Bool("update", false, "rewrite the golden images in testdata")
 // scripts/deps.sh installs.
 const notoBold = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 
+// symbola and unifontUpper are the emoji fonts of the chain: Debian's fonts-symbola and
+// fonts-unifont, which scripts/deps.sh installs.
+const (
+	symbola      = "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf"
+	unifontUpper = "/usr/share/fonts/opentype/unifont/unifont_upper.otf"
+)
+
 // requireFont skips (or, in CI, fails) when the CJK font is not installed.
 func requireFont(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		if os.Getenv("CI") != "" || os.Getenv("PEERS_REQUIRED") == "1" {
-			t.Fatalf("font %s is required (install fonts-noto-cjk: scripts/deps.sh all)", path)
+			t.Fatalf("font %s is required (install fonts-noto-cjk, fonts-symbola and fonts-unifont: scripts/deps.sh all)", path)
 		}
-		t.Skipf("font %s missing (install fonts-noto-cjk: scripts/deps.sh all)", path)
+		t.Skipf("font %s missing (install fonts-noto-cjk, fonts-symbola and fonts-unifont: scripts/deps.sh all)", path)
 	}
 }
 
 // goFontOnly makes New find no system font while the test runs.
 func goFontOnly(t testing.TB) {
-	saved := SystemFonts
-	SystemFonts = nil
-	t.Cleanup(func() { SystemFonts = saved })
+	saved, savedEmoji := SystemFonts, EmojiFonts
+	SystemFonts, EmojiFonts = nil, nil
+	t.Cleanup(func() { SystemFonts, EmojiFonts = saved, savedEmoji })
 }
 
 func newRenderer(t testing.TB, opts Options) *Renderer {
@@ -185,14 +192,15 @@ func absDiff(a, b int) int {
 }
 
 // goldenComments are the messages of the golden images: every mode, colours, CJK, Latin,
-// an emoji (a box), black text (a light outline).
+// an emoji (Symbola's with the CJK font; a box with Go's font alone), black text (a light
+// outline).
 var goldenComments = []Comment{
 	{Text: "Hello danmaku! 666", Color: White},
 	{Text: "前方高能预警 弹幕护体", Color: 0xff6699},
 	{Text: "置顶: 欢迎来到直播间", Color: 0x00ccff, Mode: "top"},
 	{Text: "bottom 底部字幕 GG", Color: 0xffcc00, Mode: "bottom"},
 	{Text: "reverse 逆向弹幕 →", Color: 0x66ff66, Mode: "reverse"},
-	{Text: "emoji 😀 box, ok", Color: White},
+	{Text: "emoji 😀👍🏽 ok", Color: White},
 	{Text: "black 黑色", Color: 0x000000},
 	{Text: "半透明? no: full", Color: 0xcc66ff, Mode: "top"},
 }
@@ -220,6 +228,7 @@ func drawGolden(t *testing.T, r *Renderer, format media.PixelFormat, w, h int) *
 // testdata/golden_cjk_720p.png after -update.
 func TestGoldenCJK(t *testing.T) {
 	requireFont(t, notoBold)
+	requireFont(t, symbola)
 	r := newRenderer(t, Options{FontPath: notoBold})
 	if !r.HasCJKFont() || !strings.Contains(r.Font(), "Noto Sans CJK SC Bold") {
 		t.Fatalf("font: %s", r.Font())
@@ -314,10 +323,18 @@ func TestOnlyGlyphPixelsChange(t *testing.T) {
 	}
 }
 
-// at draws an empty frame at time at and returns the placements.
+// scratchFrames are frames for at to draw into, one per size: it looks at the
+// placements only, so the pixels may pile up.
+var scratchFrames = map[image.Point]*media.Frame{}
+
+// at draws a frame at time at and returns the placements.
 func at(t *testing.T, r *Renderer, w, h int, when time.Duration) []Placement {
 	t.Helper()
-	f := background(media.PixelI420, w, h)
+	f := scratchFrames[image.Pt(w, h)]
+	if f == nil {
+		f = background(media.PixelI420, w, h)
+		scratchFrames[image.Pt(w, h)] = f
+	}
 	f.Time = when
 	if err := r.Draw(f); err != nil {
 		t.Fatal(err)
@@ -335,7 +352,8 @@ func find(ps []Placement, text string) (Placement, bool) {
 }
 
 // TestMotion: a scrolling comment crosses 1280+its width in 8 s, a reverse one the other
-// way; a top comment stays put, centred, for 4 s; a bottom one sits on the bottom edge.
+// way; a top comment stays put, centred, for 4 s, in the first lane no scrolling comment
+// crosses; a bottom one sits on the bottom edge.
 func TestMotion(t *testing.T) {
 	goFontOnly(t)
 	r := newRenderer(t, Options{})
@@ -378,8 +396,9 @@ func TestMotion(t *testing.T) {
 		t.Fatalf("top seen %d times, bottom %d, want 3 each", len(top), len(bottom))
 	}
 	for _, p := range top {
-		if p.Rect != top[0].Rect || p.Rect.Min.Y != 0 || absDiff(p.Rect.Min.X, 1280-p.Rect.Max.X) > 2 {
-			t.Errorf("top comment at %v, first at %v: want it still and centred at the top", p.Rect, top[0].Rect)
+		// Lanes 0 and 1 have scrolling comments that will cross the centre.
+		if p.Rect != top[0].Rect || p.Lane != 2 || p.Rect.Min.Y != 2*p.Rect.Dy() || absDiff(p.Rect.Min.X, 1280-p.Rect.Max.X) > 2 {
+			t.Errorf("top comment at %v lane %d, first at %v: want it still and centred in lane 2", p.Rect, p.Lane, top[0].Rect)
 		}
 	}
 	for _, p := range bottom {
@@ -679,10 +698,10 @@ func FuzzDraw(f *testing.F) {
 	f.Add("\xff\xfe bad utf8 \x00", "bottom", uint32(0), uint16(1), uint16(1), false)
 	f.Add("مرحبا שלום नमस्ते", "reverse", uint32(0x123456), uint16(64), uint16(480), true)
 	f.Add("e\u0301\u0301\u0301\u0301", "weird", uint32(0xffffffff), uint16(2), uint16(200), false)
-	saved := SystemFonts
-	SystemFonts = nil
+	saved, savedEmoji := SystemFonts, EmojiFonts
+	SystemFonts, EmojiFonts = nil, nil
 	r, err := New(Options{LaneShare: 1})
-	SystemFonts = saved
+	SystemFonts, EmojiFonts = saved, savedEmoji
 	if err != nil {
 		f.Fatal(err)
 	}
