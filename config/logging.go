@@ -3,7 +3,10 @@ package config
 import (
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
+
+	"github.com/camnode/camnode/media/rtmp"
 )
 
 // NewLogger makes the slog logger the settings ask for. Every string and error it writes
@@ -39,12 +42,30 @@ func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// Scrub replaces every secret in s with ****.
+// MinScrubLen is the shortest secret Scrub hides in free text. A shorter one would wreck
+// ordinary words (a key "x" in "context deadline exceeded", "stream" in "stream_started"):
+// such secrets are hidden by structure only, in every URL Scrub finds.
+const MinScrubLen = 8
+
+// Scrub makes free text safe to print: every URL in it is redacted by structure (rtmp:// and
+// rtmps:// as rtmp.URL.Redacted, broker and other URLs by RedactURL), then every secret of
+// MinScrubLen bytes or more is replaced with ****. Words around the URLs are left intact.
 func Scrub(s string, secrets []string) string {
+	s = rtmp.RedactText(s)
+	s = otherURL.ReplaceAllStringFunc(s, func(m string) string {
+		trimmed := strings.TrimRight(m, ".,;:)]}")
+		if !strings.ContainsAny(trimmed, "@?#") {
+			return m // nothing secret: host, port and path stay as they are
+		}
+		return RedactURL(trimmed) + m[len(trimmed):]
+	})
 	for _, secret := range secrets {
-		if secret != "" {
+		if len(secret) >= MinScrubLen {
 			s = strings.ReplaceAll(s, secret, "****")
 		}
 	}
 	return s
 }
+
+// otherURL finds URLs of the schemes that carry broker credentials or tokens.
+var otherURL = regexp.MustCompile(`(?i)\b(?:tcp|mqtts?|ssl|tls|wss?|https?)://[^\s"'<>` + "`" + `]+`)

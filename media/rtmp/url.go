@@ -127,6 +127,17 @@ func isParamName(s string) bool {
 	return true
 }
 
+// isHostName accepts DNS names and IPv4 addresses: ASCII letters, digits, '-', '.', '_', and
+// any non-ASCII letter of an internationalised name.
+func isHostName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r >= 0x80) {
+			return false
+		}
+	}
+	return true
+}
+
 // Addr is host:port to dial.
 func (u URL) Addr() string { return net.JoinHostPort(u.Host, strconv.Itoa(u.Port)) }
 
@@ -160,6 +171,10 @@ func ParseURL(raw string) (URL, error) {
 	for _, r := range raw {
 		if r < 0x20 || r == 0x7f || r == ' ' || r == 0x85 || r == 0xa0 || (r >= 0x2000 && r <= 0x200a) || r == 0x3000 {
 			return fail("contains a space or control character (one URL per destination, separated by whitespace)")
+		}
+		if strings.ContainsRune("\"'`<>", r) {
+			// Where a URL ends in free text (RedactText): no platform hands these out.
+			return fail("contains a quote or angle bracket")
 		}
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
@@ -200,8 +215,8 @@ func ParseURL(raw string) (URL, error) {
 		if net.ParseIP(host) == nil {
 			return fail("%s://%s: not an IPv6 address in brackets", u.Scheme, authority)
 		}
-	} else if strings.ContainsAny(host, "[]:") {
-		return fail("%s://%s: bad host", u.Scheme, authority)
+	} else if !isHostName(host) {
+		return fail("%s://%s: bad host name", u.Scheme, authority)
 	}
 	if host == "" {
 		return fail("no host")
