@@ -258,7 +258,11 @@ func (c *Config) Validate() error {
 			if len(strings.Fields(c.RTMPURL)) > 1 {
 				which = fmt.Sprintf("URL %d, ", i+1)
 			}
-			return bad("RTMP_URL", "%s%s: %s", which, RedactURL(raw), strings.TrimPrefix(strings.TrimPrefix(err.Error(), "rtmp: "), rtmp.ErrURL.Error()+": "))
+			why := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "rtmp: "), rtmp.ErrURL.Error()+": ")
+			if i := strings.Index(why, "://"); i > 0 && !strings.Contains(why[:i], " ") {
+				_, why, _ = strings.Cut(why, ": ") // "rtmp://host: want ..." repeats the URL shown before it
+			}
+			return bad("RTMP_URL", "%s%s: %s", which, RedactURL(raw), why)
 		}
 	}
 	if c.Autostart && strings.TrimSpace(c.RTMPURL) == "" {

@@ -49,8 +49,8 @@ func TestMessagesSayWhatIsAccepted(t *testing.T) {
 		{"CAMNODE_DANMAKU_SIZE", "0.9", `CAMNODE_DANMAKU_SIZE: 0.9: use 0.01 to 0.5`},
 		{"CAMNODE_DANMAKU_SIZE", "big", `CAMNODE_DANMAKU_SIZE: cannot parse "big": not a number: use 0.01 to 0.5`},
 		{"CAMNODE_DANMAKU_FONT", "/nonexistent/a.ttf", `CAMNODE_DANMAKU_FONT: cannot read /nonexistent/a.ttf`},
-		{"CAMNODE_RTMP_URL", "rtmp://h/live/k rtmp://h/onlyapp", `CAMNODE_RTMP_URL: URL 2, rtmp://h/****: rtmp://h: want /app/streamkey after the host`},
-		{"CAMNODE_RTMP_URL", "rtmp://h/live-bvc/", `CAMNODE_RTMP_URL: rtmp://h/****: rtmp://h: want /app/streamkey after the host`},
+		{"CAMNODE_RTMP_URL", "rtmp://h/live/k rtmp://h/onlyapp", `CAMNODE_RTMP_URL: URL 2, rtmp://h/****: want /app/streamkey after the host`},
+		{"CAMNODE_RTMP_URL", "rtmp://h/live-bvc/", `CAMNODE_RTMP_URL: rtmp://h/****: want /app/streamkey after the host`},
 		{"CAMNODE_AUTOSTART", "yes", `CAMNODE_RTMP_URL: CAMNODE_AUTOSTART is on but no ingest is set`},
 	}
 	for _, tc := range cases {
