@@ -119,3 +119,20 @@ func TestSanitizeID(t *testing.T) {
 		}
 	}
 }
+
+func TestScrub(t *testing.T) {
+	secrets := []string{"x", "stream", "long-secret-1"}
+	for in, want := range map[string]string{
+		"stream_started context deadline exceeded 127.0.0.1":           "stream_started context deadline exceeded 127.0.0.1",
+		"dial rtmp://127.0.0.1/live/x?token=x: refused":                "dial rtmp://127.0.0.1:1935/live/****?token=****: refused",
+		"broker tcp://camnode:x@127.0.0.1:1883, again":                 "broker tcp://camnode:****@127.0.0.1:1883, again",
+		`player "http://cam.lan:8080/?token=long-secret-1"`:            `player "http://cam.lan:8080/?token=****"`,
+		"wss://broker/mqtt?auth=stream#x and tcp://127.0.0.1:1883.":    "wss://broker/mqtt?auth=****#**** and tcp://127.0.0.1:1883.",
+		"the key long-secret-1 in free text; the key x in free text":   "the key **** in free text; the key x in free text",
+		"rtmp://h/live-bvc/?streamname=stream&key=x (Bilibili's form)": "rtmp://h:1935/live-bvc/?streamname=****&key=**** (Bilibili's form)",
+	} {
+		if got := Scrub(in, secrets); got != want {
+			t.Errorf("Scrub(%q)\n = %q\nwant %q", in, got, want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package config
 import (
 	"io"
 	"log/slog"
-	"regexp"
 	"strings"
 
 	"github.com/camnode/camnode/media/rtmp"
@@ -52,13 +51,7 @@ const MinScrubLen = 8
 // MinScrubLen bytes or more is replaced with ****. Words around the URLs are left intact.
 func Scrub(s string, secrets []string) string {
 	s = rtmp.RedactText(s)
-	s = otherURL.ReplaceAllStringFunc(s, func(m string) string {
-		trimmed := strings.TrimRight(m, ".,;:)]}")
-		if !strings.ContainsAny(trimmed, "@?#") {
-			return m // nothing secret: host, port and path stay as they are
-		}
-		return RedactURL(trimmed) + m[len(trimmed):]
-	})
+	s = redactOtherURLs(s)
 	for _, secret := range secrets {
 		if len(secret) >= MinScrubLen {
 			s = strings.ReplaceAll(s, secret, "****")
@@ -67,5 +60,43 @@ func Scrub(s string, secrets []string) string {
 	return s
 }
 
-// otherURL finds URLs of the schemes that carry broker credentials or tokens.
-var otherURL = regexp.MustCompile(`(?i)\b(?:tcp|mqtts?|ssl|tls|wss?|https?)://[^\s"'<>` + "`" + `]+`)
+// redactOtherURLs redacts the URLs of the schemes that carry broker credentials or tokens
+// (tcp, mqtt(s), ssl, tls, ws(s), http(s)) where they hold user info, a query or a fragment;
+// one with nothing secret stays as it is. A URL ends as in rtmp.RedactText.
+func redactOtherURLs(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; ; {
+		j := strings.Index(s[i:], "://")
+		if j < 0 {
+			break
+		}
+		j += i
+		k := j
+		for k > 0 && (s[k-1]|0x20 >= 'a' && s[k-1]|0x20 <= 'z') {
+			k--
+		}
+		end := len(s)
+		if e := strings.IndexAny(s[j+3:], " \t\r\n\v\f\"'`<>"); e >= 0 {
+			end = j + 3 + e
+		}
+		switch strings.ToLower(s[k:j]) {
+		case "tcp", "mqtt", "mqtts", "ssl", "tls", "ws", "wss", "http", "https":
+			url := strings.TrimRight(s[k:end], ".,;:)]}")
+			if strings.ContainsAny(url, "@?#") {
+				b.WriteString(s[last:k])
+				b.WriteString(RedactURL(url))
+				last = k + len(url)
+			}
+		}
+		i = end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}

@@ -108,3 +108,22 @@ func closedPort(t *testing.T) string {
 	t.Helper()
 	return netListen{}.closed(t)
 }
+
+// BenchmarkScrub is the cost of making one log value safe: a line with a redacted URL and an
+// error, the common case of the node's log.
+func BenchmarkScrub(b *testing.B) {
+	secrets := (&Config{MQTTPassword: "hunter22", RTMPURL: "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop?token=t0k3n-s3cr3t"}).Secrets()
+	line := "rtmp: rtmp://a.rtmp.youtube.com:1935/live2/****?token=****: write video message (43 bytes) at 1234 ms: write tcp 192.168.1.2:50000->142.250.1.1:1935: write: broken pipe"
+	b.ReportAllocs()
+	for b.Loop() {
+		Scrub(line, secrets)
+	}
+}
+
+func BenchmarkScrubPlain(b *testing.B) {
+	secrets := []string{"hunter22", "abcd-efgh-ijkl-mnop"}
+	b.ReportAllocs()
+	for b.Loop() {
+		Scrub("stream_started", secrets)
+	}
+}

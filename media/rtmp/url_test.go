@@ -236,3 +236,10 @@ func FuzzParseURL(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseURL(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		ParseURL("rtmp://live-push.bilivideo.com/live-bvc/?streamname=live_1234_5678&key=0123abcd&schedule=rtmp&pflag=1")
+	}
+}
