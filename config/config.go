@@ -248,6 +248,17 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.MQTTCAFile != "" || c.MQTTCertFile != "" {
+		switch u.Scheme {
+		case "ssl", "mqtts", "tls", "wss":
+		default:
+			v := "MQTT_CA_FILE"
+			if c.MQTTCAFile == "" {
+				v = "MQTT_CERT_FILE"
+			}
+			return bad(v, "TLS files are for a TLS broker, and CAMNODE_MQTT_URL is %s://: use ssl://, mqtts:// or wss://", u.Scheme)
+		}
+	}
 	if c.MQTTKeepAlive < 5*time.Second || c.MQTTKeepAlive > 30*time.Minute {
 		return bad("MQTT_KEEPALIVE", "%v: use 5s to 30m", c.MQTTKeepAlive)
 	}
