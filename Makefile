@@ -8,9 +8,10 @@ LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: demo test build deps lint bench fuzz clean
 
-## demo: build camnode and run `camnode demo` (embedded broker + ingest + test source)
+## demo: build camnode and run `camnode demo` (embedded broker + ingest + test source);
+## installs mosquitto-clients for the lines it prints (and fonts-noto-cjk if CAMNODE_DANMAKU has burn)
 demo:
-	@gobin="$(call GODIR,go)"; export PATH="$$gobin:$$PATH"; \
+	@gobin="$(call GODIR,demo)"; export PATH="$$gobin:$$PATH"; \
 	go build -ldflags '$(LDFLAGS)' -o bin/camnode ./cmd/camnode && ./bin/camnode demo
 
 ## test: install the real peers, then vet, format check and every test with -race

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +20,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/camnode/camnode/media/rtmp"
 )
 
 // Prefix is the prefix of every camnode environment variable.
@@ -37,13 +42,24 @@ type Config struct {
 	MQTTKeepAlive     time.Duration `envconfig:"MQTT_KEEPALIVE" default:"30s" desc:"MQTT keepalive; the broker publishes offline after 1.5x this when the node freezes"`
 	HADiscovery       bool          `envconfig:"HA_DISCOVERY" default:"true" desc:"publish Home Assistant MQTT discovery"`
 	HADiscoveryPrefix string        `envconfig:"HA_DISCOVERY_PREFIX" default:"homeassistant" desc:"Home Assistant discovery prefix"`
-	RTMPURL           string        `envconfig:"RTMP_URL" desc:"ingest: rtmp://host[:port]/app/streamkey or rtmps://... (required to stream; the key is a secret)"`
+	RTMPURL           string        `envconfig:"RTMP_URL" desc:"ingest(s): rtmp://host[:port]/app/streamkey or rtmps://..., several separated by whitespace; every platform's form, Bilibili's .../live-bvc/?streamname=...&key=... included (required to stream; key and query are secret)"`
 	RTMPCAFile        string        `envconfig:"RTMP_CA_FILE" desc:"PEM file of CAs to trust for rtmps:// besides the system's (the certificate is always verified)"`
 	RTMPTimeout       time.Duration `envconfig:"RTMP_TIMEOUT" default:"10s" desc:"limit for each step of connecting to the ingest, and for each write"`
 	ReconnectMin      time.Duration `envconfig:"RECONNECT_MIN" default:"500ms" desc:"first delay before reconnecting to the ingest"`
 	ReconnectMax      time.Duration `envconfig:"RECONNECT_MAX" default:"30s" desc:"cap of the exponential reconnect delay to the ingest (jitter added) and to the MQTT broker"`
 	SendBuffer        time.Duration `envconfig:"SEND_BUFFER" default:"4s" desc:"most stream time queued for a slow network before whole GOPs are dropped"`
 	Source            string        `envconfig:"SOURCE" default:"v4l2:///dev/video0" desc:"v4l2:///dev/videoN, file:///path.h264, exec:<command>, testsrc"`
+	SourceFormat      string        `envconfig:"SOURCE_FORMAT" default:"h264" desc:"what an exec: source writes: h264, or raw frames of WIDTH x HEIGHT: yuv420, nv12, yuyv, mjpeg"`
+	Audio             string        `envconfig:"AUDIO" default:"silent" desc:"audio track: silent (AAC silence, so every platform takes the stream), none, or exec:<command> writing ADTS AAC"`
+	AudioRate         int           `envconfig:"AUDIO_RATE" default:"48000" desc:"sample rate of the silent track: 48000 or 44100"`
+	Encoder           string        `envconfig:"ENCODER" default:"auto" desc:"H.264 encoder for raw frames: auto (the board's hardware encoder, else x264), x264, v4l2m2m or v4l2m2m:/dev/videoN"`
+	X264Preset        string        `envconfig:"X264_PRESET" default:"veryfast" desc:"x264 preset: ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow (ultrafast or superfast on a Pi 3/4)"`
+	X264Profile       string        `envconfig:"X264_PROFILE" default:"high" desc:"x264 profile: baseline, main or high"`
+	Rotate            int           `envconfig:"ROTATE" default:"0" desc:"rotate the picture: 0, 90, 180 or 270 degrees (camera control where present, else in the raw path)"`
+	Flip              string        `envconfig:"FLIP" desc:"mirror the picture: h, v or hv; empty for none"`
+	SnapshotInterval  time.Duration `envconfig:"SNAPSHOT_INTERVAL" default:"10s" desc:"period of the retained JPEG on <base>/snapshot while live; 0 = off"`
+	HTTP              string        `envconfig:"HTTP" desc:"host:port of the local player (/) and HTTP-FLV (/live.flv); empty = off; beyond loopback CAMNODE_HTTP_TOKEN is required"`
+	HTTPToken         string        `envconfig:"HTTP_TOKEN" desc:"token the local player asks for, at least 8 characters (secret: never printed)"`
 	Width             int           `envconfig:"WIDTH" default:"1280" desc:"capture or encode width"`
 	Height            int           `envconfig:"HEIGHT" default:"720" desc:"capture or encode height"`
 	FPS               float64       `envconfig:"FPS" default:"30" desc:"capture or encode frame rate"`
@@ -58,7 +74,8 @@ type Config struct {
 	ChatUserRate      ChatRate      `envconfig:"CHAT_USER_RATE" default:"3/5s" desc:"most chat messages one user may send, N/duration, or 0 for no limit"`
 	ChatQueue         int           `envconfig:"CHAT_QUEUE" default:"64" desc:"chat messages that may wait for the next frame; beyond, new ones are dropped"`
 	DanmakuCCRows     int           `envconfig:"DANMAKU_CC_ROWS" default:"2" desc:"rows of roll-up captions for the cc carrier: 2 or 3"`
-	DanmakuFont       string        `envconfig:"DANMAKU_FONT" desc:"font file for burn (.ttf, .otf, .ttc); default: Noto Sans CJK or WenQuanYi if installed, else Go's Latin font"`
+	DanmakuFont       string        `envconfig:"DANMAKU_FONT" desc:"font file(s) for burn (.ttf, .otf, .ttc), several separated by ':' (the first that has a character draws it); default: Noto Sans CJK or WenQuanYi if installed, else Go's Latin font"`
+	DanmakuSize       float64       `envconfig:"DANMAKU_SIZE" default:"0.05" desc:"burn: font size as a share of the picture height (0.01 to 0.5)"`
 	DanmakuArea       float64       `envconfig:"DANMAKU_AREA" default:"0.5" desc:"burn: share of the picture height, from the top, for scrolling comments (0.1 to 1)"`
 	DanmakuOpacity    float64       `envconfig:"DANMAKU_OPACITY" default:"1" desc:"burn: opacity of the comments (0.1 to 1)"`
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
@@ -74,7 +91,12 @@ type Error struct {
 func (e *Error) Error() string { return e.Var + ": " + e.Msg }
 
 // Load reads the configuration from the environment. A misspelled CAMNODE_ variable, a value
-// that does not parse and a value out of range are all an *Error naming the variable.
+// that does not parse and a value out of range are all an *Error naming the variable and
+// what it accepts.
+//
+// An empty value means the default (CAMNODE_FPS= in an env file), and a yes/no setting takes
+// yes/no, on/off, true/false and 1/0 in any case. Load writes those back to the environment
+// in the form envconfig reads (unset, and true/false), so a child process sees the same.
 func Load() (*Config, error) {
 	var c Config
 	if err := envconfig.CheckDisallowed(Prefix, &c); err != nil {
@@ -82,10 +104,13 @@ func Load() (*Config, error) {
 		name := strings.TrimSpace(strings.TrimPrefix(err.Error(), "unknown environment variable"))
 		return nil, &Error{Var: name, Msg: "unknown setting (misspelled? see camnode --help)"}
 	}
+	if err := normalizeEnv(&c); err != nil {
+		return nil, err
+	}
 	if err := envconfig.Process(Prefix, &c); err != nil {
 		var pe *envconfig.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{Var: pe.KeyName, Msg: fmt.Sprintf("cannot parse %q: %v", pe.Value, pe.Err)}
+			return nil, parseError(pe)
 		}
 		return nil, &Error{Var: Prefix + "_*", Msg: err.Error()}
 	}
@@ -100,6 +125,64 @@ func Load() (*Config, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// normalizeEnv unsets empty CAMNODE_ variables and rewrites the yes/no forms of booleans.
+func normalizeEnv(c *Config) error {
+	t := reflect.TypeOf(c).Elem()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := Prefix + "_" + f.Tag.Get("envconfig")
+		v, ok := os.LookupEnv(key)
+		if !ok {
+			continue
+		}
+		if strings.TrimSpace(v) == "" {
+			os.Unsetenv(key)
+			continue
+		}
+		if f.Type.Kind() != reflect.Bool {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "yes", "on", "true", "1", "y":
+			os.Setenv(key, "true")
+		case "no", "off", "false", "0", "n":
+			os.Setenv(key, "false")
+		default:
+			return &Error{Var: key, Msg: fmt.Sprintf("cannot parse %q: use true or false (also yes/no, on/off, 1/0)", v)}
+		}
+	}
+	return nil
+}
+
+// accepts says what a number setting takes, for the error of a value that does not parse;
+// Validate checks the same ranges.
+var accepts = map[string]string{
+	"WIDTH": "an even number from 16 to 7680", "HEIGHT": "an even number from 16 to 4320",
+	"FPS": "1 to 240 (frames per second, e.g. 30 or 29.97)", "CHAT_MAX_RUNES": "1 to 1000",
+	"CHAT_QUEUE": "1 to 10000", "DANMAKU_CC_ROWS": "2 or 3", "DANMAKU_AREA": "0.1 to 1 (a share of the picture height)",
+	"DANMAKU_OPACITY": "0.1 to 1", "DANMAKU_SIZE": "0.01 to 0.5 (a share of the picture height)",
+	"AUDIO_RATE": "48000 or 44100", "ROTATE": "0, 90, 180 or 270",
+	"MQTT_KEEPALIVE": "a duration from 5s to 30m", "RTMP_TIMEOUT": "a duration from 100ms to 5m",
+	"RECONNECT_MIN": "a duration like 500ms", "RECONNECT_MAX": "a duration up to 1h",
+	"SEND_BUFFER": "a duration from 500ms to 1m", "TELEMETRY_INTERVAL": "a duration from 1s to 24h",
+	"SNAPSHOT_INTERVAL": "a duration like 10s, or 0 for off",
+}
+
+// parseError is the *Error of a value envconfig could not parse: the value, and what the
+// setting accepts rather than Go's parser message.
+func parseError(pe *envconfig.ParseError) *Error {
+	what := accepts[strings.TrimPrefix(pe.KeyName, Prefix+"_")]
+	msg := pe.Err.Error()
+	var ne *strconv.NumError
+	if errors.As(pe.Err, &ne) {
+		msg = "not a number"
+	}
+	if what != "" {
+		msg += ": use " + what
+	}
+	return &Error{Var: pe.KeyName, Msg: fmt.Sprintf("cannot parse %q: %s", pe.Value, msg)}
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
@@ -136,6 +219,13 @@ func (c *Config) Validate() error {
 	if c.HADiscoveryPrefix == "" || strings.ContainsAny(c.HADiscoveryPrefix, "#+\x00") {
 		return bad("HA_DISCOVERY_PREFIX", "%q is not a usable topic prefix", c.HADiscoveryPrefix)
 	}
+	if !strings.Contains(c.MQTTURL, "://") {
+		// 127.0.0.1:1883 or homeassistant.local:1883: url.Parse would call the host a scheme.
+		if strings.Contains(c.MQTTURL, "@") {
+			return bad("MQTT_URL", "no scheme: write tcp://host:1883 (or ssl://, mqtts://, ws://, wss://)")
+		}
+		return bad("MQTT_URL", "%q has no scheme: use tcp://%s (or ssl://, mqtts://, ws://, wss://)", c.MQTTURL, c.MQTTURL)
+	}
 	u, err := url.Parse(c.MQTTURL)
 	if err != nil {
 		return bad("MQTT_URL", "not a URL: %s", RedactURL(c.MQTTURL))
@@ -158,13 +248,36 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.MQTTCAFile != "" || c.MQTTCertFile != "" {
+		switch u.Scheme {
+		case "ssl", "mqtts", "tls", "wss":
+		default:
+			v := "MQTT_CA_FILE"
+			if c.MQTTCAFile == "" {
+				v = "MQTT_CERT_FILE"
+			}
+			return bad(v, "TLS files are for a TLS broker, and CAMNODE_MQTT_URL is %s://: use ssl://, mqtts:// or wss://", u.Scheme)
+		}
+	}
 	if c.MQTTKeepAlive < 5*time.Second || c.MQTTKeepAlive > 30*time.Minute {
 		return bad("MQTT_KEEPALIVE", "%v: use 5s to 30m", c.MQTTKeepAlive)
 	}
-	if c.RTMPURL != "" {
-		if err := checkRTMPURL(c.RTMPURL); err != "" {
-			return bad("RTMP_URL", "%s: %s", RedactURL(c.RTMPURL), err)
+	for i, raw := range strings.Fields(c.RTMPURL) {
+		// The one parser the publisher uses: what is accepted here is what is sent.
+		if _, err := rtmp.ParseURL(raw); err != nil {
+			which := ""
+			if len(strings.Fields(c.RTMPURL)) > 1 {
+				which = fmt.Sprintf("URL %d, ", i+1)
+			}
+			why := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "rtmp: "), rtmp.ErrURL.Error()+": ")
+			if i := strings.Index(why, "://"); i > 0 && !strings.Contains(why[:i], " ") {
+				_, why, _ = strings.Cut(why, ": ") // "rtmp://host: want ..." repeats the URL shown before it
+			}
+			return bad("RTMP_URL", "%s%s: %s", which, RedactURL(raw), why)
 		}
+	}
+	if c.Autostart && strings.TrimSpace(c.RTMPURL) == "" {
+		return bad("RTMP_URL", "CAMNODE_AUTOSTART is on but no ingest is set: set rtmp://host/app/streamkey (or switch autostart off)")
 	}
 	if c.RTMPCAFile != "" {
 		if err := checkPEMCertificates(c.RTMPCAFile); err != "" {
@@ -185,6 +298,65 @@ func (c *Config) Validate() error {
 	}
 	if err := checkSource(c.Source); err != "" {
 		return bad("SOURCE", "%s", err)
+	}
+	switch c.SourceFormat {
+	case "h264":
+	case "yuv420", "nv12", "yuyv", "mjpeg":
+		if !strings.HasPrefix(c.Source, "exec:") {
+			return bad("SOURCE_FORMAT", "%s is for an exec: source; CAMNODE_SOURCE %s tells its own format: leave this h264", c.SourceFormat, sourceScheme(c.Source))
+		}
+	default:
+		return bad("SOURCE_FORMAT", "%q: use h264, yuv420, nv12, yuyv or mjpeg", c.SourceFormat)
+	}
+	switch {
+	case c.Audio == "silent", c.Audio == "none":
+	case strings.HasPrefix(c.Audio, "exec:"):
+		if strings.TrimSpace(strings.TrimPrefix(c.Audio, "exec:")) == "" {
+			return bad("AUDIO", "exec: needs a command writing ADTS AAC, e.g. exec:ffmpeg -f alsa -i hw:1,0 -c:a aac -b:a 96k -f adts -")
+		}
+	default:
+		return bad("AUDIO", "%q: use silent, none or exec:<command>", c.Audio)
+	}
+	if c.AudioRate != 48000 && c.AudioRate != 44100 {
+		return bad("AUDIO_RATE", "%d: use 48000 or 44100", c.AudioRate)
+	}
+	switch {
+	case c.Encoder == "auto", c.Encoder == "x264", c.Encoder == "v4l2m2m":
+	case strings.HasPrefix(c.Encoder, "v4l2m2m:"):
+		if !strings.HasPrefix(strings.TrimPrefix(c.Encoder, "v4l2m2m:"), "/dev/") {
+			return bad("ENCODER", "%q: v4l2m2m: takes a device path, e.g. v4l2m2m:/dev/video11", c.Encoder)
+		}
+	default:
+		return bad("ENCODER", "%q: use auto, x264, v4l2m2m or v4l2m2m:/dev/videoN", c.Encoder)
+	}
+	switch c.X264Preset {
+	case "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo":
+	default:
+		return bad("X264_PRESET", "%q: use ultrafast, superfast, veryfast, faster, fast, medium, slow, slower or veryslow", c.X264Preset)
+	}
+	switch c.X264Profile {
+	case "baseline", "main", "high":
+	default:
+		return bad("X264_PROFILE", "%q: use baseline, main or high", c.X264Profile)
+	}
+	switch c.Rotate {
+	case 0, 90, 180, 270:
+	default:
+		return bad("ROTATE", "%d: use 0, 90, 180 or 270", c.Rotate)
+	}
+	switch c.Flip {
+	case "", "h", "v", "hv":
+	default:
+		return bad("FLIP", "%q: use h, v or hv (or leave it empty)", c.Flip)
+	}
+	if c.SnapshotInterval != 0 && (c.SnapshotInterval < time.Second || c.SnapshotInterval > 24*time.Hour) {
+		return bad("SNAPSHOT_INTERVAL", "%v: use 1s to 24h, or 0 for off", c.SnapshotInterval)
+	}
+	if err := checkHTTP(c.HTTP, c.HTTPToken); err != "" {
+		if strings.HasPrefix(err, "token") {
+			return bad("HTTP_TOKEN", "%s", err)
+		}
+		return bad("HTTP", "%s", err)
 	}
 	if c.Width < 16 || c.Width > 7680 || c.Width%2 != 0 {
 		return bad("WIDTH", "%d: use an even number from 16 to 7680", c.Width)
@@ -226,12 +398,15 @@ func (c *Config) Validate() error {
 	if c.DanmakuCCRows != 2 && c.DanmakuCCRows != 3 {
 		return bad("DANMAKU_CC_ROWS", "%d: use 2 or 3", c.DanmakuCCRows)
 	}
-	if c.DanmakuFont != "" {
-		if st, err := os.Stat(c.DanmakuFont); err != nil {
-			return bad("DANMAKU_FONT", "cannot read %s: %v", c.DanmakuFont, errors.Unwrap(err))
+	for _, font := range c.DanmakuFonts() {
+		if st, err := os.Stat(font); err != nil {
+			return bad("DANMAKU_FONT", "cannot read %s: %v", font, errors.Unwrap(err))
 		} else if st.IsDir() {
-			return bad("DANMAKU_FONT", "%s is a directory: name a .ttf, .otf, .ttc or .otc file", c.DanmakuFont)
+			return bad("DANMAKU_FONT", "%s is a directory: name a .ttf, .otf, .ttc or .otc file", font)
 		}
+	}
+	if !(c.DanmakuSize >= 0.01 && c.DanmakuSize <= 0.5) {
+		return bad("DANMAKU_SIZE", "%v: use 0.01 to 0.5 (a share of the picture height; 0.05 is 36 px at 720p)", c.DanmakuSize)
 	}
 	if !(c.DanmakuArea >= 0.1 && c.DanmakuArea <= 1) {
 		return bad("DANMAKU_AREA", "%v: use 0.1 to 1 (a share of the picture height)", c.DanmakuArea)
@@ -252,27 +427,63 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func checkRTMPURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "not a URL"
-	}
-	if u.Scheme != "rtmp" && u.Scheme != "rtmps" {
-		return "use rtmp:// or rtmps://"
-	}
-	if u.Hostname() == "" {
-		return "no host"
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "bad port"
+// checkHTTP says what is wrong with the local player's address and token; a message about
+// the token starts with "token".
+func checkHTTP(addr, token string) string {
+	if addr == "" {
+		if token != "" {
+			return "token is set but CAMNODE_HTTP is empty: set CAMNODE_HTTP too, e.g. 127.0.0.1:8080"
 		}
+		return ""
 	}
-	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
-	if len(parts) < 2 || parts[0] == "" || parts[len(parts)-1] == "" {
-		return "needs /app/streamkey after the host"
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q: use host:port, e.g. 127.0.0.1:8080 or :8080", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("%q: the port is a number from 1 to 65535", addr)
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	switch {
+	case !loopback && token == "":
+		return fmt.Sprintf("token required: %s listens beyond loopback; set CAMNODE_HTTP_TOKEN (8 characters or more), or listen on 127.0.0.1", addr)
+	case token != "" && utf8.RuneCountInString(token) < 8:
+		return "token of fewer than 8 characters: use 8 or more"
 	}
 	return ""
+}
+
+func sourceScheme(s string) string {
+	if i := strings.Index(s, ":"); i > 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+// Targets are the destinations of CAMNODE_RTMP_URL, parsed by the publisher's own parser, in
+// the order given. A Config that passed Validate has one for every URL in the setting.
+func (c *Config) Targets() []rtmp.URL {
+	var out []rtmp.URL
+	for _, raw := range strings.Fields(c.RTMPURL) {
+		if u, err := rtmp.ParseURL(raw); err == nil {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// DanmakuFonts are the font files of CAMNODE_DANMAKU_FONT, in order (separated by ':').
+func (c *Config) DanmakuFonts() []string {
+	var out []string
+	for _, f := range strings.Split(c.DanmakuFont, ":") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // checkPEMCertificates says what is wrong with a CA file: unreadable, or no PEM
@@ -472,12 +683,25 @@ func (cs Carriers) Has(c Carrier) bool {
 	return false
 }
 
-// RedactURL hides the secrets of a URL: the password of userinfo, the query, and for
-// every URL that is not an MQTT broker's the stream key (the last path element). It never fails: what does not parse
-// is hidden whole.
+// RedactURL hides, by structure, the secrets of a URL setting: for rtmp:// and rtmps:// the
+// stream key, the query values and the fragment (see rtmp.URL.Redacted); for any other URL the
+// password of its user info, its query values and fragment, and unless it is an MQTT broker's
+// the last path element (a key given where an RTMP URL belongs). Several URLs separated by
+// whitespace are redacted each. It never fails: what does not parse is hidden whole.
 func RedactURL(raw string) string {
+	fields := strings.Fields(raw)
+	if len(fields) != 1 {
+		for i, f := range fields {
+			fields[i] = RedactURL(f)
+		}
+		return strings.Join(fields, " ")
+	}
+	raw = fields[0]
+	if scheme, _, ok := strings.Cut(raw, "://"); ok && (strings.EqualFold(scheme, "rtmp") || strings.EqualFold(scheme, "rtmps")) {
+		return rtmp.RedactText(raw)
+	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
+	if err != nil || u.Scheme == "" || !strings.Contains(raw, "://") {
 		return "****"
 	}
 	if u.User != nil {
@@ -486,29 +710,41 @@ func RedactURL(raw string) string {
 		}
 	}
 	q := ""
-	if u.RawQuery != "" || u.ForceQuery {
-		q = "?****"
+	if u.RawQuery != "" {
+		q = "?" + rtmp.RedactQuery(u.RawQuery)
+	}
+	frag := ""
+	if u.Fragment != "" {
+		frag = "#****"
 	}
 	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
-	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "mqtts", "tls", "ws", "wss":
-	default:
-		// rtmp/rtmps, and anything given where an RTMP URL belongs: the last element may be a key
+	if !isMQTTScheme(u.Scheme) {
 		path := strings.TrimRight(u.Path, "/")
-		if i := strings.LastIndexByte(path, '/'); i > 0 {
+		if i := strings.LastIndexByte(path, '/'); i >= 0 && i+1 < len(path) {
 			u.Path = path[:i+1] + "KEY"
 			u.RawPath = ""
 		}
 	}
 	s := strings.Replace(u.String(), ":xxxx@", ":****@", 1)
 	s = strings.Replace(s, "/KEY", "/****", 1)
-	return s + q
+	return s + q + frag
+}
+
+func isMQTTScheme(s string) bool {
+	switch strings.ToLower(s) {
+	case "tcp", "mqtt", "ssl", "mqtts", "tls", "ws", "wss":
+		return true
+	}
+	return false
 }
 
 // Redacted returns a copy whose secrets are replaced by ****, for logs and state payloads.
 func (c Config) Redacted() Config {
 	if c.MQTTPassword != "" {
 		c.MQTTPassword = "****"
+	}
+	if c.HTTPToken != "" {
+		c.HTTPToken = "****"
 	}
 	c.MQTTURL = RedactURL(c.MQTTURL)
 	if c.RTMPURL != "" {
@@ -517,20 +753,35 @@ func (c Config) Redacted() Config {
 	return c
 }
 
-// Secrets lists the secret values set in c, for tests and log filters that must make sure
-// none of them is ever printed.
+// Secrets lists the secret values set in c: the MQTT password (also one in the broker URL),
+// the HTTP token, and every target's stream name, key, query and query values. Scrub hides
+// those of MinScrubLen bytes or more wherever they occur in free text; the shorter ones are
+// safe only where they are printed by structure (rtmp.URL, RedactURL), which is why every
+// URL is printed so.
 func (c *Config) Secrets() []string {
 	var out []string
-	if c.MQTTPassword != "" {
-		out = append(out, c.MQTTPassword)
-	}
-	if u, err := url.Parse(c.RTMPURL); err == nil && c.RTMPURL != "" {
-		path := strings.TrimRight(u.Path, "/")
-		if i := strings.LastIndexByte(path, '/'); i >= 0 && i+1 < len(path) {
-			out = append(out, path[i+1:])
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
-		if u.RawQuery != "" {
-			out = append(out, u.RawQuery)
+	}
+	add(c.MQTTPassword)
+	add(c.HTTPToken)
+	if u, err := url.Parse(c.MQTTURL); err == nil && u.User != nil {
+		pw, _ := u.User.Password()
+		add(pw)
+	}
+	for _, raw := range strings.Fields(c.RTMPURL) {
+		if u, err := rtmp.ParseURL(raw); err == nil {
+			for _, s := range u.Secrets() {
+				add(s)
+			}
+			continue
+		}
+		// Not a URL the publisher takes (Validate says so): hide all but the scheme and host.
+		_, rest, _ := strings.Cut(raw, "://")
+		if _, path, ok := strings.Cut(rest, "/"); ok {
+			add(path)
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,13 +64,19 @@ func TestLoadRejects(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	cases := map[string]string{
-		"rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl":                   "rtmp://a.rtmp.youtube.com/live2/****",
-		"rtmps://live.twitch.tv:443/app/live_123_xyz?x=1":                  "rtmps://live.twitch.tv:443/app/****?****",
-		"rtmp://127.0.0.1:1935/live/?secret=1":                             "rtmp://127.0.0.1:1935/live/?****",
+		"rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl":                   "rtmp://a.rtmp.youtube.com:1935/live2/****",
+		"rtmps://live.twitch.tv:443/app/live_123_xyz?x=1":                  "rtmps://live.twitch.tv:443/app/****?x=****",
+		"rtmp://127.0.0.1:1935/live/?secret=1":                             "rtmp://127.0.0.1:1935/live/?secret=****",
+		"rtmp://live-push.bilivideo.com/live-bvc/?streamname=live_1&key=k": "rtmp://live-push.bilivideo.com:1935/live-bvc/?streamname=****&key=****",
+		"rtmp://h/live/key#frag":                                           "rtmp://h:1935/live/****",
+		"rtmp://user:pw@h/live/key":                                        "rtmp://****@h/****",
+		"rtmp://a/live/k1 \n rtmps://b/app/k2":                             "rtmp://a:1935/live/**** rtmps://b:443/app/****",
+		"http://h/live/key?t=1#f":                                          "http://h/live/****?t=****#****",
 		"ssl://user:pa55@broker:8883":                                      "ssl://user:****@broker:8883",
+		"wss://broker/mqtt?token=abc":                                      "wss://broker/mqtt?token=****",
 		"tcp://127.0.0.1:1883":                                             "tcp://127.0.0.1:1883",
-		"rtmp://live-push.bilivideo.com/live-bvc/?streamname=live_1&key=k": "rtmp://live-push.bilivideo.com/live-bvc/?****",
-		"::not a url": "****",
+		"127.0.0.1:1883":                                                   "****",
+		"::not-a-url":                                                      "****",
 	}
 	for in, want := range cases {
 		if got := RedactURL(in); got != want {
@@ -79,16 +86,17 @@ func TestRedactURL(t *testing.T) {
 }
 
 func TestSecretsNeverInRedacted(t *testing.T) {
-	c := Config{MQTTURL: "tcp://u:pw@h:1", MQTTPassword: "hunter2", RTMPURL: "rtmp://h/app/key123?token=abc"}
+	c := Config{MQTTURL: "tcp://u:pw@h:1", MQTTPassword: "hunter2", HTTPToken: "tok3n-tok3n", RTMPURL: "rtmp://h/app/key123?token=abc rtmp://h2/live-bvc/?streamname=n&key=kk"}
 	r := c.Redacted()
-	all := r.MQTTURL + r.MQTTPassword + r.RTMPURL
-	for _, s := range append(c.Secrets(), "pw") {
-		if strings.Contains(all, s) {
+	all := r.MQTTURL + r.MQTTPassword + r.RTMPURL + r.HTTPToken
+	want := []string{"hunter2", "tok3n-tok3n", "pw", "key123?token=abc", "key123", "token=abc", "abc", "?streamname=n&key=kk", "streamname=n&key=kk", "n", "kk"}
+	if got := c.Secrets(); !slices.Equal(got, want) {
+		t.Fatalf("secrets: %q\nwant %q", got, want)
+	}
+	for _, s := range c.Secrets() {
+		if len(s) > 1 && strings.Contains(all, s) {
 			t.Fatalf("secret %q in %q", s, all)
 		}
-	}
-	if got := c.Secrets(); len(got) != 3 {
-		t.Fatalf("secrets: %q", got)
 	}
 }
 
@@ -108,6 +116,23 @@ func TestSanitizeID(t *testing.T) {
 	for in, want := range map[string]string{"Garden-Pi.local": "garden-pi", "cam 1": "cam-1", "x_y": "x_y"} {
 		if got := SanitizeID(in); got != want {
 			t.Errorf("SanitizeID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestScrub(t *testing.T) {
+	secrets := []string{"x", "stream", "long-secret-1"}
+	for in, want := range map[string]string{
+		"stream_started context deadline exceeded 127.0.0.1":           "stream_started context deadline exceeded 127.0.0.1",
+		"dial rtmp://127.0.0.1/live/x?token=x: refused":                "dial rtmp://127.0.0.1:1935/live/****?token=****: refused",
+		"broker tcp://camnode:x@127.0.0.1:1883, again":                 "broker tcp://camnode:****@127.0.0.1:1883, again",
+		`player "http://cam.lan:8080/?token=long-secret-1"`:            `player "http://cam.lan:8080/?token=****"`,
+		"wss://broker/mqtt?auth=stream#x and tcp://127.0.0.1:1883.":    "wss://broker/mqtt?auth=****#**** and tcp://127.0.0.1:1883.",
+		"the key long-secret-1 in free text; the key x in free text":   "the key **** in free text; the key x in free text",
+		"rtmp://h/live-bvc/?streamname=stream&key=x (Bilibili's form)": "rtmp://h:1935/live-bvc/?streamname=****&key=**** (Bilibili's form)",
+	} {
+		if got := Scrub(in, secrets); got != want {
+			t.Errorf("Scrub(%q)\n = %q\nwant %q", in, got, want)
 		}
 	}
 }

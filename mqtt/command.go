@@ -146,9 +146,9 @@ func ParseCommand(topics Topics, topic string, payload []byte, retained bool, ma
 	}
 	switch {
 	case retained && kind == CommandChat:
-		return Command{}, reject(topic, event, label+": retained chat ignored")
+		return Command{}, reject(topic, event, label+": retained chat ignored; clear it with: "+clearRetained(topic))
 	case retained:
-		return Command{}, reject(topic, event, label+": retained command ignored")
+		return Command{}, reject(topic, event, label+": retained command ignored; clear it with: "+clearRetained(topic))
 	case len(payload) == 0 && kind == CommandChat:
 		return Command{}, reject(topic, event, label+": empty payload")
 	case len(payload) == 0:
@@ -180,6 +180,20 @@ func ParseCommand(topics Topics, topic string, payload []byte, retained bool, ma
 		return cmd, nil
 	}
 }
+
+// clearRetained is the command line that deletes the retained message of topic (add the
+// broker's -h/-p and credentials as usual). A topic with characters a shell would read is
+// single-quoted.
+func clearRetained(topic string) string {
+	t := sanitize(topic)
+	if strings.ContainsAny(t, " \t'\"$`\\!*?[]{}()<>|&;#~") {
+		t = "'" + strings.ReplaceAll(t, "'", `'\''`) + "'"
+	}
+	return "mosquitto_pub -r -n -t " + t
+}
+
+// switchHint is what a switch command accepts, said wherever a value is not understood.
+const switchHint = " (want ON, OFF or TOGGLE)"
 
 // reject builds a RejectError. The reason is sanitised as a whole because a label comes
 // from configuration that ParseCommand does not check.
@@ -214,17 +228,27 @@ func ParseSwitch(payload []byte) (Switch, error) {
 		if sw, ok := jsonSwitch(obj.State); ok {
 			return sw, nil
 		}
-		return 0, fmt.Errorf("unknown switch value %s", quote(obj.State))
+		return 0, fmt.Errorf("unknown switch value %s%s", quoteJSON(obj.State), switchHint)
 	case '"':
 		if sw, ok := jsonSwitch(p); ok {
 			return sw, nil
 		}
-		return 0, fmt.Errorf("unknown switch value %s", quote(payload))
+		return 0, fmt.Errorf("unknown switch value %s%s", quoteJSON(p), switchHint)
 	}
 	if sw, ok := plainSwitch(p); ok {
 		return sw, nil
 	}
-	return 0, fmt.Errorf("unknown switch value %s (want ON, OFF or TOGGLE)", quote(payload))
+	return 0, fmt.Errorf("unknown switch value %s%s", quote(payload), switchHint)
+}
+
+// quoteJSON quotes a JSON string value by its content, as the plain form is quoted ("sideways",
+// not "\"sideways\""), and any other JSON value as it was sent.
+func quoteJSON(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return quote([]byte(s))
+	}
+	return quote(v)
 }
 
 // jsonSwitch reads one JSON value: a string in a plain form, true/false, or the number 1/0.

@@ -3,11 +3,15 @@ package mqtt
 import (
 	"bytes"
 	"errors"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/camnode/camnode/internal/peers"
 )
 
 func TestParseSwitch(t *testing.T) {
@@ -58,7 +62,7 @@ func TestParseSwitchRejects(t *testing.T) {
 		{`{"stat":"ON"}`, `JSON without "state"`},
 		{`{}`, `JSON without "state"`},
 		{`{"state":null}`, "unknown switch value"},
-		{`{"state":"maybe"}`, `unknown switch value "\"maybe\""`},
+		{`{"state":"maybe"}`, `unknown switch value "maybe" (want ON, OFF or TOGGLE)`},
 		{`{"state":2}`, "unknown switch value"},
 		{`{"state":{"state":"ON"}}`, "unknown switch value"},
 		{`{"state":["ON"]}`, "unknown switch value"},
@@ -177,13 +181,16 @@ func TestParseCommandRejects(t *testing.T) {
 		event    string // "" = ignored silently
 		reason   string
 	}{
-		{tp.StreamSet, "ON", true, EventCommandRejected, "stream/set: retained command ignored"},
-		{tp.AllStreamSet, "ON", true, EventCommandRejected, "all/stream/set: retained command ignored"},
-		{tp.KeyframeSet, "PRESS", true, EventCommandRejected, "keyframe/set: retained command ignored"},
-		{tp.RestartSet, "x", true, EventCommandRejected, "restart/set: retained command ignored"},
-		{tp.DanmakuSet, "ON", true, EventCommandRejected, "danmaku/set: retained command ignored"},
-		{tp.Chat, "old news", true, EventChatRejected, "chat: retained chat ignored"},
-		{tp.AllChat, "old news", true, EventChatRejected, "all/chat: retained chat ignored"},
+		{tp.StreamSet, "ON", true, EventCommandRejected, "stream/set: retained command ignored; clear it with: mosquitto_pub -r -n -t camnode/n1/stream/set"},
+		{tp.AllStreamSet, "ON", true, EventCommandRejected, "all/stream/set: retained command ignored; clear it with: mosquitto_pub -r -n -t camnode/all/stream/set"},
+		{tp.KeyframeSet, "PRESS", true, EventCommandRejected, "keyframe/set: retained command ignored; clear it with: mosquitto_pub -r -n -t camnode/n1/keyframe/set"},
+		{tp.RestartSet, "x", true, EventCommandRejected, "restart/set: retained command ignored; clear it with: mosquitto_pub -r -n -t camnode/n1/restart/set"},
+		{tp.DanmakuSet, "ON", true, EventCommandRejected, "danmaku/set: retained command ignored; clear it with: mosquitto_pub -r -n -t camnode/n1/danmaku/set"},
+		{tp.Chat, "old news", true, EventChatRejected, "chat: retained chat ignored; clear it with: mosquitto_pub -r -n -t camnode/n1/chat"},
+		{tp.AllChat, "old news", true, EventChatRejected, "all/chat: retained chat ignored; clear it with: mosquitto_pub -r -n -t camnode/all/chat"},
+		{tp.StreamSet, `{"state":"sideways"}`, false, EventCommandRejected, `stream/set: unknown switch value "sideways" (want ON, OFF or TOGGLE)`},
+		{tp.StreamSet, `"sideways"`, false, EventCommandRejected, `stream/set: unknown switch value "sideways" (want ON, OFF or TOGGLE)`},
+		{tp.StreamSet, `{"state":2}`, false, EventCommandRejected, `stream/set: unknown switch value "2" (want ON, OFF or TOGGLE)`},
 		{tp.StreamSet, "maybe", false, EventCommandRejected, `stream/set: unknown switch value "maybe" (want ON, OFF or TOGGLE)`},
 		{tp.StreamSet, `{"state":`, false, EventCommandRejected, `stream/set: invalid JSON: "{\"state\":"`},
 		{tp.DanmakuSet, `{"on":true}`, false, EventCommandRejected, `danmaku/set: JSON without "state": "{\"on\":true}"`},
@@ -320,4 +327,55 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("payload on %v", kind)
 		}
 	})
+}
+
+// TestRetainedEventSaysHowToClear runs the command line a retained-command event gives, as a
+// user copies it (with the broker's -h/-p added), and checks that it clears the ghost: the
+// next node to connect sees no retained command.
+func TestRetainedEventSaysHowToClear(t *testing.T) {
+	m := peers.StartMosquitto(t)
+	tp := nodeTopics
+	for _, topic := range []string{tp.StreamSet, tp.Chat} {
+		peers.Publish(t, m, topic, "ON", "-r")
+	}
+	sub := peers.Subscribe(t, m, tp.Event)
+	first := startTestNode(t, m.URL(), nil)
+	for _, topic := range []string{tp.StreamSet, tp.Chat} {
+		evs := waitEvent(t, sub, tp.Event, "mosquitto_pub -r -n -t "+topic)
+		reason := evs[len(evs)-1].Reason
+		_, line, ok := strings.Cut(reason, "clear it with: ")
+		if !ok {
+			t.Fatalf("event %q says no command", reason)
+		}
+		args := append(strings.Fields(line)[1:], "-h", "127.0.0.1", "-p", strconv.Itoa(m.Port))
+		if out, err := exec.Command("mosquitto_pub", args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+	}
+	first.Close()
+
+	from := len(sub.Messages())
+	startTestNode(t, m.URL(), nil)
+	peers.Publish(t, m, tp.StreamSet, "sentinel")
+	if _, ok := sub.WaitNext(from, func(msg peers.Message) bool { return strings.Contains(msg.Payload, "sentinel") }, 10*time.Second); !ok {
+		t.Fatal("no event for the sentinel")
+	}
+	for _, msg := range sub.Messages()[from:] {
+		if strings.Contains(msg.Payload, "retained") {
+			t.Errorf("after the printed command, still: %s", msg.Payload)
+		}
+	}
+}
+
+func TestClearRetainedQuotesForTheShell(t *testing.T) {
+	for topic, want := range map[string]string{
+		"camnode/garden/stream/set":   "mosquitto_pub -r -n -t camnode/garden/stream/set",
+		"cam node/it's/stream/set":    `mosquitto_pub -r -n -t 'cam node/it'\''s/stream/set'`,
+		"camnode/$(reboot)/chat":      `mosquitto_pub -r -n -t 'camnode/$(reboot)/chat'`,
+		"camnode/\u202egarden/stream": "mosquitto_pub -r -n -t camnode/\ufffdgarden/stream",
+	} {
+		if got := clearRetained(topic); got != want {
+			t.Errorf("clearRetained(%q) = %q, want %q", topic, got, want)
+		}
+	}
 }

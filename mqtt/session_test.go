@@ -101,10 +101,10 @@ func TestRetainedCommandIgnored(t *testing.T) {
 		got[ev.Reason] = ev.Event
 	}
 	want := map[string]string{
-		"stream/set: retained command ignored":                                 EventCommandRejected,
-		"all/stream/set: retained command ignored":                             EventCommandRejected,
-		"chat: retained chat ignored":                                          EventChatRejected,
-		`stream/set: unknown switch value "sentinel" (want ON, OFF or TOGGLE)`: EventCommandRejected,
+		"stream/set: retained command ignored; clear it with: mosquitto_pub -r -n -t " + tp.StreamSet:        EventCommandRejected,
+		"all/stream/set: retained command ignored; clear it with: mosquitto_pub -r -n -t " + tp.AllStreamSet: EventCommandRejected,
+		"chat: retained chat ignored; clear it with: mosquitto_pub -r -n -t " + tp.Chat:                      EventChatRejected,
+		`stream/set: unknown switch value "sentinel" (want ON, OFF or TOGGLE)`:                               EventCommandRejected,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("events:\n got %v\nwant %v", got, want)
@@ -152,7 +152,7 @@ func TestGarbageOnEveryTopic(t *testing.T) {
 		send(topic, "latin1", want{EventCommandRejected, l + `: payload is not valid UTF-8: "caf� ON"`})
 		send(topic, "huge", want{EventCommandRejected, l + ": payload of 1048576 bytes exceeds the 65536-byte limit"})
 		send(topic, "badjson", want{EventCommandRejected, l + `: invalid JSON: "{\"state\": \"ON\""`})
-		send(topic, "nonsense", want{EventCommandRejected, l + `: unknown switch value "\"maybe\""`})
+		send(topic, "nonsense", want{EventCommandRejected, l + `: unknown switch value "maybe" (want ON, OFF or TOGGLE)`})
 	}
 	for _, topic := range []string{tp.KeyframeSet, tp.RestartSet} {
 		l := tp.label(topic)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing camnode needs on Debian/Ubuntu, and only what is
-# missing: the Go toolchain (>= the go.mod version); what the build links and draws with
-# (a C compiler, pkg-config and libx264-dev for the H.264 encoder, fonts-noto-cjk for
-# burned-in danmaku); and the real peers the tests run against (Mosquitto and its
+# missing: the Go toolchain (>= the go.mod version); what the build links (a C compiler,
+# pkg-config and libx264-dev for the H.264 encoder); the fonts of burned-in danmaku
+# (fonts-noto-cjk, 91 MB, fonts-symbola, fonts-unifont) only where it is drawn; and the real peers the tests run against (Mosquitto and its
 # clients, nginx with the RTMP module, ffmpeg/ffprobe).
-#   scripts/deps.sh go      Go and the build packages (enough for `camnode demo`)
-#   scripts/deps.sh all     Go, the build packages and the test peers
+#   scripts/deps.sh go      Go and the build packages
+#   scripts/deps.sh demo    the same, plus mosquitto-clients for the lines `camnode demo`
+#                           prints, plus the burn-in fonts when CAMNODE_DANMAKU has burn
+#   scripts/deps.sh all     Go, the build packages, the burn-in fonts (the burn-in tests
+#                           draw CJK text and emoji) and the test peers
 # Prints the directory of the go binary to use on its last line.
 set -euo pipefail
 what=${1:-all}
@@ -47,14 +50,25 @@ if [ -z "$go_dir" ]; then
   go_dir="$HOME/.cache/camnode/go/bin"
 fi
 
-# cgo and libx264 for media/encoder/x264, and the CJK font of the danmaku renderer.
+# cgo and libx264 for media/encoder/x264.
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 dpkg -s libx264-dev >/dev/null 2>&1 || missing+=(libx264-dev)
-[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] || missing+=(fonts-noto-cjk)
-[ -f /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf ] || missing+=(fonts-symbola)   # emoji to Unicode 9
-[ -f /usr/share/fonts/opentype/unifont/unifont_upper.otf ] || missing+=(fonts-unifont)          # later emoji
+# The fonts of the danmaku renderer (CJK, emoji): only where burn-in is drawn.
+needs_cjk=""
+case "$what" in
+  all) needs_cjk=1 ;;
+  demo) case "${CAMNODE_DANMAKU:-}" in *[Bb][Uu][Rr][Nn]*) needs_cjk=1 ;; esac ;;
+esac
+if [ -n "$needs_cjk" ]; then
+  [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] || missing+=(fonts-noto-cjk)
+  [ -f /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf ] || missing+=(fonts-symbola)   # emoji to Unicode 9
+  [ -f /usr/share/fonts/opentype/unifont/unifont_upper.otf ] || missing+=(fonts-unifont)          # later emoji
+fi
+if [ "$what" = demo ]; then
+  command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
+fi
 
 if [ "$what" = all ]; then
   command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,6 +27,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "rec", "directory the ingest records into")
 	duration := fs.Duration("for", 0, "stop after this long (0: until Ctrl-C)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h, --help: the usage went to stderr, as flag prints it
+		}
 		return 2
 	}
 
@@ -38,7 +42,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	os.Unsetenv("CAMNODE_MQTT_URL")
-	os.Unsetenv("CAMNODE_RTMP_URL")
+	// The embedded ingest's address is known only once it listens: a placeholder until then,
+	// so that autostart finds a destination.
+	os.Setenv("CAMNODE_RTMP_URL", "rtmp://127.0.0.1/live/demo")
 	cfg, code := loadConfig(stderr)
 	if cfg == nil {
 		return code

@@ -95,7 +95,7 @@ func loadConfig(stderr io.Writer) (*config.Config, int) {
 			return nil, 2
 		}
 		fmt.Fprintf(stderr, "camnode: %v\n", err)
-		return nil, 2
+		return nil, 1
 	}
 	return cfg, 0
 }
@@ -106,6 +106,14 @@ func runNode(stderr io.Writer) int {
 		return code
 	}
 	log := cfg.NewLogger(stderr)
+	warnings, err := preflight(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "camnode: bad setting %s\n", config.Scrub(err.Error(), cfg.Secrets()))
+		return 2
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 	node.Version = version
 	n, err := node.New(cfg, log)
 	if err != nil {
@@ -114,8 +122,9 @@ func runNode(stderr io.Writer) int {
 			fmt.Fprintf(stderr, "camnode: bad setting %s\n", config.Scrub(ce.Error(), cfg.Secrets()))
 			return 2
 		}
+		// Not a setting (DESIGN: exit 1 for anything else).
 		log.Error("cannot start", "err", err)
-		return 2
+		return 1
 	}
 	ctx, stop := signalContext()
 	defer stop()

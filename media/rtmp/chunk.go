@@ -42,6 +42,12 @@ const (
 	// maxChunkStreams bounds the per-chunk-stream state a peer can make the reader keep.
 	maxChunkStreams = 64
 	readStep        = 64 << 10
+	// MaxIncomingMessage and maxIncomingHeld bound what the ingest server can make a
+	// publisher hold: it sends only commands, status and control messages of a few hundred
+	// bytes, so a message above 1 MiB, or more than 1 MiB of messages in progress over all
+	// chunk streams together, is an error rather than a Pi's memory.
+	MaxIncomingMessage = 1 << 20
+	maxIncomingHeld    = 1 << 20
 )
 
 // chunkWriter splits messages into chunks. Every message starts with a type 0 header, so the
@@ -140,6 +146,7 @@ type chunkReader struct {
 	r         *bufio.Reader
 	chunkSize uint32
 	streams   map[uint32]*chunkStream
+	held      int // bytes of the messages in progress, over all chunk streams
 	tmp       [11]byte
 }
 
@@ -160,7 +167,7 @@ func (cr *chunkReader) setChunkSize(size uint32) error {
 // abort drops the partial message of a chunk stream (Abort message).
 func (cr *chunkReader) abort(csid uint32) {
 	if cs := cr.streams[csid]; cs != nil {
-		cs.buf, cs.partial = nil, false
+		cr.drop(cs)
 	}
 }
 
@@ -236,23 +243,27 @@ func (cr *chunkReader) readChunk() (message, bool, error) {
 	case format == 0:
 		cs.started = true
 		cs.timestamp, cs.delta = field, field
-		cs.buf, cs.partial = nil, false
+		cr.drop(cs)
 	case format < 3:
 		cs.delta = field
 		cs.timestamp += field
-		cs.buf, cs.partial = nil, false
+		cr.drop(cs)
 	case !cs.partial:
 		// A type 3 chunk that starts a message repeats the previous delta.
 		cs.timestamp += cs.delta
 	}
-	if cs.length > maxMessageSize {
-		return message{}, false, fmt.Errorf("chunk stream %d: message of %d bytes exceeds %d", csid, cs.length, maxMessageSize)
+	if cs.length > MaxIncomingMessage {
+		return message{}, false, fmt.Errorf("chunk stream %d: message of %d bytes from the server exceeds %d", csid, cs.length, MaxIncomingMessage)
 	}
 
 	// Grow the buffer in steps of at most readStep: memory follows the bytes received, not
 	// the length or chunk size a header claims.
 	for k := min(int(cs.length)-len(cs.buf), int(cr.chunkSize)); k > 0; {
 		step := min(k, readStep)
+		if cr.held+step > maxIncomingHeld {
+			return message{}, false, fmt.Errorf("chunk stream %d: the server's unfinished messages exceed %d bytes", csid, maxIncomingHeld)
+		}
+		cr.held += step
 		cs.buf = slices.Grow(cs.buf, step)
 		if _, err := io.ReadFull(cr.r, cs.buf[len(cs.buf):len(cs.buf)+step]); err != nil {
 			return message{}, false, unexpectedEOF(err)
@@ -268,8 +279,14 @@ func (cr *chunkReader) readChunk() (message, bool, error) {
 	if m.payload == nil {
 		m.payload = []byte{}
 	}
-	cs.buf, cs.partial = nil, false
+	cr.drop(cs) // the payload now belongs to the caller
 	return m, true, nil
+}
+
+// drop forgets the message in progress on cs.
+func (cr *chunkReader) drop(cs *chunkStream) {
+	cr.held -= len(cs.buf)
+	cs.buf, cs.partial = nil, false
 }
 
 func unexpectedEOF(err error) error {

@@ -178,6 +178,54 @@ func TestChunkReaderErrors(t *testing.T) {
 	}
 }
 
+// TestChunkReaderCapsWhatTheServerMakesItHold: a hostile ingest that starts a big message on
+// each of many chunk streams, or announces one huge message, gets an error once about 1 MiB
+// is held, not 64 x 16 MiB of a Pi's memory.
+func TestChunkReaderCapsWhatTheServerMakesItHold(t *testing.T) {
+	var in bytes.Buffer
+	const part = 200 << 10
+	for csid := uint32(0); csid < 20; csid++ {
+		in.Write(appendBasicHeader(nil, 0, 64+csid))
+		in.Write(hexBytes(t, "000000 0fffff 12 01000000")) // a 1 MiB - 1 data message...
+		in.Write(make([]byte, part))                       // ...of which 200 KiB arrive
+	}
+	cr := newChunkReader(bufio.NewReader(&in))
+	cr.chunkSize = part
+	_, err := cr.readMessage()
+	if err == nil || !strings.Contains(err.Error(), "unfinished messages exceed 1048576 bytes") {
+		t.Fatalf("readMessage = %v, want the limit of what is held", err)
+	}
+	if cr.held > maxIncomingHeld {
+		t.Errorf("%d bytes held", cr.held)
+	}
+	if left := in.Len(); left < 13*part {
+		// About 1 MiB (5 or 6 of the 20 partial messages) is read before the error.
+		t.Errorf("reader went on: only %d bytes left unread", left)
+	}
+
+	huge := hexBytes(t, "04 000000 100001 12 01000000 aa")
+	cr = newChunkReader(bufio.NewReader(bytes.NewReader(huge)))
+	if _, err := cr.readMessage(); err == nil || !strings.Contains(err.Error(), "message of 1048577 bytes from the server exceeds 1048576") {
+		t.Errorf("a 1 MiB + 1 message: %v", err)
+	}
+
+	// Whole messages do not add up: 40 messages of 64 KiB in a row are fine.
+	var ok bytes.Buffer
+	for range 40 {
+		ok.Write(writeChunks(t, 4096, 5, typeDataAMF0, 1, 0, make([]byte, 64<<10)))
+	}
+	cr = newChunkReader(bufio.NewReader(&ok))
+	cr.chunkSize = 4096
+	for i := range 40 {
+		if m, err := cr.readMessage(); err != nil || len(m.payload) != 64<<10 {
+			t.Fatalf("message %d: %d bytes, %v", i, len(m.payload), err)
+		}
+	}
+	if cr.held != 0 {
+		t.Errorf("%d bytes held after whole messages", cr.held)
+	}
+}
+
 func TestChunkReaderAbort(t *testing.T) {
 	in := hexBytes(t, "04 000000 000004 09 01000000 aabb"+"04 000000 000001 09 01000000 cc")
 	cr := newChunkReader(bufio.NewReader(bytes.NewReader(in)))
@@ -207,8 +255,11 @@ func FuzzChunkReader(f *testing.F) {
 			if err != nil {
 				return
 			}
-			if len(m.payload) > maxMessageSize {
+			if len(m.payload) > MaxIncomingMessage {
 				t.Fatalf("message of %d bytes", len(m.payload))
+			}
+			if cr.held < 0 || cr.held > maxIncomingHeld {
+				t.Fatalf("%d bytes held", cr.held)
 			}
 			if m.typeID == typeSetChunkSize && len(m.payload) >= 4 {
 				if err := cr.setChunkSize(binary.BigEndian.Uint32(m.payload)); err != nil {

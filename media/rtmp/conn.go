@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -196,7 +195,13 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err = opts.withDefaults()
+	return DialURL(ctx, u, opts)
+}
+
+// DialURL is Dial with a URL parsed already (by ParseURL, as configuration does): it sends
+// exactly u.App, u.TCURL and u.StreamName.
+func DialURL(ctx context.Context, u URL, opts Options) (*Conn, error) {
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -364,11 +369,8 @@ func (c *Conn) answer(cmd command, txn float64) (bool, error) {
 }
 
 // secrets are the strings a server message must not carry into an error: the stream name
-// with its query, the key alone, and the query alone.
-func (c *Conn) secrets() []string {
-	key, query, _ := strings.Cut(c.url.StreamName, "?")
-	return []string{c.url.StreamName, key, query}
-}
+// with its query, the key alone, the query and its values.
+func (c *Conn) secrets() []string { return c.url.Secrets() }
 
 // await reads messages until match accepts a command or fails. Protocol control messages
 // are handled on the way.

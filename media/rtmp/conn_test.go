@@ -559,7 +559,7 @@ func TestDialBadOptionsAndURL(t *testing.T) {
 	// Nothing listens on the port: the dial error shows the redacted URL only.
 	port := listenAndClose(t)
 	_, err := Dial(context.Background(), testURL(port), Options{Timeout: time.Second})
-	if err == nil || !strings.Contains(err.Error(), "/live/****: dial: ") {
+	if err == nil || !strings.Contains(err.Error(), "/live/****?auth=****: dial: ") {
 		t.Errorf("refused: %v", err)
 	}
 	assertNoSecret(t, err)

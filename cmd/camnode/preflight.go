@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media/encoder/x264"
+	srcexec "github.com/camnode/camnode/media/source/exec"
+	"github.com/camnode/camnode/media/source/v4l2"
+)
+
+// preflight checks what the settings need of this machine, so that a source that can never
+// work is a bad setting at start (exit 2 naming the variable) rather than a source_failed at
+// ON: an exec: program not on PATH, a file that does not exist, V4L2 or x264 not built into
+// this binary. A camera that is merely unplugged may come back: that is only a warning.
+func preflight(cfg *config.Config) (warnings []string, err error) {
+	bad := func(v, format string, args ...any) error {
+		return &config.Error{Var: config.Prefix + "_" + v, Msg: fmt.Sprintf(format, args...)}
+	}
+	src := cfg.Source
+	switch {
+	case strings.HasPrefix(src, "exec:"):
+		if msg := checkProgram(strings.TrimPrefix(src, "exec:")); msg != "" {
+			return nil, bad("SOURCE", "%s", msg)
+		}
+	case strings.HasPrefix(src, "file:"):
+		path := filePath(src)
+		if _, err := os.Stat(path); err != nil {
+			return nil, bad("SOURCE", "cannot read %s: %v", path, errors.Unwrap(err))
+		}
+	case strings.HasPrefix(src, "v4l2:"):
+		if !v4l2.Built {
+			return nil, bad("SOURCE", "%v: use exec:, file:// or testsrc with this build", v4l2.ErrNotBuilt)
+		}
+		if dev, err := v4l2.DevicePath(src); err == nil {
+			if _, err := os.Stat(dev); err != nil {
+				warnings = append(warnings, fmt.Sprintf("camera %s is not there now (unplugged?); streaming starts once it is: check with camnode probe", dev))
+			}
+		}
+	}
+	if strings.HasPrefix(cfg.Audio, "exec:") {
+		if msg := checkProgram(strings.TrimPrefix(cfg.Audio, "exec:")); msg != "" {
+			return nil, bad("AUDIO", "%s", msg)
+		}
+	}
+	// Raw frames and burn-in need an H.264 encoder.
+	needs := ""
+	switch {
+	case cfg.SourceFormat != "" && cfg.SourceFormat != "h264":
+		needs = "CAMNODE_SOURCE_FORMAT=" + cfg.SourceFormat
+	case cfg.Danmaku.Has(config.CarrierBurn):
+		needs = "CAMNODE_DANMAKU=burn"
+	}
+	if needs != "" {
+		switch enc := cfg.Encoder; {
+		case enc == "x264" && !x264.Built:
+			return nil, bad("ENCODER", "x264 is not built into this camnode (built with nox264 or without cgo), and %s needs an encoder: use v4l2m2m on a Pi", needs)
+		case strings.HasPrefix(enc, "v4l2m2m:"):
+			dev := strings.TrimPrefix(enc, "v4l2m2m:")
+			if _, err := os.Stat(dev); err != nil {
+				return nil, bad("ENCODER", "%s needs an encoder, and %s is not there: %v", needs, dev, errors.Unwrap(err))
+			}
+		}
+	}
+	return warnings, nil
+}
+
+// checkProgram says what is wrong with an exec: command line: one that does not split, or a
+// program that is not on PATH. Only the program's name is shown: arguments may hold secrets.
+func checkProgram(line string) string {
+	argv, err := srcexec.Argv(line)
+	if err != nil {
+		return fmt.Sprintf("exec: %v", err)
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		hint := ""
+		if strings.HasPrefix(argv[0], "rpicam-") || strings.HasPrefix(argv[0], "libcamera-") {
+			hint = " (on Raspberry Pi OS: sudo apt install rpicam-apps; in a container it must be in the image, with /dev/video* and /dev/media* passed in)"
+		}
+		return fmt.Sprintf("exec: program %q not found on PATH%s", argv[0], hint)
+	}
+	return ""
+}
+
+// filePath is the path of a file: source URI (file:///abs, file:rel, with ?loop=&pace=).
+func filePath(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return strings.TrimPrefix(uri, "file://")
+	}
+	if u.Opaque != "" {
+		p, _ := url.PathUnescape(u.Opaque)
+		return p
+	}
+	return u.Path
+}
