@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -482,7 +483,24 @@ func TestConfigErrorsAndHelp(t *testing.T) {
 func TestDemoRecords(t *testing.T) {
 	peers.Require(t, "ffprobe")
 	dir := t.TempDir()
-	p := startCamnode(t, nil, "demo", "-for", "4s", "-mqtt", "127.0.0.1:0", "-rtmp", "127.0.0.1:0", "-dir", dir)
+	p := startCamnode(t, nil, "demo", "-mqtt", "127.0.0.1:0", "-rtmp", "127.0.0.1:0", "-dir", dir)
+	// The demo runs until the ingest has recorded two seconds of video, however long a
+	// loaded machine takes to get there; then Ctrl-C ends it as a user would.
+	var recs []string
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		recs, _ = filepath.Glob(filepath.Join(dir, "*.flv"))
+		if len(recs) == 1 && recordedPackets(recs[0]) >= 60 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo recorded no 60 frames in 2 minutes (recordings %v):\n%s", recs, p.Log())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
 	if code := p.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("demo exit %d:\n%s", code, p.Log())
 	}
@@ -491,7 +509,7 @@ func TestDemoRecords(t *testing.T) {
 			t.Fatalf("demo output lacks %q:\n%s", want, p.Log())
 		}
 	}
-	recs, _ := filepath.Glob(filepath.Join(dir, "*.flv"))
+	recs, _ = filepath.Glob(filepath.Join(dir, "*.flv"))
 	if len(recs) != 1 {
 		t.Fatalf("demo recordings: %v", recs)
 	}
@@ -499,4 +517,16 @@ func TestDemoRecords(t *testing.T) {
 	if v.Codec != "h264" || v.Width != 1280 || v.Height != 720 || v.DecodeErrors != "" || len(v.Packets) < 60 || !v.Packets[0].Keyframe {
 		t.Fatalf("demo recording: %s %dx%d, %d packets, errors %q", v.Codec, v.Width, v.Height, len(v.Packets), v.DecodeErrors)
 	}
+}
+
+// recordedPackets counts the video packets of a recording that may still be growing; 0
+// while ffprobe cannot read it yet.
+func recordedPackets(path string) int {
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
+		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
 }
