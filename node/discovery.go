@@ -3,11 +3,13 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media/snapshot"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -129,4 +131,17 @@ func (n *Node) onHAOnline() {
 		n.publishDiscovery()
 		n.republish()
 	})
+}
+
+// publishSnapshot is what a snapshot.Taker publishes through: the JPEG retained on
+// <base>/snapshot (Home Assistant's image entity) and its snapshot.Info retained on
+// <base>/snapshot/info (the entity's attributes). A failed snapshot leaves the last picture
+// in place and says why in the info.
+func (n *Node) publishSnapshot(jpeg []byte, info snapshot.Info) {
+	info.Error = config.Scrub(info.Error, n.secrets)
+	if jpeg != nil {
+		n.session.Publish(n.topics.Snapshot, true, jpeg)
+	}
+	b, _ := json.Marshal(info)
+	n.session.Publish(n.topics.SnapshotInfo, true, b)
 }

@@ -334,3 +334,29 @@ func TestTaker(t *testing.T) {
 		t.Fatal("a non-keyframe took the request")
 	}
 }
+
+// An H.264-only source on a machine without a decoder: the snapshot's info says why.
+func TestTakerSaysWhyWithoutDecoder(t *testing.T) {
+	_, au := ffmpegKeyframe(t, 160, 120)
+	out := make(chan Info, 1)
+	tk := NewTaker(time.Hour, func(b []byte, info Info) {
+		if b != nil {
+			t.Errorf("a picture without a decoder")
+		}
+		out <- info
+	})
+	tk.Decoder = Decoder{FFmpeg: filepath.Join(t.TempDir(), "no-ffmpeg")}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go tk.Run(ctx)
+	if !tk.Due() {
+		t.Fatal("the first periodic snapshot is not due at once")
+	}
+	tk.OfferKeyframe(&media.AccessUnit{NALUs: au, Keyframe: true})
+	if info := <-out; !strings.Contains(info.Error, "no H.264 decoder") || !strings.Contains(info.Error, "install ffmpeg") || info.TS == "" {
+		t.Fatalf("info %+v", info)
+	}
+	if tk.Due() {
+		t.Fatal("due again before the interval passed")
+	}
+}

@@ -16,9 +16,11 @@ import (
 // it and publishes. A snapshot still being made when the next is due makes that one wait
 // for a later frame: a snapshot never delays a frame of the stream.
 type Taker struct {
+	// Decoder decodes the keyframes of an H.264-only source; set it before Run.
+	Decoder Decoder
+
 	interval  time.Duration
 	publish   func(jpeg []byte, info Info)
-	decoder   Decoder
 	requested atomic.Bool
 	next      atomic.Int64 // UnixNano when the next periodic snapshot is due; 0: now
 	busy      atomic.Bool  // a snapshot is handed over and not yet made
@@ -101,7 +103,7 @@ func (t *Taker) Run(ctx context.Context) {
 			case j.frame != nil:
 				b, err = FromFrame(j.frame, 0)
 			default:
-				b, err = t.decoder.FromKeyframe(ctx, j.au)
+				b, err = t.Decoder.FromKeyframe(ctx, j.au)
 			}
 			t.busy.Store(false) // publishing may block; the next frame can be taken meanwhile
 			info := Info{TS: stamp(time.Now())}
