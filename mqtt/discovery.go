@@ -216,8 +216,8 @@ func discoveryFilters(t Topics) []string {
 // at every connect that make Home Assistant log "No device components to cleanup".
 //
 // The broker sends retained messages right after the subscription; a marker published
-// afterwards on the node's own event-free topic <base>/discovery/probe comes after all of
-// them, so the answer needs no waiting on a clock. ctx bounds the whole exchange.
+// afterwards on the node's own Topics.DiscoveryProbe comes after all of them, so the
+// answer needs no waiting on a clock. ctx bounds the whole exchange.
 func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
 	t := cfg.Topics
 	if t.DiscoveryPrefix == "" {
@@ -228,7 +228,7 @@ func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
 		return nil, err
 	}
 	defer client.Disconnect(disconnectQuiesce)
-	marker := t.Base + "/discovery/probe"
+	marker := t.DiscoveryProbe
 	var (
 		mu    sync.Mutex
 		found []string

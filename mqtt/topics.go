@@ -39,6 +39,10 @@ type Topics struct {
 	Event         string // <base>/event: JSON {"event","reason","ts"}
 	Snapshot      string // <base>/snapshot, retained: JPEG of the picture as viewers see it
 	SnapshotInfo  string // <base>/snapshot/info, retained: JSON {"ts","width","height","bytes","error"}
+	// DiscoveryProbe, <base>/discovery/probe: a marker RetainedDiscovery publishes (not
+	// retained) once per run with discovery off, after which every retained discovery
+	// message of the node has arrived.
+	DiscoveryProbe string
 }
 
 // fleetLevel is the topic level under the prefix that addresses every node at once; a node
@@ -71,15 +75,16 @@ func NewTopics(prefix, nodeID, discoveryPrefix string) Topics {
 		AllStreamSet: prefix + "/" + fleetLevel + "/stream/set",
 		AllChat:      prefix + "/" + fleetLevel + "/chat",
 
-		Availability:  base + "/availability",
-		StreamState:   base + "/stream/state",
-		StreamDesired: base + "/stream/desired",
-		DanmakuState:  base + "/danmaku/state",
-		State:         base + "/state",
-		Telemetry:     base + "/telemetry",
-		Event:         base + "/event",
-		Snapshot:      base + "/snapshot",
-		SnapshotInfo:  base + "/snapshot/info",
+		Availability:   base + "/availability",
+		StreamState:    base + "/stream/state",
+		StreamDesired:  base + "/stream/desired",
+		DanmakuState:   base + "/danmaku/state",
+		State:          base + "/state",
+		Telemetry:      base + "/telemetry",
+		Event:          base + "/event",
+		Snapshot:       base + "/snapshot",
+		SnapshotInfo:   base + "/snapshot/info",
+		DiscoveryProbe: base + "/discovery/probe",
 	}
 	if discoveryPrefix != "" {
 		t.HAStatus = discoveryPrefix + "/status"
