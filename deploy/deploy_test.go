@@ -20,6 +20,7 @@ import (
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/internal/peers"
+	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -39,6 +40,9 @@ func loadYAML(t *testing.T, path string, into any) {
 // The example automations are for the node "garden" with the default prefixes.
 var gardenTopics = mqtt.NewTopics("camnode", "garden", "homeassistant")
 
+// gardenDevice is a node as the examples expect it: one destination, events known.
+var gardenDevice = mqtt.DeviceInfo{CPUTemperature: true, EventTypes: []string{"stream_started", "stream_stopped"}}
+
 // gardenEntities are the entity IDs Home Assistant gives the node's discovered entities.
 func gardenEntities(t *testing.T) map[string]bool {
 	t.Helper()
@@ -47,12 +51,14 @@ func gardenEntities(t *testing.T) map[string]bool {
 			DefaultEntityID string `json:"default_entity_id"`
 		} `json:"cmps"`
 	}
-	if err := json.Unmarshal(mqtt.DiscoveryMessages(gardenTopics, mqtt.DeviceInfo{CPUTemperature: true})[0].Payload, &root); err != nil {
+	if err := json.Unmarshal(mqtt.DiscoveryMessages(gardenTopics, gardenDevice)[0].Payload, &root); err != nil {
 		t.Fatal(err)
 	}
 	ids := map[string]bool{}
 	for _, c := range root.Cmps {
-		ids[c.DefaultEntityID] = true
+		if c.DefaultEntityID != "" { // not a tombstone
+			ids[c.DefaultEntityID] = true
+		}
 	}
 	return ids
 }
@@ -71,7 +77,7 @@ type automation struct {
 }
 
 var (
-	entityRef = regexp.MustCompile(`\b(switch|sensor|binary_sensor|button|text)\.camnode_[a-z0-9_]+`)
+	entityRef = regexp.MustCompile(`\b(switch|sensor|binary_sensor|button|text|image|event)\.camnode_[a-z0-9_]+`)
 	// Trigger platforms and actions the examples may use: each is a documented Home
 	// Assistant trigger or service.
 	knownTriggers = []string{"state", "numeric_state", "template", "persistent_notification", "mqtt", "time", "event"}
@@ -393,6 +399,283 @@ func TestDockerfile(t *testing.T) {
 	for _, p := range []string{"linux/amd64", "linux/arm64", "linux/arm/v7"} {
 		if !strings.Contains(string(mk), p) || !strings.Contains(df, p) {
 			t.Errorf("platform %s missing from mk/release.mk or the Dockerfile", p)
+		}
+	}
+}
+
+// blueprint is the shape of a Home Assistant automation blueprint; unknown keys fail the load.
+type blueprint struct {
+	Blueprint struct {
+		Name        string `yaml:"name"`
+		Description string `yaml:"description"`
+		Domain      string `yaml:"domain"`
+		SourceURL   string `yaml:"source_url"`
+		Input       map[string]struct {
+			Name        string         `yaml:"name"`
+			Description string         `yaml:"description"`
+			Default     any            `yaml:"default"`
+			Selector    map[string]any `yaml:"selector"`
+		} `yaml:"input"`
+	} `yaml:"blueprint"`
+	Mode       string           `yaml:"mode"`
+	Max        int              `yaml:"max"`
+	Variables  map[string]any   `yaml:"variables"`
+	Triggers   []map[string]any `yaml:"triggers"`
+	Conditions []map[string]any `yaml:"conditions"`
+	Actions    []map[string]any `yaml:"actions"`
+}
+
+// inputRefs are the names of every `!input name` in a YAML document.
+func inputRefs(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var refs []string
+	var visit func(n *yaml.Node)
+	visit = func(n *yaml.Node) {
+		if n.Tag == "!input" {
+			refs = append(refs, n.Value)
+		}
+		for _, c := range n.Content {
+			visit(c)
+		}
+	}
+	visit(&doc)
+	return refs
+}
+
+// checkSteps checks a list of automation steps: known actions, delays, and if/then/else
+// whose branches are steps again.
+func checkSteps(t *testing.T, where string, steps []any) {
+	t.Helper()
+	for _, st := range steps {
+		m, ok := st.(map[string]any)
+		if !ok {
+			t.Errorf("%s: step %v is not a mapping", where, st)
+			continue
+		}
+		switch {
+		case m["action"] != nil:
+			if name, _ := m["action"].(string); !slices.Contains(knownActions, name) {
+				t.Errorf("%s: action %q", where, name)
+			}
+		case m["delay"] != nil:
+		case m["if"] != nil:
+			for _, branch := range []string{"then", "else"} {
+				if b, ok := m[branch].([]any); ok {
+					checkSteps(t, where+"."+branch, b)
+				}
+			}
+		default:
+			t.Errorf("%s: step %v is neither an action, a delay nor an if", where, m)
+		}
+	}
+}
+
+// The blueprints load as Home Assistant reads them, use only their declared inputs (and
+// all of them), real triggers and actions, balanced templates, and entities discovery creates.
+func TestHomeAssistantBlueprints(t *testing.T) {
+	files, _ := filepath.Glob("homeassistant/blueprints/*.yaml")
+	if len(files) != 2 {
+		t.Fatalf("blueprints %v, want forward-chat and stream-while-on", files)
+	}
+	entities := gardenEntities(t)
+	for _, f := range files {
+		var bp blueprint
+		loadYAML(t, f, &bp)
+		name := filepath.Base(f)
+		if bp.Blueprint.Domain != "automation" || !strings.HasPrefix(bp.Blueprint.Name, "camnode: ") ||
+			!strings.HasSuffix(bp.Blueprint.SourceURL, "deploy/homeassistant/blueprints/"+name) || len(bp.Triggers) == 0 || len(bp.Actions) == 0 {
+			t.Errorf("%s: blueprint header %+v", name, bp.Blueprint)
+		}
+		if !slices.Contains([]string{"single", "restart", "queued", "parallel"}, bp.Mode) {
+			t.Errorf("%s: mode %q", name, bp.Mode)
+		}
+		used := map[string]bool{}
+		for _, ref := range inputRefs(t, f) {
+			if _, ok := bp.Blueprint.Input[ref]; !ok {
+				t.Errorf("%s: !input %s is not declared", name, ref)
+			}
+			used[ref] = true
+		}
+		for in, spec := range bp.Blueprint.Input {
+			if !used[in] {
+				t.Errorf("%s: input %s is declared but never used", name, in)
+			}
+			if spec.Name == "" || len(spec.Selector) != 1 {
+				t.Errorf("%s: input %s needs a name and one selector", name, in)
+			}
+		}
+		for _, tr := range bp.Triggers {
+			if p, _ := tr["trigger"].(string); !slices.Contains(append(knownTriggers, "homeassistant"), p) {
+				t.Errorf("%s: trigger %v", name, tr["trigger"])
+			}
+		}
+		steps := make([]any, len(bp.Actions))
+		for i, a := range bp.Actions {
+			steps[i] = a
+		}
+		checkSteps(t, name, steps)
+		all := map[string]any{"b": bp.Blueprint.Description, "v": bp.Variables, "t": bp.Triggers, "c": bp.Conditions, "a": bp.Actions}
+		for _, in := range bp.Blueprint.Input {
+			all[in.Name] = in.Description
+		}
+		walk(all, "", func(_, s string) {
+			for _, ref := range entityRef.FindAllString(s, -1) {
+				if !entities[ref] {
+					t.Errorf("%s: refers to %s, which discovery does not create", name, ref)
+				}
+			}
+			if strings.Count(s, "{{") != strings.Count(s, "}}") || strings.Count(s, "{%") != strings.Count(s, "%}") {
+				t.Errorf("%s: unbalanced template %q", name, s)
+			}
+		})
+	}
+}
+
+// jinja renders templates with Jinja2, Home Assistant's engine: each job's context is JSON,
+// and "states" in it becomes the states() function over that map. Skips (or fails under
+// CAMNODE_REQUIRE_JINJA=1) where python3-jinja2 is missing.
+func jinja(t *testing.T, jobs []jinjaJob) []string {
+	t.Helper()
+	py := ""
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import jinja2").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
+		if os.Getenv("CAMNODE_REQUIRE_JINJA") == "1" {
+			t.Fatal("python3 with jinja2 is required (apt-get install python3-jinja2)")
+		}
+		t.Skip("python3 with jinja2 missing")
+	}
+	const script = `
+import json, sys, jinja2
+env = jinja2.Environment()
+out = []
+for job in json.load(sys.stdin):
+    ctx = dict(job["ctx"])
+    st = ctx.pop("states", {})
+    ctx["states"] = lambda e, st=st: st.get(e, "unknown")
+    out.append(env.from_string(job["template"]).render(**ctx))
+json.dump(out, sys.stdout)
+`
+	in, _ := json.Marshal(jobs)
+	cmd := exec.Command(py, "-c", script)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jinja2: %v\n%s", err, stderr.String())
+	}
+	var out []string
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type jinjaJob struct {
+	Template string         `json:"template"`
+	Ctx      map[string]any `json:"ctx"`
+}
+
+// The forward-chat blueprint's message, sent through the chat entity's own command
+// template, is a chat the node takes: "user: text", cut to the node's limit.
+func TestForwardChatBlueprintRenders(t *testing.T) {
+	var bp blueprint
+	loadYAML(t, "homeassistant/blueprints/camnode_forward_chat.yaml", &bp)
+	value := bp.Actions[0]["data"].(map[string]any)["value"].(string)
+	cond := bp.Conditions[0]["value_template"].(string)
+	vars := map[string]any{"user_attribute": "user", "max_length": 100}
+	long := "Someone is at the front door — " + strings.Repeat("ding dong ", 20)
+	withVars := func(m map[string]any) map[string]any {
+		for k, v := range vars {
+			m[k] = v
+		}
+		return m
+	}
+	entityTrigger := withVars(map[string]any{"trigger": map[string]any{"id": "entity", "to_state": map[string]any{"state": long, "attributes": map[string]any{"user": "alice"}}}})
+	eventTrigger := withVars(map[string]any{"trigger": map[string]any{"id": "event", "event": map[string]any{"data": map[string]any{"text": "hello 弹幕"}}}})
+	blank := withVars(map[string]any{"trigger": map[string]any{"id": "event", "event": map[string]any{"data": map[string]any{"text": "  "}}}})
+	out := jinja(t, []jinjaJob{
+		{value, entityTrigger}, {value, eventTrigger},
+		{cond, entityTrigger}, {cond, blank},
+	})
+	if n := utf8.RuneCountInString(out[0]); n != 100 || !strings.HasPrefix(out[0], "alice: Someone is at the front door") {
+		t.Errorf("entity message %q (%d runes)", out[0], n)
+	}
+	if out[1] != "hello 弹幕" {
+		t.Errorf("event message %q", out[1])
+	}
+	if out[2] != "True" || out[3] != "False" {
+		t.Errorf("condition: %q for a message, %q for blanks", out[2], out[3])
+	}
+	// Through the text entity of discovery to the node.
+	var root struct {
+		Cmps map[string]map[string]any `json:"cmps"`
+	}
+	json.Unmarshal(mqtt.DiscoveryMessages(gardenTopics, gardenDevice)[0].Payload, &root)
+	chat := root.Cmps["chat"]
+	sent := jinja(t, []jinjaJob{{chat["command_template"].(string), map[string]any{"value": out[0]}}})[0]
+	cmd, err := mqtt.ParseCommand(gardenTopics, chat["command_topic"].(string), []byte(sent), false, 0)
+	if err != nil || cmd.Kind != mqtt.CommandChat {
+		t.Fatalf("the node rejects %q: %v", sent, err)
+	}
+	msgs, errs := danmaku.ParseChat(cmd.Payload, danmaku.Limits{})
+	if len(errs) > 0 || len(msgs) != 1 || msgs[0].Text != out[0] {
+		t.Fatalf("the node reads %q as %+v, %v", sent, msgs, errs)
+	}
+}
+
+// The stream-while-on blueprint's test says on for each "on" state and off otherwise.
+func TestStreamWhileOnBlueprintRenders(t *testing.T) {
+	var bp blueprint
+	loadYAML(t, "homeassistant/blueprints/camnode_stream_while_on.yaml", &bp)
+	cond := bp.Actions[0]["if"].([]any)[0].(map[string]any)["value_template"].(string)
+	onStates := bp.Blueprint.Input["on_states"].Default
+	var jobs []jinjaJob
+	for _, state := range []string{"on", "home", "off", "not_home", "unavailable"} {
+		jobs = append(jobs, jinjaJob{cond, map[string]any{"trigger_entity": "person.alice", "on_states": onStates, "states": map[string]any{"person.alice": state}}})
+	}
+	if out := jinja(t, jobs); !slices.Equal(out, []string{"True", "True", "False", "False", "False"}) {
+		t.Fatalf("on/home/off/not_home/unavailable rendered %v", out)
+	}
+}
+
+// The dashboard example shows only entities discovery creates, and the ones a user needs.
+func TestHomeAssistantDashboard(t *testing.T) {
+	var dash struct {
+		Title string           `yaml:"title"`
+		Views []map[string]any `yaml:"views"`
+	}
+	loadYAML(t, "homeassistant/dashboard.yaml", &dash)
+	if dash.Title == "" || len(dash.Views) == 0 {
+		t.Fatalf("dashboard %+v", dash)
+	}
+	entities := gardenEntities(t)
+	seen := map[string]bool{}
+	walk(map[string]any{"views": dash.Views}, "", func(_, s string) {
+		for _, ref := range entityRef.FindAllString(s, -1) {
+			if !entities[ref] {
+				t.Errorf("dashboard refers to %s, which discovery does not create", ref)
+			}
+			seen[ref] = true
+		}
+	})
+	for _, want := range []string{"image.camnode_garden_snapshot", "switch.camnode_garden_stream", "sensor.camnode_garden_state",
+		"text.camnode_garden_chat", "binary_sensor.camnode_garden_problem", "event.camnode_garden_event"} {
+		if !seen[want] {
+			t.Errorf("dashboard lacks %s", want)
 		}
 	}
 }

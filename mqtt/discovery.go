@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -14,25 +17,49 @@ import (
 
 // Home Assistant MQTT discovery: one device-based discovery message per node,
 // <discovery_prefix>/device/<device id>/config, retained, holding the device, the origin and
-// every entity under "cmps". Home Assistant drops components left out of a later message and
-// the whole device on an empty payload, so a node that stops publishing discovery clears it
-// with DiscoveryRemoval.
+// every entity under "cmps". Home Assistant only acts on the components a message holds: a
+// component left out of a later message stays as an orphan. So every component camnode has
+// ever published (allComponents) that the current message does not carry goes out as a
+// platform-only tombstone ({"p":"sensor"}), which removes it (Home Assistant 2024.11's
+// device discovery contract). An empty payload removes the whole device: DiscoveryRemoval.
+//
+// Minimum Home Assistant version: 2024.11 (device-based discovery); 2025.10 for
+// default_entity_id to name the entities (older versions ignore it and derive entity IDs
+// from the names, e.g. text.camnode_garden_send_chat).
 
-// DeviceInfo is what Home Assistant shows about the node on its device page.
+// DeviceInfo is what Home Assistant shows about the node on its device page, and what
+// shapes its entities.
 type DeviceInfo struct {
 	Name             string // default "camnode <node ID>"
-	Manufacturer     string // optional
-	Model            string // default "camnode"; e.g. the board: "Raspberry Pi 4 Model B Rev 1.4"
+	Manufacturer     string // default DefaultManufacturer
+	Model            string // default "camnode"
+	HWVersion        string // the board, e.g. "Raspberry Pi 4 Model B Rev 1.4"; optional
 	SWVersion        string // camnode's version, also the origin's sw_version
 	ConfigurationURL string // optional; http://, https:// or homeassistant://
-	SupportURL       string // optional; the origin's support_url
+	SupportURL       string // the origin's support_url; default DefaultSupportURL
 	// CPUTemperature says the board has a thermal sensor, so telemetry carries cpu_temp_c
 	// and a CPU temperature sensor is offered.
 	CPUTemperature bool
 	// ChatMaxRunes caps the "Send chat" text entity below Home Assistant's own limit of 255,
 	// so the UI refuses what the node would reject. 0 means 255.
 	ChatMaxRunes int
+	// EventTypes is every event name the node can publish on Topics.Event: the event
+	// entity's event_types. Empty: no event entity.
+	EventTypes []string
+	// Targets are the destinations, redacted, in the order of the state's "targets" list.
+	// With more than one, each gets an Ingest connectivity sensor (at most MaxTargetEntities).
+	Targets []string
 }
+
+// Defaults of the device and origin blocks.
+const (
+	DefaultManufacturer = "camnode project"
+	DefaultSupportURL   = "https://github.com/camnode/camnode"
+)
+
+// MaxTargetEntities is how many destinations get their own Ingest sensor; the
+// tombstones of removed ones cover the same range.
+const MaxTargetEntities = 8
 
 // RetainedMessage is a message to publish with the retain flag.
 type RetainedMessage struct {
@@ -43,7 +70,7 @@ type RetainedMessage struct {
 // Origin name of every discovery message.
 const discoveryOrigin = "camnode"
 
-// haTextMax is the longest value a Home Assistant text entity takes.
+// haTextMax is the longest value a Home Assistant text entity (and a sensor's state) takes.
 const haTextMax = 255
 
 // RediscoveryDelay is how long to wait before answering Home Assistant's "online" birth
@@ -54,11 +81,28 @@ func RediscoveryDelay() time.Duration {
 }
 
 // DeviceID is the node's device ID in Home Assistant: its identifier, the object ID of its
-// discovery topic, and the start of every unique_id and entity ID. It is derived from the
-// base topic, so two fleets with different topic prefixes on one broker never collide:
-// "camnode/garden" gives "camnode_garden".
+// discovery topic, and the start of every unique_id. It is derived from the base topic, so
+// two fleets with different topic prefixes on one broker never collide: "camnode/garden"
+// gives "camnode_garden".
 func DeviceID(t Topics) string {
 	return slug(t.Prefix + "_" + t.NodeID)
+}
+
+// entityPrefix starts every default_entity_id of the device. Entity IDs allow only
+// [a-z0-9] and single inner underscores, so a device ID that loses anything on the way
+// ("front-door", "front__door") gets a short hash of itself appended: "front-door" and
+// "front_door" must not both become ..._front_door_stream.
+func entityPrefix(deviceID string) string {
+	p := entityObjectID(deviceID)
+	if p == deviceID {
+		return p
+	}
+	if p == "" { // nothing of [a-z0-9] in it: "日本"
+		p = discoveryOrigin
+	}
+	h := fnv.New32a()
+	h.Write([]byte(deviceID))
+	return fmt.Sprintf("%s_%06x", p, h.Sum32()&0xffffff)
 }
 
 // DiscoveryTopic is the device-based discovery topic of the node.
@@ -74,49 +118,73 @@ func DiscoveryMessages(t Topics, d DeviceInfo) []RetainedMessage {
 		return nil
 	}
 	id := DeviceID(t)
-	device := map[string]any{"identifiers": []string{id}, "name": d.Name, "model": d.Model}
+	device := map[string]any{"identifiers": []string{id}, "name": d.Name, "model": d.Model, "manufacturer": d.Manufacturer}
 	if d.Name == "" {
 		device["name"] = "camnode " + t.NodeID
 	}
 	if d.Model == "" {
 		device["model"] = "camnode"
 	}
-	for k, v := range map[string]string{"manufacturer": d.Manufacturer, "sw_version": d.SWVersion, "configuration_url": d.ConfigurationURL} {
+	if d.Manufacturer == "" {
+		device["manufacturer"] = DefaultManufacturer
+	}
+	for k, v := range map[string]string{"hw_version": d.HWVersion, "sw_version": d.SWVersion, "configuration_url": d.ConfigurationURL} {
 		if v != "" {
 			device[k] = v
 		}
 	}
-	origin := map[string]any{"name": discoveryOrigin}
+	origin := map[string]any{"name": discoveryOrigin, "support_url": d.SupportURL}
+	if d.SupportURL == "" {
+		origin["support_url"] = DefaultSupportURL
+	}
 	if d.SWVersion != "" {
 		origin["sw_version"] = d.SWVersion
 	}
-	if d.SupportURL != "" {
-		origin["support_url"] = d.SupportURL
-	}
+	prefix := entityPrefix(id)
 	cmps := make(map[string]any)
 	for _, e := range entities(t, d) {
-		if e.optional && !d.CPUTemperature {
-			continue
-		}
 		c := e.config
 		c["platform"] = e.platform
 		c["unique_id"] = id + "_" + e.key
-		c["default_entity_id"] = e.platform + "." + entityObjectID(id+"_"+e.key)
+		c["default_entity_id"] = e.platform + "." + prefix + "_" + e.key
 		c["availability"] = []map[string]string{{
 			"topic": t.Availability, "payload_available": Online, "payload_not_available": Offline,
 		}}
+		// Per component: Home Assistant before 2026.5 ignored the root's qos (core #170166),
+		// and every command camnode takes is subscribed at QoS 1.
+		c["qos"] = 1
 		cmps[e.key] = c
+	}
+	for _, e := range allComponents(t) {
+		if _, ok := cmps[e.key]; !ok {
+			cmps[e.key] = map[string]any{"platform": e.platform} // tombstone: removes it
+		}
 	}
 	payload, err := json.Marshal(map[string]any{
 		"device": device,
 		"origin": origin,
-		"qos":    1, // every command camnode takes is subscribed at QoS 1
+		"qos":    1, // for Home Assistant 2026.5 and later, which read it here too
 		"cmps":   cmps,
 	})
 	if err != nil { // maps of strings, numbers and bools always encode
 		panic("mqtt: discovery payload: " + err.Error())
 	}
 	return []RetainedMessage{{Topic: DiscoveryTopic(t), Payload: payload}}
+}
+
+// retiredComponents were published by earlier camnode versions; they stay in
+// allComponents so that their tombstones remove them from Home Assistant.
+var retiredComponents = []entity{
+	{key: "uptime", platform: "sensor"},        // replaced by "started" (a timestamp)
+	{key: "stream_uptime", platform: "sensor"}, // replaced by "live_since"
+}
+
+// allComponents is every component camnode has ever published for a node with topics t:
+// today's entities with every option on, the per-destination sensors up to
+// MaxTargetEntities, and the retired ones.
+func allComponents(t Topics) []entity {
+	full := DeviceInfo{CPUTemperature: true, EventTypes: []string{"x"}, Targets: make([]string, MaxTargetEntities)}
+	return append(entities(t, full), retiredComponents...)
 }
 
 // DiscoveryRemoval returns the empty retained messages that make Home Assistant forget the
@@ -128,10 +196,75 @@ func DiscoveryRemoval(t Topics) []RetainedMessage {
 	}
 	id := DeviceID(t)
 	msgs := []RetainedMessage{{Topic: DiscoveryTopic(t)}}
-	for _, e := range entities(t, DeviceInfo{}) {
+	for _, e := range allComponents(t) {
 		msgs = append(msgs, RetainedMessage{Topic: t.DiscoveryPrefix + "/" + e.platform + "/" + id + "/" + e.key + "/config"})
 	}
 	return msgs
+}
+
+// discoveryFilters are the topic filters under which a node's retained discovery can lie:
+// the device topic and the per-entity topics of an older layout.
+func discoveryFilters(t Topics) []string {
+	id := DeviceID(t)
+	return []string{DiscoveryTopic(t), t.DiscoveryPrefix + "/+/" + id + "/+/config"}
+}
+
+// RetainedDiscovery connects once with cfg's broker settings (like PublishRetained) and
+// returns the topics under which the broker holds a retained discovery message of the node
+// (cfg.Topics): the device topic, or per-entity topics of an older layout. A node with
+// discovery turned off removes exactly these, once, instead of publishing empty messages
+// at every connect that make Home Assistant log "No device components to cleanup".
+//
+// The broker sends retained messages right after the subscription; a marker published
+// afterwards on the node's own Topics.DiscoveryProbe comes after all of them, so the
+// answer needs no waiting on a clock. ctx bounds the whole exchange.
+func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
+	t := cfg.Topics
+	if t.DiscoveryPrefix == "" {
+		return nil, nil
+	}
+	client, b, err := oneShotClient(ctx, cfg, "probe")
+	if err != nil {
+		return nil, err
+	}
+	defer client.Disconnect(disconnectQuiesce)
+	marker := t.DiscoveryProbe
+	var (
+		mu    sync.Mutex
+		found []string
+		done  = make(chan struct{})
+		once  sync.Once
+	)
+	filters := map[string]byte{marker: 1}
+	for _, f := range discoveryFilters(t) {
+		filters[f] = 1
+	}
+	tok := client.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) {
+		if m.Topic() == marker {
+			once.Do(func() { close(done) })
+			return
+		}
+		if m.Retained() && len(m.Payload()) > 0 {
+			mu.Lock()
+			found = append(found, m.Topic())
+			mu.Unlock()
+		}
+	})
+	if err := waitToken(ctx, tok); err != nil {
+		return nil, fmt.Errorf("mqtt: subscribe to discovery topics on %s: %w", b.redacted, err)
+	}
+	if err := waitToken(ctx, client.Publish(marker, 1, false, []byte("probe"))); err != nil {
+		return nil, fmt.Errorf("mqtt: publish %s to %s: %w", marker, b.redacted, err)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("mqtt: look for retained discovery on %s: %w", b.redacted, ctx.Err())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(found)
+	return slices.Compact(found), nil
 }
 
 // PublishRetained connects once with cfg's broker settings, publishes msgs retained at QoS 1
@@ -141,16 +274,32 @@ func DiscoveryRemoval(t Topics) []RetainedMessage {
 // "camnode-<node ID>-forget" (a broker drops the older of two clients with one ID).
 // Errors name the broker, redacted, never the password.
 func PublishRetained(ctx context.Context, cfg Config, msgs []RetainedMessage) error {
-	b, err := parseBrokerURL(cfg.URL)
+	client, b, err := oneShotClient(ctx, cfg, "forget")
 	if err != nil {
 		return err
+	}
+	defer client.Disconnect(disconnectQuiesce)
+	for _, m := range msgs {
+		if err := waitToken(ctx, client.Publish(m.Topic, 1, true, m.Payload)); err != nil {
+			return fmt.Errorf("mqtt: publish %s to %s: %s", m.Topic, b.redacted, scrubPassword(err, cfg.Password, b.password))
+		}
+	}
+	return nil
+}
+
+// oneShotClient connects a plain client with cfg's broker settings and the client ID
+// "camnode-<node ID>-<role>": no last will, no availability, no reconnects.
+func oneShotClient(ctx context.Context, cfg Config, role string) (paho.Client, broker, error) {
+	b, err := parseBrokerURL(cfg.URL)
+	if err != nil {
+		return nil, b, err
 	}
 	if cfg.Username == "" && cfg.Password == "" {
 		cfg.Username, cfg.Password = b.username, b.password
 	}
 	opts := paho.NewClientOptions().
 		AddBroker(b.dial.String()).
-		SetClientID("camnode-" + cfg.Topics.NodeID + "-forget").
+		SetClientID("camnode-" + cfg.Topics.NodeID + "-" + role).
 		SetUsername(cfg.Username).
 		SetPassword(cfg.Password).
 		SetCleanSession(true).
@@ -162,38 +311,37 @@ func PublishRetained(ctx context.Context, cfg Config, msgs []RetainedMessage) er
 	case b.tls:
 		tc, err := tlsConfig(cfg.CAFile, cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			return err
+			return nil, b, err
 		}
 		opts.SetTLSConfig(tc)
 	case cfg.CAFile != "" || cfg.CertFile != "" || cfg.KeyFile != "":
-		return fmt.Errorf("mqtt: CA, certificate or key file given, but broker URL %s is not TLS (use ssl://, mqtts:// or wss://)", b.redacted)
-	}
-	scrub := func(err error) string {
-		msg := err.Error()
-		if cfg.Password != "" {
-			msg = strings.ReplaceAll(msg, cfg.Password, "****")
-		}
-		return msg
-	}
-	wait := func(tok paho.Token) error {
-		select {
-		case <-tok.Done():
-			return tok.Error()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return nil, b, fmt.Errorf("mqtt: CA, certificate or key file given, but broker URL %s is not TLS (use ssl://, mqtts:// or wss://)", b.redacted)
 	}
 	client := paho.NewClient(opts)
-	if err := wait(client.Connect()); err != nil {
-		return fmt.Errorf("mqtt: connect %s: %s", b.redacted, scrub(err))
+	if err := waitToken(ctx, client.Connect()); err != nil {
+		return nil, b, fmt.Errorf("mqtt: connect %s: %s", b.redacted, scrubPassword(err, cfg.Password))
 	}
-	defer client.Disconnect(disconnectQuiesce)
-	for _, m := range msgs {
-		if err := wait(client.Publish(m.Topic, 1, true, m.Payload)); err != nil {
-			return fmt.Errorf("mqtt: publish %s to %s: %s", m.Topic, b.redacted, scrub(err))
+	return client, b, nil
+}
+
+func waitToken(ctx context.Context, tok paho.Token) error {
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// scrubPassword is err's text with the passwords, should a library have echoed one, as ****.
+func scrubPassword(err error, passwords ...string) string {
+	msg := err.Error()
+	for _, p := range passwords {
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, "****")
 		}
 	}
-	return nil
+	return msg
 }
 
 // entity is one component of the device: its key under "cmps" (also the end of its
@@ -202,11 +350,17 @@ type entity struct {
 	key      string
 	platform string
 	config   map[string]any
-	optional bool // only with DeviceInfo.CPUTemperature
 }
 
 // The enum values of the "State" sensor: node.State as published in <base>/state.
 var streamStates = []string{"idle", "starting", "live", "reconnecting", "error"}
+
+// orNone renders a field of the JSON payload, or 'None' (Home Assistant: unknown) where
+// the node leaves it out, rather than an undefined-variable warning in Home Assistant's log.
+func orNone(field string) string {
+	v := "value_json." + field
+	return "{{ " + v + " if " + v + " is defined and " + v + " else 'None' }}"
+}
 
 func entities(t Topics, d DeviceInfo) []entity {
 	chatMax := haTextMax
@@ -216,7 +370,9 @@ func entities(t Topics, d DeviceInfo) []entity {
 	es := []entity{
 		{key: "stream", platform: "switch", config: map[string]any{
 			"name": "Stream", "icon": "mdi:video",
-			"command_topic": t.StreamSet, "state_topic": t.StreamState,
+			// The switch shows what was asked (stream/desired), so a stream that keeps
+			// retrying can be switched off; Ingest and State show what really is.
+			"command_topic": t.StreamSet, "state_topic": t.StreamDesired,
 			"payload_on": "ON", "payload_off": "OFF",
 			// Not retained: camnode ignores retained commands (no ghost switching at boot).
 			"retain": false,
@@ -230,8 +386,27 @@ func entities(t Topics, d DeviceInfo) []entity {
 			"name": "State", "icon": "mdi:broadcast",
 			"device_class": "enum", "options": streamStates,
 			"state_topic": t.State, "value_template": "{{ value_json.state }}",
-			// since, source, target (redacted), size, fps and error as attributes
+			// since, source, targets (redacted), size, fps and error as attributes
 			"json_attributes_topic": t.State,
+		}},
+		{key: "problem", platform: "binary_sensor", config: map[string]any{
+			"name": "Problem", "device_class": "problem",
+			"state_topic":    t.State,
+			"value_template": "{{ 'ON' if value_json.state == 'error' else 'OFF' }}",
+		}},
+		{key: "last_error", platform: "sensor", config: map[string]any{
+			"name": "Last error", "icon": "mdi:alert-circle-outline", "entity_category": "diagnostic",
+			"state_topic": t.State,
+			// A sensor's state holds at most 255 characters; "none" while there is no error.
+			"value_template": "{{ (value_json.error if value_json.error is defined and value_json.error else 'none')[:255] }}",
+		}},
+		{key: "live_since", platform: "sensor", config: map[string]any{
+			"name": "Live since", "device_class": "timestamp", "icon": "mdi:broadcast",
+			"state_topic": t.State, "value_template": orNone("live_since"),
+		}},
+		{key: "started", platform: "sensor", config: map[string]any{
+			"name": "Started", "device_class": "timestamp", "entity_category": "diagnostic",
+			"state_topic": t.State, "value_template": orNone("started"),
 		}},
 		{key: "keyframe", platform: "button", config: map[string]any{
 			"name": "Keyframe", "icon": "mdi:key-variant",
@@ -252,8 +427,45 @@ func entities(t Topics, d DeviceInfo) []entity {
 			"command_topic": t.DanmakuSet, "state_topic": t.DanmakuState,
 			"payload_on": "ON", "payload_off": "OFF", "retain": false,
 		}},
+		{key: "snapshot", platform: "image", config: map[string]any{
+			"name": "Snapshot", "image_topic": t.Snapshot, "content_type": "image/jpeg",
+			// ts, width, height, bytes, and error: why there is no picture
+			"json_attributes_topic": t.SnapshotInfo,
+		}},
+		{key: "take_snapshot", platform: "button", config: map[string]any{
+			"name": "Take snapshot", "icon": "mdi:camera",
+			"command_topic": t.SnapshotSet, "payload_press": "PRESS", "retain": false,
+		}},
+	}
+	if len(d.EventTypes) > 0 {
+		es = append(es, entity{key: "event", platform: "event", config: map[string]any{
+			"name": "Event", "icon": "mdi:bell-ring-outline",
+			"state_topic": t.Event, "event_types": d.EventTypes,
+			// Home Assistant wants {"event_type": …}; the reason and time go along as
+			// the event's attributes.
+			"value_template": "{{ {'event_type': value_json.event, 'reason': value_json.reason, 'ts': value_json.ts} | tojson }}",
+		}})
+	}
+	if len(d.Targets) > 1 {
+		for i, target := range d.Targets[:min(len(d.Targets), MaxTargetEntities)] {
+			name := "Ingest " + strconv.Itoa(i+1)
+			if target != "" {
+				name += " " + target
+			}
+			// By position in the state's targets list: the redacted URL may hold quotes.
+			v := "value_json.targets[" + strconv.Itoa(i) + "]"
+			es = append(es, entity{key: "ingest_" + strconv.Itoa(i+1), platform: "binary_sensor", config: map[string]any{
+				"name": clip(name, 100), "device_class": "connectivity",
+				"state_topic": t.State,
+				"value_template": "{{ 'ON' if value_json.targets is defined and value_json.targets | length > " + strconv.Itoa(i) +
+					" and " + v + ".state == 'live' else 'OFF' }}",
+			}})
+		}
 	}
 	for _, s := range telemetrySensors {
+		if s.optional && !d.CPUTemperature {
+			continue
+		}
 		c := map[string]any{
 			"name":           s.name,
 			"state_topic":    t.Telemetry,
@@ -268,7 +480,7 @@ func entities(t Topics, d DeviceInfo) []entity {
 		if s.hidden {
 			c["enabled_by_default"] = false
 		}
-		es = append(es, entity{key: s.key, platform: "sensor", config: c, optional: s.optional})
+		es = append(es, entity{key: s.key, platform: "sensor", config: c})
 	}
 	return es
 }
@@ -301,7 +513,6 @@ var telemetrySensors = []telemetrySensor{
 	{key: "bitrate", name: "Bitrate", field: "bitrate_kbps", class: "data_rate", unit: "kbit/s", state: "measurement", precision: 0},
 	{key: "fps", name: "Frame rate", field: "fps", unit: "fps", state: "measurement", icon: "mdi:filmstrip", precision: 1},
 	{key: "frames_dropped", name: "Frames dropped", field: "frames_dropped", state: "total_increasing", icon: "mdi:filmstrip-off", precision: 0},
-	{key: "stream_uptime", name: "Stream uptime", field: "stream_uptime_s", class: "duration", unit: "s", state: "measurement", precision: 0},
 	{key: "reconnects", name: "Reconnects", field: "reconnects", state: "total_increasing", icon: "mdi:lan-pending", precision: 0},
 	{key: "chat_shown", name: "Chat shown", field: "chat_shown", state: "total_increasing", icon: "mdi:message-check", precision: 0},
 	{key: "chat_dropped", name: "Chat dropped", field: "chat_dropped", state: "total_increasing", icon: "mdi:message-alert", precision: 0},
@@ -309,7 +520,6 @@ var telemetrySensors = []telemetrySensor{
 	{key: "frames_sent", name: "Frames sent", field: "frames_sent", state: "total_increasing", category: "diagnostic", icon: "mdi:filmstrip", precision: 0, hidden: true},
 	{key: "keyframes", name: "Keyframes", field: "keyframes", state: "total_increasing", category: "diagnostic", icon: "mdi:key-variant", precision: 0, hidden: true},
 	{key: "data_sent", name: "Data sent", field: "bytes_sent", class: "data_size", unit: "MB", state: "total_increasing", category: "diagnostic", precision: 1, scale: 1e6, hidden: true},
-	{key: "uptime", name: "Uptime", field: "uptime_s", class: "duration", unit: "s", state: "measurement", category: "diagnostic", precision: 0},
 	{key: "memory", name: "Memory", field: "rss_bytes", class: "data_size", unit: "MB", state: "measurement", category: "diagnostic", precision: 1, scale: 1e6},
 	{key: "cpu_temperature", name: "CPU temperature", field: "cpu_temp_c", class: "temperature", unit: "°C", state: "measurement", category: "diagnostic", precision: 1, optional: true},
 }

@@ -11,8 +11,10 @@ import (
 )
 
 var haDevice = DeviceInfo{
-	Name: "Garden camera", Model: "Raspberry Pi 4 Model B Rev 1.4", SWVersion: "v1.2.3",
+	Name: "Garden camera", HWVersion: "Raspberry Pi 4 Model B Rev 1.4", SWVersion: "v1.2.3",
 	ConfigurationURL: "http://garden.local:8080/", CPUTemperature: true,
+	EventTypes: []string{"stream_started", "stream_stopped", "rtmp_rejected", "source_failed", "chat_rejected"},
+	Targets:    []string{"rtmp://a.example/live/****", "rtmps://b.example/app/****"},
 }
 
 // discoveryPayload returns the one discovery message of t and d, decoded.
@@ -168,17 +170,18 @@ func TestDiscoveryContent(t *testing.T) {
 	}
 	dev := root["device"].(map[string]any)
 	if ids, _ := dev["identifiers"].([]any); len(ids) != 1 || ids[0] != "camnode_garden" ||
-		dev["name"] != haDevice.Name || dev["model"] != haDevice.Model || dev["sw_version"] != "v1.2.3" || dev["configuration_url"] != haDevice.ConfigurationURL {
+		dev["name"] != haDevice.Name || dev["model"] != "camnode" || dev["hw_version"] != haDevice.HWVersion ||
+		dev["manufacturer"] != DefaultManufacturer || dev["sw_version"] != "v1.2.3" || dev["configuration_url"] != haDevice.ConfigurationURL {
 		t.Fatalf("device block: %v", dev)
 	}
-	if o := root["origin"].(map[string]any); o["name"] != "camnode" || o["sw_version"] != "v1.2.3" {
+	if o := root["origin"].(map[string]any); o["name"] != "camnode" || o["sw_version"] != "v1.2.3" || o["support_url"] != DefaultSupportURL {
 		t.Fatalf("origin block: %v", o)
 	}
 
 	type want map[string]any
 	checks := map[string]want{
 		"stream": {"platform": "switch", "name": "Stream", "command_topic": "camnode/garden/stream/set",
-			"state_topic": "camnode/garden/stream/state", "payload_on": "ON", "payload_off": "OFF", "retain": false},
+			"state_topic": "camnode/garden/stream/desired", "payload_on": "ON", "payload_off": "OFF", "retain": false},
 		"danmaku": {"platform": "switch", "command_topic": "camnode/garden/danmaku/set", "state_topic": "camnode/garden/danmaku/state"},
 		"ingest":  {"platform": "binary_sensor", "device_class": "connectivity", "state_topic": "camnode/garden/state"},
 		"keyframe": {"platform": "button", "name": "Keyframe", "command_topic": "camnode/garden/keyframe/set",
@@ -190,11 +193,19 @@ func TestDiscoveryContent(t *testing.T) {
 			"state_class": "measurement", "state_topic": "camnode/garden/telemetry", "value_template": "{{ value_json.bitrate_kbps }}"},
 		"fps":            {"platform": "sensor", "unit_of_measurement": "fps", "state_class": "measurement", "value_template": "{{ value_json.fps }}"},
 		"frames_dropped": {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.frames_dropped }}"},
-		"stream_uptime": {"platform": "sensor", "device_class": "duration", "unit_of_measurement": "s",
-			"value_template": "{{ value_json.stream_uptime_s }}"},
-		"reconnects":   {"platform": "sensor", "state_class": "total_increasing"},
-		"chat_shown":   {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.chat_shown }}"},
-		"chat_dropped": {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.chat_dropped }}"},
+		"live_since":     {"platform": "sensor", "device_class": "timestamp", "state_topic": "camnode/garden/state"},
+		"started":        {"platform": "sensor", "device_class": "timestamp", "entity_category": "diagnostic", "state_topic": "camnode/garden/state"},
+		"problem":        {"platform": "binary_sensor", "device_class": "problem", "state_topic": "camnode/garden/state"},
+		"last_error":     {"platform": "sensor", "entity_category": "diagnostic", "state_topic": "camnode/garden/state"},
+		"snapshot": {"platform": "image", "image_topic": "camnode/garden/snapshot", "content_type": "image/jpeg",
+			"json_attributes_topic": "camnode/garden/snapshot/info"},
+		"take_snapshot": {"platform": "button", "command_topic": "camnode/garden/snapshot/set", "payload_press": "PRESS"},
+		"event":         {"platform": "event", "state_topic": "camnode/garden/event"},
+		"ingest_1":      {"platform": "binary_sensor", "device_class": "connectivity", "name": "Ingest 1 rtmp://a.example/live/****"},
+		"ingest_2":      {"platform": "binary_sensor", "device_class": "connectivity", "state_topic": "camnode/garden/state"},
+		"reconnects":    {"platform": "sensor", "state_class": "total_increasing"},
+		"chat_shown":    {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.chat_shown }}"},
+		"chat_dropped":  {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.chat_dropped }}"},
 		"cpu_temperature": {"platform": "sensor", "device_class": "temperature", "unit_of_measurement": "°C",
 			"entity_category": "diagnostic"},
 		"memory": {"platform": "sensor", "device_class": "data_size", "entity_category": "diagnostic"},
@@ -209,6 +220,9 @@ func TestDiscoveryContent(t *testing.T) {
 	}
 	for key, v := range root["cmps"].(map[string]any) {
 		c := v.(map[string]any)
+		if len(c) == 1 {
+			continue // a tombstone
+		}
 		av, _ := c["availability"].([]any)
 		if len(av) != 1 || av[0].(map[string]any)["topic"] != "camnode/garden/availability" {
 			t.Errorf("%s: availability %v, want the node's availability topic", key, c["availability"])
@@ -221,13 +235,18 @@ func TestDiscoveryContent(t *testing.T) {
 	// A board without a thermal sensor gets no CPU temperature entity; the text entity
 	// follows CAMNODE_CHAT_MAX_RUNES.
 	_, bare := discoveryPayload(t, topics, DeviceInfo{ChatMaxRunes: 100})
-	if _, ok := bare["cmps"].(map[string]any)["cpu_temperature"]; ok {
-		t.Errorf("CPU temperature offered without a thermal sensor")
+	if c := component(t, bare, "cpu_temperature"); len(c) != 1 {
+		t.Errorf("CPU temperature offered without a thermal sensor: %v", c)
+	}
+	for _, key := range []string{"event", "ingest_1", "ingest_2"} {
+		if c := component(t, bare, key); len(c) != 1 {
+			t.Errorf("%s offered without event types or several targets: %v", key, c)
+		}
 	}
 	if c := component(t, bare, "chat"); c["max"] != float64(100) {
 		t.Errorf("chat max %v with CAMNODE_CHAT_MAX_RUNES=100", c["max"])
 	}
-	if dev := bare["device"].(map[string]any); dev["name"] != "camnode garden" || dev["model"] != "camnode" {
+	if dev := bare["device"].(map[string]any); dev["name"] != "camnode garden" || dev["model"] != "camnode" || dev["hw_version"] != nil {
 		t.Errorf("default device name/model: %v", dev)
 	}
 	if _, ok := bare["device"].(map[string]any)["configuration_url"]; ok {
@@ -363,8 +382,11 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 		`"keyframes":15,"reconnects":1,"stream_uptime_s":30.1,"uptime_s":42.5,"chat_received":7,"chat_shown":6,` +
 		`"chat_dropped":1,"cpu_temp_c":51.2,"rss_bytes":23456789}`
 	noTemp := strings.Replace(telemetry, `"cpu_temp_c":51.2,`, "", 1)
-	live := `{"state":"live","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":"rtmp://x/live/****"}`
-	idle := `{"state":"idle","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":""}`
+	live := `{"state":"live","since":"2025-01-02T15:04:05.000Z","started":"2025-01-02T15:00:00.000Z","live_since":"2025-01-02T15:04:05.000Z",` +
+		`"source":"testsrc","target":"rtmp://x/live/****","targets":[{"target":"rtmp://a.example/live/****","state":"live"},{"target":"rtmps://b.example/app/****","state":"reconnecting","error":"x"}]}`
+	idle := `{"state":"idle","since":"2025-01-02T15:04:05.000Z","started":"2025-01-02T15:00:00.000Z","source":"testsrc","target":""}`
+	failed := `{"state":"error","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":"","error":"` + strings.Repeat("é", 300) + `"}`
+	event := `{"event":"rtmp_rejected","reason":"ingest said \"no\"","ts":"2025-01-02T15:04:05.123Z"}`
 	chat := `ünïcødé "quoted" {not json} <b>&`
 
 	type expect struct {
@@ -374,7 +396,6 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 		{"bitrate", "value_template", telemetry, "2480.5"},
 		{"fps", "value_template", telemetry, "29.97"},
 		{"frames_dropped", "value_template", telemetry, "3"},
-		{"stream_uptime", "value_template", telemetry, "30.1"},
 		{"reconnects", "value_template", telemetry, "1"},
 		{"chat_shown", "value_template", telemetry, "6"},
 		{"chat_dropped", "value_template", telemetry, "1"},
@@ -382,13 +403,23 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 		{"frames_sent", "value_template", telemetry, "900"},
 		{"keyframes", "value_template", telemetry, "15"},
 		{"data_sent", "value_template", telemetry, "9.3"},
-		{"uptime", "value_template", telemetry, "42.5"},
 		{"memory", "value_template", telemetry, "23.5"},
 		{"cpu_temperature", "value_template", telemetry, "51.2"},
 		{"cpu_temperature", "value_template", noTemp, "None"}, // Home Assistant: unknown
 		{"ingest", "value_template", live, "ON"},
 		{"ingest", "value_template", idle, "OFF"},
 		{"state", "value_template", live, "live"},
+		{"problem", "value_template", failed, "ON"},
+		{"problem", "value_template", live, "OFF"},
+		{"last_error", "value_template", failed, strings.Repeat("é", 255)},
+		{"last_error", "value_template", live, "none"},
+		{"live_since", "value_template", live, "2025-01-02T15:04:05.000Z"},
+		{"live_since", "value_template", idle, "None"}, // Home Assistant: unknown
+		{"started", "value_template", idle, "2025-01-02T15:00:00.000Z"},
+		{"ingest_1", "value_template", live, "ON"},
+		{"ingest_2", "value_template", live, "OFF"},
+		{"ingest_1", "value_template", idle, "OFF"}, // no targets list at all
+		{"event", "value_template", event, `{"event_type": "rtmp_rejected", "reason": "ingest said \"no\"", "ts": "2025-01-02T15:04:05.123Z"}`},
 		{"chat", "command_template", chat, ""},
 	}
 	var jobs []jinjaJob
@@ -451,4 +482,133 @@ func FuzzDiscovery(f *testing.F) {
 			t.Fatalf("removal of %s, discovery on %s", rm[0].Topic, msgs[0].Topic)
 		}
 	})
+}
+
+// The switch shows what was asked, not what the stream is: a stream that keeps retrying
+// stays ON in Home Assistant and can be switched off from the toggle.
+func TestStreamSwitchShowsDesiredState(t *testing.T) {
+	topics := NewTopics("camnode", "garden", "homeassistant")
+	_, root := discoveryPayload(t, topics, haDevice)
+	sw := component(t, root, "stream")
+	if sw["state_topic"] != topics.StreamDesired || topics.StreamDesired != "camnode/garden/stream/desired" {
+		t.Fatalf("stream switch state_topic %v, want %s", sw["state_topic"], topics.StreamDesired)
+	}
+	// What really is stays visible: the Ingest and State entities read <base>/state.
+	if component(t, root, "ingest")["state_topic"] != topics.State || component(t, root, "state")["state_topic"] != topics.State {
+		t.Fatalf("ingest/state do not read %s", topics.State)
+	}
+}
+
+// A component of message 1 missing from message 2 is removed by a platform-only tombstone
+// in message 2 (Home Assistant otherwise keeps it as an orphan), and so are the entities
+// of older camnode versions.
+func TestDiscoveryTombstones(t *testing.T) {
+	topics := NewTopics("camnode", "garden", "homeassistant")
+	first := DeviceInfo{CPUTemperature: true, EventTypes: []string{"stream_started"},
+		Targets: []string{"rtmp://a/live/****", "rtmp://b/live/****", "rtmp://c/live/****"}}
+	second := DeviceInfo{Targets: []string{"rtmp://a/live/****"}}
+	_, m1 := discoveryPayload(t, topics, first)
+	_, m2 := discoveryPayload(t, topics, second)
+	c1, c2 := m1["cmps"].(map[string]any), m2["cmps"].(map[string]any)
+	removed := 0
+	for key, v := range c1 {
+		c := v.(map[string]any)
+		if len(c) == 1 {
+			continue
+		}
+		now, ok := c2[key].(map[string]any)
+		switch {
+		case !ok:
+			t.Errorf("%s: in message 1, left out of message 2 without a tombstone", key)
+		case len(now) == 1:
+			removed++
+			if now["platform"] != c["platform"] {
+				t.Errorf("%s: tombstone %v for a %v", key, now, c["platform"])
+			}
+		}
+	}
+	// cpu_temperature, event, ingest_1, ingest_2, ingest_3 (one target: no per-target sensors)
+	if removed != 5 {
+		t.Errorf("%d components removed, want 5", removed)
+	}
+	for _, key := range []string{"uptime", "stream_uptime"} {
+		if c, ok := c2[key].(map[string]any); !ok || len(c) != 1 || c["platform"] != "sensor" {
+			t.Errorf("retired %s: %v, want the tombstone {\"platform\":\"sensor\"}", key, c2[key])
+		}
+	}
+	if errs := validateDeviceDiscovery(DiscoveryTopic(topics), DiscoveryMessages(topics, second)[0].Payload); len(errs) > 0 {
+		t.Fatalf("message with tombstones: %s", strings.Join(errs, "\n"))
+	}
+}
+
+// Home Assistant before 2026.5 ignores the root's qos: each component carries its own.
+func TestDiscoveryQoSOnEachComponent(t *testing.T) {
+	_, root := discoveryPayload(t, NewTopics("camnode", "garden", "homeassistant"), haDevice)
+	if root["qos"] != float64(1) {
+		t.Errorf("root qos %v", root["qos"])
+	}
+	for key, v := range root["cmps"].(map[string]any) {
+		if c := v.(map[string]any); len(c) > 1 && c["qos"] != float64(1) {
+			t.Errorf("%s: qos %v, want 1", key, c["qos"])
+		}
+	}
+}
+
+// Node IDs that differ only in '-' and '_' (or doubled '_') get different entity IDs.
+func TestEntityIDsDoNotCollide(t *testing.T) {
+	seen := map[string]string{}
+	for _, node := range []string{"front-door", "front_door", "front__door", "front-_door", "frontdoor", "garden"} {
+		_, root := discoveryPayload(t, NewTopics("camnode", node, "homeassistant"), DeviceInfo{})
+		e := component(t, root, "stream")["default_entity_id"].(string)
+		if other, dup := seen[e]; dup {
+			t.Errorf("%s and %s both get %s", node, other, e)
+		}
+		seen[e] = node
+	}
+	// The plain case stays readable: no hash where nothing was lost.
+	if _, root := discoveryPayload(t, NewTopics("camnode", "front_door", "homeassistant"), DeviceInfo{}); component(t, root, "chat")["default_entity_id"] != "text.camnode_front_door_chat" {
+		t.Errorf("front_door: %v", component(t, root, "chat")["default_entity_id"])
+	}
+}
+
+// The event entity lists exactly the event types the node passes; the node's test checks
+// that list against its code.
+func TestEventEntity(t *testing.T) {
+	_, root := discoveryPayload(t, NewTopics("camnode", "garden", "homeassistant"), haDevice)
+	got, _ := component(t, root, "event")["event_types"].([]any)
+	if len(got) != len(haDevice.EventTypes) {
+		t.Fatalf("event_types %v, want %v", got, haDevice.EventTypes)
+	}
+	for i, e := range haDevice.EventTypes {
+		if got[i] != e {
+			t.Fatalf("event_types %v, want %v", got, haDevice.EventTypes)
+		}
+	}
+}
+
+// The schema check knows the event and image platforms' required keys.
+func TestSchemaCheckNewPlatforms(t *testing.T) {
+	good := DiscoveryMessages(NewTopics("camnode", "garden", "homeassistant"), haDevice)[0]
+	for name, m := range map[string]struct {
+		want string
+		edit func(c map[string]any)
+	}{
+		"event without types":   {`required key "event_types" missing`, func(c map[string]any) { delete(c["event"].(map[string]any), "event_types") }},
+		"image without topic":   {`exactly one of image_topic and url_topic`, func(c map[string]any) { delete(c["snapshot"].(map[string]any), "image_topic") }},
+		"image content type":    {`"jpeg" is not one of`, func(c map[string]any) { c["snapshot"].(map[string]any)["content_type"] = "jpeg" }},
+		"event device class":    {`"alarm" is not one of`, func(c map[string]any) { c["event"].(map[string]any)["device_class"] = "alarm" }},
+		"tombstone unknown pf.": {`platform "sensorr"`, func(c map[string]any) { c["uptime"] = map[string]any{"platform": "sensorr"} }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var root map[string]any
+			if err := json.Unmarshal(good.Payload, &root); err != nil {
+				t.Fatal(err)
+			}
+			m.edit(root["cmps"].(map[string]any))
+			b, _ := json.Marshal(root)
+			if errs := validateDeviceDiscovery(good.Topic, b); !strings.Contains(strings.Join(errs, "\n"), m.want) {
+				t.Fatalf("want %q, got %q", m.want, errs)
+			}
+		})
+	}
 }

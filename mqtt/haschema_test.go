@@ -2,7 +2,7 @@ package mqtt
 
 // A schema check of Home Assistant MQTT discovery payloads, written from the Home Assistant
 // documentation: the integration pages switch.mqtt, sensor.mqtt, binary_sensor.mqtt,
-// button.mqtt and text.mqtt (their "configuration" key lists: name, type, required, allowed
+// button.mqtt, text.mqtt, event.mqtt and image.mqtt (their "configuration" key lists: name, type, required, allowed
 // values), the MQTT page's "Device discovery payload", "Discovery payload" (origin) and
 // "Supported abbreviations" sections, and the sensor/binary_sensor/button/switch pages'
 // device-class lists. Home Assistant itself ignores unknown keys ("unknown configuration
@@ -72,6 +72,7 @@ var entityCommon = map[string]keySpec{
 var (
 	switchClasses = []string{"outlet", "switch"}
 	buttonClasses = []string{"identify", "restart", "update"}
+	eventClasses  = []string{"button", "doorbell", "motion"}
 	binaryClasses = []string{"battery", "battery_charging", "carbon_monoxide", "cold", "connectivity",
 		"door", "garage_door", "gas", "heat", "light", "lock", "moisture", "motion", "moving",
 		"occupancy", "opening", "plug", "power", "presence", "problem", "running", "safety", "smoke",
@@ -184,6 +185,25 @@ var platformSchemas = map[string]map[string]keySpec{
 	}),
 }
 
+func init() {
+	// event.mqtt: the payload (after value_template) is JSON with an event_type that must
+	// be one of event_types.
+	platformSchemas["event"] = platformKeys(map[string]keySpec{
+		"device_class":   {kind: kString, enum: eventClasses},
+		"event_types":    {kind: kList, required: true},
+		"state_topic":    {kind: kTopic, required: true},
+		"value_template": {kind: kTemplate},
+	})
+	// image.mqtt: image_topic (the raw image) or url_topic, exactly one.
+	platformSchemas["image"] = platformKeys(map[string]keySpec{
+		"content_type":   {kind: kString, enum: []string{"image/jpeg", "image/png", "image/gif", "image/webp"}},
+		"image_encoding": {kind: kString, enum: []string{"b64"}},
+		"image_topic":    {kind: kTopic},
+		"url_template":   {kind: kTemplate},
+		"url_topic":      {kind: kTopic},
+	})
+}
+
 // Root of a device discovery payload: device, origin, components, and the shared options
 // ("availability options, origin, command_topic, state_topic, qos, encoding").
 var rootKeys = map[string]keySpec{
@@ -246,6 +266,7 @@ var (
 		"pl_prs": "payload_press", "ptrn": "pattern", "ret": "retain", "stat_cla": "state_class",
 		"stat_off": "state_off", "stat_on": "state_on", "stat_t": "state_topic",
 		"sug_dsp_prc": "suggested_display_precision", "t": "topic", "uniq_id": "unique_id",
+		"evt_typ": "event_types", "img_t": "image_topic", "cont_type": "content_type",
 		"unit_of_meas": "unit_of_measurement", "val_tpl": "value_template",
 	}
 	haDeviceAbbreviations = map[string]string{
@@ -349,11 +370,12 @@ func validateDeviceDiscovery(topic string, payload []byte) []string {
 		platform, _ := c["platform"].(string)
 		schema, known := platformSchemas[platform]
 		if !known {
-			bad("%s: platform %q is not one of switch, sensor, binary_sensor, button, text", where, c["platform"])
+			bad("%s: platform %q is not one of switch, sensor, binary_sensor, button, text, event, image", where, c["platform"])
 			continue
 		}
-		if len(c) < 2 {
-			bad("%s: needs at least one option besides platform", where)
+		if len(c) == 1 {
+			// Platform only: the tombstone that removes a component (2024.11 device discovery).
+			continue
 		}
 		checkKeys(c, schema, where, &errs)
 		if u, _ := c["unique_id"].(string); u != "" {
@@ -385,6 +407,12 @@ func validateDeviceDiscovery(topic string, payload []byte) []string {
 			}
 		case "text":
 			checkText(c, where, &errs)
+		case "image":
+			_, img := c["image_topic"]
+			_, url := c["url_topic"]
+			if img == url {
+				bad("%s: exactly one of image_topic and url_topic is required", where)
+			}
 		}
 	}
 	return errs

@@ -24,17 +24,25 @@ type Topics struct {
 	KeyframeSet  string // <base>/keyframe/set: anything asks for an IDR frame
 	RestartSet   string // <base>/restart/set: anything restarts the pipeline
 	DanmakuSet   string // <base>/danmaku/set: ON / OFF
+	SnapshotSet  string // <base>/snapshot/set: anything asks for a snapshot now (not subscribed yet: no command kind)
 	AllStreamSet string // <prefix>/all/stream/set: StreamSet for the whole fleet
 	AllChat      string // <prefix>/all/chat: Chat for the whole fleet
 	HAStatus     string // <discovery_prefix>/status: Home Assistant's birth message; empty without discovery
 
 	// Published by the node.
-	Availability string // <base>/availability, retained: online / offline (also the last will)
-	StreamState  string // <base>/stream/state, retained: ON / OFF
-	DanmakuState string // <base>/danmaku/state, retained: ON / OFF
-	State        string // <base>/state, retained: JSON state
-	Telemetry    string // <base>/telemetry: JSON every interval
-	Event        string // <base>/event: JSON {"event","reason","ts"}
+	Availability  string // <base>/availability, retained: online / offline (also the last will)
+	StreamState   string // <base>/stream/state, retained: ON / OFF, what the stream really is
+	StreamDesired string // <base>/stream/desired, retained: ON / OFF, what was asked (the HA switch)
+	DanmakuState  string // <base>/danmaku/state, retained: ON / OFF
+	State         string // <base>/state, retained: JSON state
+	Telemetry     string // <base>/telemetry: JSON every interval
+	Event         string // <base>/event: JSON {"event","reason","ts"}
+	Snapshot      string // <base>/snapshot, retained: JPEG of the picture as viewers see it
+	SnapshotInfo  string // <base>/snapshot/info, retained: JSON {"ts","width","height","bytes","error"}
+	// DiscoveryProbe, <base>/discovery/probe: a marker RetainedDiscovery publishes (not
+	// retained) once per run with discovery off, after which every retained discovery
+	// message of the node has arrived.
+	DiscoveryProbe string
 }
 
 // fleetLevel is the topic level under the prefix that addresses every node at once; a node
@@ -63,15 +71,20 @@ func NewTopics(prefix, nodeID, discoveryPrefix string) Topics {
 		KeyframeSet:  base + "/keyframe/set",
 		RestartSet:   base + "/restart/set",
 		DanmakuSet:   base + "/danmaku/set",
+		SnapshotSet:  base + "/snapshot/set",
 		AllStreamSet: prefix + "/" + fleetLevel + "/stream/set",
 		AllChat:      prefix + "/" + fleetLevel + "/chat",
 
-		Availability: base + "/availability",
-		StreamState:  base + "/stream/state",
-		DanmakuState: base + "/danmaku/state",
-		State:        base + "/state",
-		Telemetry:    base + "/telemetry",
-		Event:        base + "/event",
+		Availability:   base + "/availability",
+		StreamState:    base + "/stream/state",
+		StreamDesired:  base + "/stream/desired",
+		DanmakuState:   base + "/danmaku/state",
+		State:          base + "/state",
+		Telemetry:      base + "/telemetry",
+		Event:          base + "/event",
+		Snapshot:       base + "/snapshot",
+		SnapshotInfo:   base + "/snapshot/info",
+		DiscoveryProbe: base + "/discovery/probe",
 	}
 	if discoveryPrefix != "" {
 		t.HAStatus = discoveryPrefix + "/status"

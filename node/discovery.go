@@ -2,15 +2,42 @@ package node
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media/snapshot"
 	"github.com/camnode/camnode/mqtt"
 )
 
 // Version is camnode's version as Home Assistant shows it (device sw_version and origin);
 // main sets it from its build-time version before New.
 var Version = "dev"
+
+// eventTypes is every event name the node can publish on <base>/event: the Home Assistant
+// event entity's event_types. node/discovery_test.go checks it against every Event…
+// constant in node and mqtt, so a new event cannot be forgotten here.
+// TODO(merge): once node/events.go holds the one list of event names, return that.
+func eventTypes() []string {
+	return []string{
+		EventStreamStarted, EventStreamStopped,
+		EventRTMPConnected, EventRTMPDisconnected, EventRTMPRejected,
+		EventSourceFailed, EventCommandRejected, EventKeyframe, EventRestart,
+		EventBurnUnavailable, mqtt.EventChatRejected,
+	}
+}
+
+// redactedTargets are the destinations of CAMNODE_RTMP_URL, redacted, in order.
+func redactedTargets(rtmpURL string) []string {
+	var ts []string
+	for _, u := range strings.Fields(rtmpURL) {
+		ts = append(ts, config.RedactURL(u))
+	}
+	return ts
+}
 
 // Where Linux on a board with a device tree (every Raspberry Pi) names the board, e.g.
 // "Raspberry Pi 4 Model B Rev 1.4\x00".
@@ -23,15 +50,17 @@ const thermalZone = "/sys/class/thermal/thermal_zone0/temp"
 func (n *Node) deviceInfo() mqtt.DeviceInfo {
 	_, err := os.Stat(thermalZone)
 	return mqtt.DeviceInfo{
-		Model:          boardModel(),
+		HWVersion:      boardModel(),
 		SWVersion:      Version,
 		CPUTemperature: err == nil,
 		ChatMaxRunes:   n.cfg.ChatMaxRunes,
+		EventTypes:     eventTypes(),
+		Targets:        redactedTargets(n.cfg.RTMPURL),
 	}
 }
 
-// boardModel is the board's name from the device tree, or "" (camnode's default model)
-// where there is none, as on a PC.
+// boardModel is the board's name from the device tree (the device's hardware version; the
+// model stays "camnode"), or "" where there is none, as on a PC.
 func boardModel() string {
 	for _, f := range boardModelFiles {
 		b, err := os.ReadFile(f)
@@ -53,18 +82,40 @@ func (n *Node) onConnect() {
 	n.republish()
 }
 
-// publishDiscovery publishes the Home Assistant discovery message, or with discovery
-// turned off the empty retained messages that remove what an earlier run published: a
-// node switched to CAMNODE_HA_DISCOVERY=false leaves no dead device behind.
+// publishDiscovery publishes the Home Assistant discovery message. With discovery turned
+// off it removes, once per run, what an earlier run left retained on the broker (a node
+// switched to CAMNODE_HA_DISCOVERY=false leaves no dead device behind), and only the topics
+// really there: no empty messages at every reconnect for Home Assistant to log about.
 func (n *Node) publishDiscovery() {
-	msgs := mqtt.DiscoveryRemoval(n.discoveryTopics)
 	if n.cfg.HADiscovery {
-		msgs = mqtt.DiscoveryMessages(n.discoveryTopics, n.device)
+		for _, m := range mqtt.DiscoveryMessages(n.discoveryTopics, n.device) {
+			n.session.Publish(m.Topic, true, m.Payload)
+		}
+		return
 	}
-	for _, m := range msgs {
-		n.session.Publish(m.Topic, true, m.Payload)
+	if n.discoveryTopics.DiscoveryPrefix == "" || !n.cleanupStarted.CompareAndSwap(false, true) {
+		return
 	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), discoveryProbeTimeout)
+		defer cancel()
+		found, err := mqtt.RetainedDiscovery(ctx, BrokerConfig(n.cfg, n.discoveryTopics))
+		if err != nil {
+			n.log.Warn("looking for old Home Assistant discovery failed; next connect tries again", "err", n.clean(err))
+			n.cleanupStarted.Store(false)
+			return
+		}
+		for _, topic := range found {
+			n.session.Publish(topic, true, nil)
+		}
+		if len(found) > 0 {
+			n.log.Info("Home Assistant discovery is off: removed what an earlier run published", "topics", len(found))
+		}
+	}()
 }
+
+// discoveryProbeTimeout bounds the look for an earlier run's retained discovery.
+const discoveryProbeTimeout = 30 * time.Second
 
 // onHAOnline answers Home Assistant's birth message: after a random 1-5 s (so a fleet does
 // not answer all at once) discovery and the retained state go out again. Births that arrive
@@ -80,4 +131,17 @@ func (n *Node) onHAOnline() {
 		n.publishDiscovery()
 		n.republish()
 	})
+}
+
+// publishSnapshot is what a snapshot.Taker publishes through: the JPEG retained on
+// <base>/snapshot (Home Assistant's image entity) and its snapshot.Info retained on
+// <base>/snapshot/info (the entity's attributes). A failed snapshot leaves the last picture
+// in place and says why in the info.
+func (n *Node) publishSnapshot(jpeg []byte, info snapshot.Info) {
+	info.Error = config.Scrub(info.Error, n.secrets)
+	if jpeg != nil {
+		n.session.Publish(n.topics.Snapshot, true, jpeg)
+	}
+	b, _ := json.Marshal(info)
+	n.session.Publish(n.topics.SnapshotInfo, true, b)
 }

@@ -68,6 +68,7 @@ type Node struct {
 	discoveryTopics mqtt.Topics
 	device          mqtt.DeviceInfo
 	rediscovering   atomic.Bool
+	cleanupStarted  atomic.Bool // discovery off: the one removal of an earlier run's discovery (node/discovery.go)
 
 	// notes carries what the pipeline's goroutines report to Run's goroutine, which alone
 	// changes the state.

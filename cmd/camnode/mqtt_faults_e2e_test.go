@@ -342,7 +342,7 @@ func TestHomeAssistantDiscovery(t *testing.T) {
 	if chat := root.Cmps["chat"]; chat == nil || chat["max"] != 80.0 || chat["command_topic"] != topics.Chat {
 		t.Fatalf("chat text entity %v: want max 80 from CAMNODE_CHAT_MAX_RUNES", chat)
 	}
-	if sw := root.Cmps["stream"]; sw == nil || sw["command_topic"] != topics.StreamSet || sw["state_topic"] != topics.StreamState {
+	if sw := root.Cmps["stream"]; sw == nil || sw["command_topic"] != topics.StreamSet || sw["state_topic"] != topics.StreamDesired {
 		t.Fatalf("stream switch %v", sw)
 	}
 	if late := retainedNow(t, b, []string{config}, 5*time.Second); late[config] != m.Payload {
