@@ -21,6 +21,7 @@ const (
 	CommandDanmaku                         // show or hide chat in the stream (Switch)
 	CommandChat                            // a chat message (Payload, parsed by the node)
 	CommandHAOnline                        // Home Assistant restarted: publish discovery again
+	CommandSnapshot                        // take a snapshot of the picture now
 )
 
 func (k CommandKind) String() string {
@@ -37,6 +38,8 @@ func (k CommandKind) String() string {
 		return "chat"
 	case CommandHAOnline:
 		return "ha_online"
+	case CommandSnapshot:
+		return "snapshot"
 	}
 	return "CommandKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -173,7 +176,7 @@ func ParseCommand(topics Topics, topic string, payload []byte, retained bool, ma
 		}
 		cmd.Switch = sw
 		return cmd, nil
-	default: // keyframe, restart: any text is a press (Home Assistant's button sends "PRESS")
+	default: // keyframe, restart, snapshot: any text is a press (Home Assistant's button sends "PRESS")
 		if hasControl(payload) {
 			return Command{}, reject(topic, event, label+": payload contains control characters: "+quote(payload))
 		}

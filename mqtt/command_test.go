@@ -104,7 +104,7 @@ func TestNewTopics(t *testing.T) {
 		t.Errorf("topics are not distinct: %d of 15", len(want))
 	}
 	if got := strings.Join(tp.Subscriptions(), " "); got != "camnode/garden/stream/set camnode/garden/chat camnode/garden/keyframe/set "+
-		"camnode/garden/restart/set camnode/garden/danmaku/set camnode/all/stream/set camnode/all/chat homeassistant/status" {
+		"camnode/garden/restart/set camnode/garden/danmaku/set camnode/garden/snapshot/set camnode/all/stream/set camnode/all/chat homeassistant/status" {
 		t.Errorf("subscriptions: %s", got)
 	}
 	if err := tp.Validate(); err != nil {
@@ -112,7 +112,7 @@ func TestNewTopics(t *testing.T) {
 	}
 
 	noHA := NewTopics("", "garden", "")
-	if noHA.Prefix != DefaultPrefix || noHA.HAStatus != "" || len(noHA.Subscriptions()) != 7 {
+	if noHA.Prefix != DefaultPrefix || noHA.HAStatus != "" || len(noHA.Subscriptions()) != 8 {
 		t.Errorf("without prefix and discovery: %+v, subscriptions %v", noHA, noHA.Subscriptions())
 	}
 
@@ -146,6 +146,7 @@ func TestParseCommand(t *testing.T) {
 		{tp.KeyframeSet, "PRESS", Command{Kind: CommandKeyframe, Topic: tp.KeyframeSet}},
 		{tp.KeyframeSet, "{not json at all", Command{Kind: CommandKeyframe, Topic: tp.KeyframeSet}},
 		{tp.RestartSet, "now please\n", Command{Kind: CommandRestart, Topic: tp.RestartSet}},
+		{tp.SnapshotSet, "PRESS", Command{Kind: CommandSnapshot, Topic: tp.SnapshotSet}},
 		{tp.Chat, "666", Command{Kind: CommandChat, Payload: []byte("666"), Topic: tp.Chat}},
 		{tp.Chat, "a\x07b", Command{Kind: CommandChat, Payload: []byte("a\x07b"), Topic: tp.Chat}},
 		{tp.AllChat, `{"text":"hi","user":"alice"}`, Command{Kind: CommandChat, Payload: []byte(`{"text":"hi","user":"alice"}`), Topic: tp.AllChat, Fleet: true}},

@@ -24,7 +24,7 @@ type Topics struct {
 	KeyframeSet  string // <base>/keyframe/set: anything asks for an IDR frame
 	RestartSet   string // <base>/restart/set: anything restarts the pipeline
 	DanmakuSet   string // <base>/danmaku/set: ON / OFF
-	SnapshotSet  string // <base>/snapshot/set: anything asks for a snapshot now (not subscribed yet: no command kind)
+	SnapshotSet  string // <base>/snapshot/set: anything asks for a snapshot now
 	AllStreamSet string // <prefix>/all/stream/set: StreamSet for the whole fleet
 	AllChat      string // <prefix>/all/chat: Chat for the whole fleet
 	HAStatus     string // <discovery_prefix>/status: Home Assistant's birth message; empty without discovery
@@ -94,7 +94,7 @@ func NewTopics(prefix, nodeID, discoveryPrefix string) Topics {
 
 // Subscriptions returns the topics the session subscribes to, in a fixed order.
 func (t Topics) Subscriptions() []string {
-	subs := []string{t.StreamSet, t.Chat, t.KeyframeSet, t.RestartSet, t.DanmakuSet, t.AllStreamSet, t.AllChat}
+	subs := []string{t.StreamSet, t.Chat, t.KeyframeSet, t.RestartSet, t.DanmakuSet, t.SnapshotSet, t.AllStreamSet, t.AllChat}
 	if t.HAStatus != "" {
 		subs = append(subs, t.HAStatus)
 	}
@@ -141,6 +141,8 @@ func (t Topics) route(topic string) (kind CommandKind, fleet bool, ok bool) {
 		return CommandRestart, false, true
 	case t.DanmakuSet:
 		return CommandDanmaku, false, true
+	case t.SnapshotSet:
+		return CommandSnapshot, false, true
 	case t.AllStreamSet:
 		return CommandStream, true, true
 	case t.AllChat:
