@@ -239,13 +239,18 @@ type event struct {
 	Event  string `json:"event"`
 	Reason string `json:"reason"`
 	TS     string `json:"ts"`
+	Target string `json:"target,omitempty"`
 }
 
 // PublishEvent publishes {"event":…,"reason":…,"ts":…} on Topics.Event, not retained, where
 // ts is the current time in RFC 3339 UTC with milliseconds ("2025-01-02T15:04:05.123Z"). The
 // reason must already be free of secrets.
-func (s *Session) PublishEvent(name, reason string) {
-	payload, err := json.Marshal(event{Event: name, Reason: reason, TS: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")})
+func (s *Session) PublishEvent(name, reason string) { s.PublishTargetEvent(name, "", reason) }
+
+// PublishTargetEvent is PublishEvent for an event about one destination: target, its
+// redacted URL, goes into the payload's "target" field.
+func (s *Session) PublishTargetEvent(name, target, reason string) {
+	payload, err := json.Marshal(event{Event: name, Reason: reason, TS: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"), Target: target})
 	if err != nil { // cannot happen for strings; json.Marshal replaces invalid UTF-8
 		s.log.Error("mqtt event not encoded", "event", name, "err", err)
 		return

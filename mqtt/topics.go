@@ -35,6 +35,8 @@ type Topics struct {
 	State        string // <base>/state, retained: JSON state
 	Telemetry    string // <base>/telemetry: JSON every interval
 	Event        string // <base>/event: JSON {"event","reason","ts"}
+
+	StreamDesired string // <base>/stream/desired, retained: ON / OFF, what was asked
 }
 
 // fleetLevel is the topic level under the prefix that addresses every node at once; a node
@@ -72,6 +74,8 @@ func NewTopics(prefix, nodeID, discoveryPrefix string) Topics {
 		State:        base + "/state",
 		Telemetry:    base + "/telemetry",
 		Event:        base + "/event",
+
+		StreamDesired: base + "/stream/desired",
 	}
 	if discoveryPrefix != "" {
 		t.HAStatus = discoveryPrefix + "/status"
