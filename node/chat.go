@@ -259,10 +259,10 @@ func joinCarriers(cs config.Carriers) string {
 type chatReporter struct {
 	publish func(name, reason string)
 
-	mu    sync.Mutex
-	start time.Time // of the current window
-	sent  int       // events published in the window
-	held  map[danmaku.Cause]int
+	mu     sync.Mutex
+	start  time.Time // of the current window
+	sent   int       // events published in the window
+	held   map[danmaku.Cause]int
 	total  int
 	timer  *time.Timer
 	closed bool // the node stopped: no timer may fire any more

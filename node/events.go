@@ -5,15 +5,15 @@ import "github.com/camnode/camnode/mqtt"
 // Event names published on <base>/event. Events, below, lists every one of them: Home
 // Assistant's event entity offers that list.
 const (
-	EventStreamStarted    = "stream_started"     // the first destination went live after ON
-	EventStreamStopped    = "stream_stopped"     // OFF, or the node stopped
-	EventStreamEnded      = "stream_ended"       // a source that plays once reached its end
-	EventRTMPConnected    = "rtmp_connected"     // a destination is live again, or live after the first
-	EventRTMPDisconnected = "rtmp_disconnected"  // a destination lost its ingest (once per outage)
-	EventRTMPRejected     = "rtmp_rejected"      // an ingest refused the stream
-	EventSourceFailed     = "source_failed"      // the source could not open or stopped
-	EventAudioFailed      = "audio_failed"       // the audio source failed: silence until it is back
-	EventStreamWarning    = "stream_warning"     // a passthrough stream platforms may not take
+	EventStreamStarted    = "stream_started"    // the first destination went live after ON
+	EventStreamStopped    = "stream_stopped"    // OFF, or the node stopped
+	EventStreamEnded      = "stream_ended"      // a source that plays once reached its end
+	EventRTMPConnected    = "rtmp_connected"    // a destination is live again, or live after the first
+	EventRTMPDisconnected = "rtmp_disconnected" // a destination lost its ingest (once per outage)
+	EventRTMPRejected     = "rtmp_rejected"     // an ingest refused the stream
+	EventSourceFailed     = "source_failed"     // the source could not open or stopped
+	EventAudioFailed      = "audio_failed"      // the audio source failed: silence until it is back
+	EventStreamWarning    = "stream_warning"    // a passthrough stream platforms may not take
 	EventCommandRejected  = mqtt.EventCommandRejected
 	EventChatRejected     = mqtt.EventChatRejected
 	EventKeyframe         = "keyframe_requested" // keyframe/set
