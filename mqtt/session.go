@@ -46,6 +46,10 @@ type Config struct {
 	// flood of chat the node counts and summarises them with its own chat drops. It runs on
 	// paho's goroutine and must not block.
 	OnBusy func(Command)
+	// OnRejected, when set, is told of each message rejected before it became a command
+	// (after its event is queued), so that the node counts rejected chat. It runs on
+	// paho's goroutine and must not block.
+	OnRejected func(*RejectError)
 }
 
 // Timing of the session. Reconnects back off from 1 s to Config.MaxReconnectInterval
@@ -471,6 +475,9 @@ func (s *Session) rejected(re *RejectError) {
 	}
 	s.log.Info("mqtt message rejected", "event", re.Event, "reason", re.Reason)
 	s.PublishEvent(re.Event, re.Reason)
+	if s.cfg.OnRejected != nil {
+		s.cfg.OnRejected(re)
+	}
 }
 
 // redact renders an error from paho for a log line with the password masked; paho's

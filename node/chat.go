@@ -120,6 +120,17 @@ func (n *Node) onBusy(cmd mqtt.Command) {
 	n.chat.drop(label, 1, &danmaku.Rejection{Cause: danmaku.CauseQueueFull, Reason: "node busy: message dropped"})
 }
 
+// onRejected counts a chat payload the MQTT session rejected before it became a command
+// (empty, not UTF-8, oversize): received and dropped, like every chat the node drops. The
+// session already published its chat_rejected event.
+func (n *Node) onRejected(re *mqtt.RejectError) {
+	if re.Event != mqtt.EventChatRejected {
+		return
+	}
+	n.chat.received.Add(1)
+	n.chat.dropped.Add(1)
+}
+
 // run takes queued payloads until ctx ends.
 func (c *chatIntake) run(ctx context.Context) {
 	for {

@@ -127,6 +127,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		n.onConnect()
 	}
 	mc.OnBusy = n.onBusy
+	mc.OnRejected = n.onRejected
 	s, err := mqtt.New(mc)
 	var fe *mqtt.FileError
 	if errors.As(err, &fe) {

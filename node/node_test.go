@@ -372,7 +372,7 @@ func TestSourceFailsRecoversEnds(t *testing.T) {
 	tn.noState()
 	tn.report(pipeline.SourceEnded, -1, errors.New("file source: a.h264 played once (150 frames): EOF"))
 	tn.wantState(StateIdle, "")
-	tn.wantEvents("stream_ended: the source ended")
+	tn.wantEvents("stream_ended: file source: a.h264 played once (150 frames): EOF")
 	if !tn.pipes[0].stopped || tn.desired || tn.last(tn.topics.StreamDesired) != "OFF" {
 		t.Fatal("the node did not stop after the end of the source")
 	}
@@ -518,5 +518,15 @@ func TestEventsListsEveryName(t *testing.T) {
 		if !seen[e] {
 			t.Fatalf("%q missing", e)
 		}
+	}
+}
+
+// Chat the session rejected (empty, not UTF-8, oversize) counts in telemetry.
+func TestRejectedChatIsCounted(t *testing.T) {
+	tn := newTestNode(t, nil)
+	tn.onRejected(&mqtt.RejectError{Event: mqtt.EventChatRejected, Reason: "chat: empty"})
+	tn.onRejected(&mqtt.RejectError{Event: mqtt.EventCommandRejected, Reason: "stream/set: sideways"})
+	if rec, _, drop := tn.chat.counts(); rec != 1 || drop != 1 {
+		t.Fatalf("received %d, dropped %d", rec, drop)
 	}
 }

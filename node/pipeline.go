@@ -2,9 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"time"
 
 	"github.com/camnode/camnode/media/danmaku"
@@ -173,10 +170,10 @@ func (n *Node) onNote(ctx context.Context, nt note) {
 
 // endReason says how a source that played once ended.
 func endReason(err error) string {
-	if err == nil || !errors.Is(err, io.EOF) {
+	if err == nil {
 		return "the source ended"
 	}
-	return fmt.Sprint(err)
+	return err.Error()
 }
 
 func (n *Node) targetState(i int) string {

@@ -9,7 +9,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/rtmp"
 	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/file"
 	"github.com/camnode/camnode/media/stream"
 )
 
@@ -99,7 +99,7 @@ const (
 	DestinationFailed                   // the ingest refused the stream (Err)
 	SourceFailed                        // the source stopped or could not open (Err); it is reopened
 	SourceRecovered                     // the source delivers again after SourceFailed, or for the first time
-	SourceEnded                         // a source that plays once reached its end; nothing follows
+	SourceEnded                         // a file played once (file.ErrPlayedOnce) reached its end; nothing follows
 	VideoFormat                         // the stream's Width, Height and FPS, first and on every change
 	AudioFailed                         // the audio source failed (Err); silence until it is back
 	StreamWarning                       // a passthrough stream platforms may not take (Err says why)
@@ -377,7 +377,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, file.ErrPlayedOnce) {
 			p.drain(ctx)
 			p.status(Status{Kind: SourceEnded, Err: err})
 			return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/camnode/camnode/media/encoder/x264"
 	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/file"
 	"github.com/camnode/camnode/media/source/testsrc"
 	"github.com/camnode/camnode/media/source/v4l2"
 	"github.com/camnode/camnode/media/stream"
@@ -184,7 +184,7 @@ func TestPlayOnceEnds(t *testing.T) {
 		Capture: sourceFPS(30),
 		Extra:   []Destination{r},
 		OpenSource: func() (media.Source, error) {
-			return &scripted{units: units, end: fmt.Errorf("played once: %w", io.EOF)}, nil
+			return &scripted{units: units, end: fmt.Errorf("file source: x.h264: %w", file.ErrPlayedOnce)}, nil
 		},
 		OnStatus: st.add,
 	})
