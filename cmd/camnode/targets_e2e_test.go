@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -205,4 +206,59 @@ func TestUnpacedFileShowsLive(t *testing.T) {
 	}
 	node.cmd.Process.Signal(syscall.SIGTERM)
 	node.wait(t, time.Minute)
+}
+
+// A node killed while live leaves stream/state ON retained (the broker's last will only
+// says offline); the next camnode run corrects it first thing after connecting, before
+// discovery and state.
+func TestKilledWhileLiveIsCorrectedAtStart(t *testing.T) {
+	clip := makeClip(t, "320x240", 60, 30)
+	r := newRig(t, "killedlive", clip)
+	faultFast(r)
+	node := startCamnode(t, r.env)
+	r.await(t, 0, "stream/state", is("ON"), "stream/state ON")
+	node.cmd.Process.Signal(syscall.SIGKILL)
+	node.wait(t, time.Minute)
+	if got := retainedNow(t, r.broker, []string{r.topic("stream/state")}, 20*time.Second); got[r.topic("stream/state")] != "ON" {
+		t.Fatalf("retained after SIGKILL: %v (the test needs the stale ON)", got)
+	}
+	from := len(r.sub.Messages())
+	delete(r.env, "CAMNODE_AUTOSTART")
+	startCamnode(t, r.env)
+	r.await(t, from, "stream/state", is("OFF"), "stream/state OFF after the restart")
+	for _, m := range r.sub.Messages()[from:] {
+		if m.Topic == r.topic("availability") {
+			continue // the session's own, before the node's
+		}
+		if m.Topic != r.topic("stream/state") || m.Payload != "OFF" {
+			t.Fatalf("first message of the new run: %s %s, want stream/state OFF", m.Topic, m.Payload)
+		}
+		break
+	}
+	if got := retainedNow(t, r.broker, []string{r.topic("stream/state")}, 20*time.Second); got[r.topic("stream/state")] != "OFF" {
+		t.Fatalf("retained after the restart: %v", got)
+	}
+}
+
+// A clean stop while the broker cannot be reached logs no ERROR: nothing failed.
+func TestCleanStopWithoutBrokerLogsNoError(t *testing.T) {
+	env := map[string]string{
+		"CAMNODE_NODE_ID":  "nobroker",
+		"CAMNODE_MQTT_URL": "tcp://127.0.0.1:" + strconv.Itoa(peers.FreePort(t)),
+		"CAMNODE_SOURCE":   "testsrc",
+	}
+	node := startCamnode(t, env)
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(node.Log(), "mqtt connecting"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("camnode did not start:\n%s", node.Log())
+		}
+	}
+	time.Sleep(time.Second)
+	node.cmd.Process.Signal(syscall.SIGTERM)
+	if code := node.wait(t, time.Minute); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(node.Log(), "level=ERROR") {
+		t.Fatalf("a clean stop logged an error:\n%s", node.Log())
+	}
 }
