@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -81,6 +83,11 @@ type Node struct {
 	// targets are the ingest URLs of CAMNODE_RTMP_URL; targetNames the same, redacted.
 	targets     []string
 	targetNames []string
+	// extra destinations and the audio track of every stream (AddDestination, SetAudio).
+	extra []pipeline.Destination
+	audio media.AudioSource
+	// running is the pipeline of the stream, for Snapshot from any goroutine.
+	running atomic.Pointer[mediaPipeline]
 	// newPipeline makes the media pipeline of each start (pipeline.New; tests swap it).
 	newPipeline func(opts pipelineOptions) mediaPipeline
 

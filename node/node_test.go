@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/media/stream"
 	"github.com/camnode/camnode/mqtt"
@@ -107,6 +108,9 @@ type fakePipe struct {
 func (p *fakePipe) Start(ctx context.Context) { p.started, p.startCtx = true, ctx }
 func (p *fakePipe) Stop()                     { p.stopped = true }
 func (p *fakePipe) RequestKeyframe() error    { p.keys++; return p.keyErr }
+func (p *fakePipe) Snapshot(context.Context) (*pipeline.Picture, error) {
+	return &pipeline.Picture{}, nil
+}
 func (p *fakePipe) Stats() pipeline.Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -529,4 +533,37 @@ func TestRejectedChatIsCounted(t *testing.T) {
 	if rec, _, drop := tn.chat.counts(); rec != 1 || drop != 1 {
 		t.Fatalf("received %d, dropped %d", rec, drop)
 	}
+}
+
+// Snapshot needs a running stream; extra destinations and the audio go to every pipeline.
+func TestSnapshotAndExtras(t *testing.T) {
+	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": oneTarget})
+	if _, err := tn.Snapshot(context.Background()); err == nil {
+		t.Fatal("a snapshot with the stream off")
+	}
+	tn.AddDestination(nopDestination{})
+	tn.SetAudio(nopAudio{})
+	tn.command(mqtt.CommandStream, mqtt.SwitchOn)
+	if pic, err := tn.Snapshot(context.Background()); err != nil || pic == nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	if o := tn.pipes[0].opts; len(o.Extra) != 1 || o.Audio == nil {
+		t.Fatalf("options %+v", o)
+	}
+	tn.command(mqtt.CommandStream, mqtt.SwitchOff)
+	if _, err := tn.Snapshot(context.Background()); err == nil {
+		t.Fatal("a snapshot after OFF")
+	}
+}
+
+type nopDestination struct{}
+
+func (nopDestination) WriteAccessUnit(context.Context, *media.AccessUnit) error { return nil }
+func (nopDestination) WriteData(context.Context, time.Duration, []byte)         {}
+
+type nopAudio struct{}
+
+func (nopAudio) RunAudio(ctx context.Context, _ func(*media.AudioFrame) error) error {
+	<-ctx.Done()
+	return nil
 }

@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/media/rtmp"
@@ -17,6 +19,7 @@ type mediaPipeline interface {
 	Stop()
 	Stats() pipeline.Stats
 	RequestKeyframe() error
+	Snapshot(ctx context.Context) (*pipeline.Picture, error)
 }
 
 // pipelineOptions are the options of one pipeline.
@@ -59,6 +62,8 @@ func (n *Node) startPipeline(ctx context.Context) {
 			BitrateKbps:  float64(cfg.Bitrate) / 1000,
 			Logger:       n.log,
 		},
+		Extra:        n.extra,
+		Audio:        n.audio,
 		Carriers:     r.carriers,
 		Overlay:      overlay,
 		ReconnectMin: cfg.ReconnectMin,
@@ -82,6 +87,7 @@ func (n *Node) startPipeline(ctx context.Context) {
 	n.tel.restart(r.started)
 	r.p.Start(ctx)
 	n.pipe = r
+	n.running.Store(&r.p)
 }
 
 func (n *Node) stopPipeline() {
@@ -90,6 +96,7 @@ func (n *Node) stopPipeline() {
 		return
 	}
 	close(r.stopped)
+	n.running.Store(nil)
 	r.p.Stop()
 	n.tel.done(r.p.Stats())
 	n.chat.pipelineStopped(r.carriers)
@@ -198,4 +205,24 @@ func (n *Node) setTarget(i int, state string, err error) {
 		t.State, t.Since = state, stamp(time.Now())
 	}
 	t.Error = msg
+}
+
+// AddDestination makes d one more destination of every stream from now on (the local
+// HTTP-FLV server). Call it before Run.
+func (n *Node) AddDestination(d pipeline.Destination) { n.extra = append(n.extra, d) }
+
+// SetAudio makes a the audio track of every stream from now on. Call it before Run.
+func (n *Node) SetAudio(a media.AudioSource) { n.audio = a }
+
+// errStreamOff: a snapshot needs a running stream.
+var errStreamOff = errors.New("the stream is off")
+
+// Snapshot returns a copy of the next picture of the running stream (see
+// pipeline.Pipeline.Snapshot). Safe from any goroutine; an error while the stream is off.
+func (n *Node) Snapshot(ctx context.Context) (*pipeline.Picture, error) {
+	p := n.running.Load()
+	if p == nil {
+		return nil, errStreamOff
+	}
+	return (*p).Snapshot(ctx)
 }
