@@ -262,3 +262,25 @@ func TestCleanStopWithoutBrokerLogsNoError(t *testing.T) {
 		t.Fatalf("a clean stop logged an error:\n%s", node.Log())
 	}
 }
+
+// A passthrough stream with keyframes 10 s apart gets a stream_warning event (and a log
+// warning) saying what platforms want, once.
+func TestPassthroughKeyframeWarning(t *testing.T) {
+	clip := makeClip(t, "320x240", 360, 300)
+	r := newRig(t, "gopwarn", clip)
+	faultFast(r)
+	node := startCamnode(t, r.env)
+	m := r.await(t, 0, "event", eventIs("stream_warning"), "stream_warning")
+	if reason := eventReason(t, m.Payload); !strings.Contains(reason, "platforms want one every 2 s") {
+		t.Fatalf("stream_warning reason %q", reason)
+	}
+	if !strings.Contains(node.Log(), "level=WARN msg=\"stream warning\"") {
+		t.Fatalf("no warning in the log:\n%s", node.Log())
+	}
+	time.Sleep(7 * time.Second) // past the second keyframe: no second warning
+	if got := len(faultEvents(r, 0, "stream_warning")); got != 1 {
+		t.Fatalf("%d stream_warning events, want 1", got)
+	}
+	node.cmd.Process.Signal(syscall.SIGTERM)
+	node.wait(t, time.Minute)
+}

@@ -349,7 +349,6 @@ func (p *Pipeline) runSource(ctx context.Context) {
 				}
 				if !o.raw {
 					for _, w := range warn.check(au) {
-						p.log.Warn("stream warning", "warning", w)
 						p.status(Status{Kind: StreamWarning, Err: errors.New(w)})
 					}
 					p.snap.offerAccessUnit(au)
