@@ -260,6 +260,7 @@ func TestSnapshotOfAnH264Source(t *testing.T) {
 	r := &recorder{block: gate}
 	p := New(Options{Capture: sourceFPS(30), Extra: []Destination{r}, OpenSource: func() (media.Source, error) { return src, nil }})
 	p.Start(context.Background())
+	waitFor(t, "the source", func() bool { return p.Stats().Frames > 0 }) // open: it can be asked for a keyframe
 	got := make(chan *Picture, 1)
 	go func() {
 		pic, err := p.Snapshot(context.Background())
