@@ -104,7 +104,21 @@ func TestTwoDestinationsOneDies(t *testing.T) {
 	other.Start(t)
 	r.await(t, from, "event", eventFor("rtmp_connected", other.Addr()), "rtmp_connected naming the second ingest")
 	r.await(t, from, "state", targetsAre("live", "live"), "both live again")
-	time.Sleep(3 * time.Second)
+	// Telemetry: each destination with its own rate, drops and reconnects.
+	from = len(r.sub.Messages())
+	r.await(t, from, "telemetry", func(s string) bool {
+		var v struct {
+			Targets []struct {
+				Target      string
+				BitrateKbps float64 `json:"bitrate_kbps"`
+				Reconnects  int
+			}
+		}
+		return json.Unmarshal([]byte(s), &v) == nil && len(v.Targets) == 2 && v.Targets[0].Reconnects == 0 &&
+			v.Targets[1].Reconnects >= 1 && v.Targets[0].BitrateKbps > 0 && v.Targets[1].BitrateKbps > 0 &&
+			strings.Contains(v.Targets[1].Target, other.Addr()) && !strings.Contains(s, keyB)
+	}, "telemetry with both destinations, the second reconnected")
+	time.Sleep(2 * time.Second)
 
 	node.cmd.Process.Signal(syscall.SIGTERM)
 	if code := node.wait(t, time.Minute); code != 0 {
