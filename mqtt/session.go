@@ -46,6 +46,10 @@ type Config struct {
 	// flood of chat the node counts and summarises them with its own chat drops. It runs on
 	// paho's goroutine and must not block.
 	OnBusy func(Command)
+	// OnRejected, when set, is told of each message rejected before it became a command
+	// (after its event is queued), so that the node counts rejected chat. It runs on
+	// paho's goroutine and must not block.
+	OnRejected func(*RejectError)
 }
 
 // Timing of the session. Reconnects back off from 1 s to Config.MaxReconnectInterval
@@ -239,13 +243,18 @@ type event struct {
 	Event  string `json:"event"`
 	Reason string `json:"reason"`
 	TS     string `json:"ts"`
+	Target string `json:"target,omitempty"`
 }
 
 // PublishEvent publishes {"event":…,"reason":…,"ts":…} on Topics.Event, not retained, where
 // ts is the current time in RFC 3339 UTC with milliseconds ("2025-01-02T15:04:05.123Z"). The
 // reason must already be free of secrets.
-func (s *Session) PublishEvent(name, reason string) {
-	payload, err := json.Marshal(event{Event: name, Reason: reason, TS: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00")})
+func (s *Session) PublishEvent(name, reason string) { s.PublishTargetEvent(name, "", reason) }
+
+// PublishTargetEvent is PublishEvent for an event about one destination: target, its
+// redacted URL, goes into the payload's "target" field.
+func (s *Session) PublishTargetEvent(name, target, reason string) {
+	payload, err := json.Marshal(event{Event: name, Reason: reason, TS: time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"), Target: target})
 	if err != nil { // cannot happen for strings; json.Marshal replaces invalid UTF-8
 		s.log.Error("mqtt event not encoded", "event", name, "err", err)
 		return
@@ -466,6 +475,9 @@ func (s *Session) rejected(re *RejectError) {
 	}
 	s.log.Info("mqtt message rejected", "event", re.Event, "reason", re.Reason)
 	s.PublishEvent(re.Event, re.Reason)
+	if s.cfg.OnRejected != nil {
+		s.cfg.OnRejected(re)
+	}
 }
 
 // redact renders an error from paho for a log line with the password masked; paho's

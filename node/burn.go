@@ -10,12 +10,8 @@ import (
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/danmaku/render"
+	"github.com/camnode/camnode/media/pipeline"
 )
-
-// EventBurnUnavailable says, once for each stream start, that CAMNODE_DANMAKU names burn
-// but this stream cannot draw into its picture (an H.264 source, no encoder, no font),
-// and where chat goes instead.
-const EventBurnUnavailable = "burn_unavailable"
 
 // Causes of the burn carrier's drops, for chat_rejected events.
 const (
@@ -272,3 +268,18 @@ func (b *burner) discardLocked(cause danmaku.Cause, why string) {
 			Reason: fmt.Sprintf("%d message(s) not drawn: %s", waiting, why)})
 	}
 }
+
+// The burner is the pipeline's Overlay.
+var _ pipeline.Overlay = (*burner)(nil)
+
+// Enabled is usable, for the pipeline.
+func (b *burner) Enabled() bool { return b.usable() }
+
+// Drawing is drawing, for the pipeline.
+func (b *burner) Drawing() { b.drawing() }
+
+// Unavailable is off, for the pipeline.
+func (b *burner) Unavailable(why string) { b.off(why) }
+
+// Draw is draw, for the pipeline.
+func (b *burner) Draw(f *media.Frame) error { return b.draw(f) }

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,9 +14,9 @@ import (
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media"
-	"github.com/camnode/camnode/media/encoder"
 	"github.com/camnode/camnode/media/encoder/x264"
-	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/pipeline"
+	"github.com/camnode/camnode/media/source"
 	"github.com/camnode/camnode/media/source/testsrc"
 )
 
@@ -206,7 +205,45 @@ func TestBurnBesideOtherCarriersOnlyReportsItsDrops(t *testing.T) {
 	}
 }
 
-// openSource decides, when the source opens, whether burn draws into it.
+// openThroughPipeline runs a pipeline without destinations on the node's source, with the
+// burn carrier as its overlay, until the source delivered its first keyframe and then
+// while more holds, and stops it.
+func openThroughPipeline(t *testing.T, n *Node, more func() bool) {
+	t.Helper()
+	formats := make(chan pipeline.Status, 16)
+	var ov pipeline.Overlay
+	if n.chat.burn != nil {
+		ov = n.chat.burn
+	}
+	p := pipeline.New(pipeline.Options{
+		Source:  n.cfg.Source,
+		Capture: source.Options{Width: n.cfg.Width, Height: n.cfg.Height, FPS: n.cfg.FPS, Bitrate: 500_000, GOP: 15},
+		Overlay: ov,
+		OnStatus: func(s pipeline.Status) {
+			if s.Kind == pipeline.VideoFormat || s.Kind == pipeline.SourceFailed {
+				select {
+				case formats <- s:
+				default:
+				}
+			}
+		},
+	})
+	p.Start(context.Background())
+	defer p.Stop()
+	select {
+	case s := <-formats:
+		if s.Kind != pipeline.VideoFormat {
+			t.Fatalf("source: %v", s.Err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the source delivered no keyframe in a minute")
+	}
+	for deadline := time.Now().Add(time.Minute); more != nil && more() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The pipeline decides, when the source opens, whether burn draws into it.
 func TestOpenSourceBurnNeedsRawFrames(t *testing.T) {
 	clip := filepath.Join(t.TempDir(), "clip.h264")
 	if err := os.WriteFile(clip, testsrc.Clip(), 0o644); err != nil {
@@ -221,21 +258,13 @@ func TestOpenSourceBurnNeedsRawFrames(t *testing.T) {
 	} {
 		n, ev := burnNode(t, "file://"+clip, tc.carriers...)
 		n.newCarriers()
-		src, err := n.openSource()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := src.(*testsrc.Source); ok {
-			t.Fatalf("a file source opened as %T", src)
-		}
+		openThroughPipeline(t, n, nil)
 		want := "burn-in off for this stream: it needs raw frames, and CAMNODE_SOURCE file:" + clip +
 			" delivers ready-made H.264 (use testsrc or a camera in a raw format); " + tc.instead
 		if got := ev.named(EventBurnUnavailable); len(got) != 1 || got[0] != want {
 			t.Fatalf("burn_unavailable events %q, want one: %q", got, want)
 		}
-		if _, err := n.openSource(); err != nil { // a reopen: no second event
-			t.Fatal(err)
-		}
+		openThroughPipeline(t, n, nil) // a reopen: no second event
 		if got := ev.named(EventBurnUnavailable); len(got) != 1 {
 			t.Fatalf("burn_unavailable events after a reopen: %q", got)
 		}
@@ -256,94 +285,24 @@ func TestOpenSourceBurnNeedsRawFrames(t *testing.T) {
 func TestOpenSourceTestsrcBurn(t *testing.T) {
 	n, ev := burnNode(t, "testsrc", config.CarrierBurn)
 	n.newCarriers()
-	src, err := n.openSource()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if !x264.Built {
+		openThroughPipeline(t, n, nil)
 		got := ev.named(EventBurnUnavailable)
 		if len(got) != 1 || !strings.Contains(got[0], "H.264 encoder not built into this camnode") {
 			t.Fatalf("burn_unavailable without x264: %q", got)
 		}
-		if ts, ok := src.(*testsrc.Source); !ok || ts.Live() {
-			t.Fatalf("testsrc without x264: %T", src)
-		}
 		return
 	}
+	n.chat.take(chatPayload{label: "chat", payload: []byte(`{"text":"drawn","mode":"top"}`)})
+	openThroughPipeline(t, n, func() bool {
+		_, shown, _ := n.chat.counts()
+		return shown == 0
+	})
 	if got := ev.named(EventBurnUnavailable); len(got) != 0 {
 		t.Fatalf("burn_unavailable with testsrc: %q", got)
 	}
-	n.chat.take(chatPayload{label: "chat", payload: []byte(`{"text":"drawn","mode":"top"}`)})
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
-	defer cancel()
-	units, keyframe := 0, false
-	if err := src.Run(ctx, func(au *media.AccessUnit) error {
-		if units == 0 {
-			keyframe = au.Keyframe
-		}
-		units++
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if units < 3 || !keyframe {
-		t.Fatalf("%d access units, first a keyframe: %v", units, keyframe)
-	}
-	vis := n.chat.burn.r.Visible()
-	if _, shown, _ := n.chat.counts(); shown != 1 || len(vis) != 1 || vis[0].Text != "drawn" || vis[0].Mode != "top" {
-		t.Fatalf("shown %d, on screen %+v", shown, vis)
-	}
-}
-
-var errEnough = errors.New("enough")
-
-// A raw camera grants the size it has, not always the one asked for: the encoder opens
-// at the frames' size, and every frame goes through the overlay first.
-func TestEncodeRawFitsTheFrames(t *testing.T) {
-	if !x264.Built {
-		_, err := x264.New(encoder.Options{})
-		if !errors.Is(err, encoder.ErrNotBuilt) {
-			t.Fatalf("x264.New without x264: %v", err)
-		}
-		return
-	}
-	frames, err := testsrc.NewFrameSource(testsrc.Options{Width: 320, Height: 180, FPS: 15, Unpaced: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	drawn := 0
-	src := encodeRaw(frames, encoder.Options{FPS: 15, Bitrate: 500_000, GOP: 15}, func(*media.Frame) error {
-		drawn++
-		return nil
-	})
-	units := 0
-	var w, h int
-	err = src.Run(context.Background(), func(au *media.AccessUnit) error {
-		if units == 0 {
-			if !au.Keyframe {
-				t.Error("first access unit is not a keyframe")
-			}
-			for _, nalu := range au.NALUs {
-				if h264.NALType(nalu) == h264.TypeSPS {
-					sps, err := h264.ParseSPS(nalu)
-					if err != nil {
-						t.Fatal(err)
-					}
-					w, h = sps.Width, sps.Height
-				}
-			}
-		}
-		units++
-		if units == 20 {
-			return errEnough
-		}
-		return nil
-	})
-	if !errors.Is(err, errEnough) {
-		t.Fatalf("run: %v", err)
-	}
-	if w != 320 || h != 180 || drawn != 20 {
-		t.Fatalf("SPS says %dx%d, overlay drew %d of 20 frames", w, h, drawn)
+	if _, shown, _ := n.chat.counts(); shown != 1 {
+		t.Fatalf("shown %d", shown)
 	}
 }
 
@@ -362,13 +321,7 @@ func TestBurnWithABadFontSaysSo(t *testing.T) {
 		!strings.Contains(got[0], font) || !strings.HasSuffix(got[0], "chat goes out by the other carriers only") {
 		t.Fatalf("burn_unavailable with a broken font: %q", got)
 	}
-	src, err := n.openSource()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := src.(*testsrc.Source); !ok {
-		t.Fatalf("testsrc opened as %T", src)
-	}
+	openThroughPipeline(t, n, nil)
 	if ok, why := n.chat.burn.accepting(); ok || !strings.HasPrefix(why, "cannot load the danmaku font") {
 		t.Fatalf("burn takes chat without a font: %v %q", ok, why)
 	}

@@ -67,6 +67,10 @@ func newChatIntake(cfg *config.Config, publish func(name, reason string)) *chatI
 	return c
 }
 
+// close stops what the intake runs by itself (the rejection summary's timer). The
+// intake's goroutine has ended.
+func (c *chatIntake) close() { c.rep.close() }
+
 // counts returns the telemetry counters chat_received, chat_shown, chat_dropped.
 func (c *chatIntake) counts() (received, shown, dropped uint64) {
 	return c.received.Load(), c.shown.Load(), c.dropped.Load()
@@ -114,6 +118,17 @@ func (n *Node) onBusy(cmd mqtt.Command) {
 	}
 	n.chat.received.Add(1)
 	n.chat.drop(label, 1, &danmaku.Rejection{Cause: danmaku.CauseQueueFull, Reason: "node busy: message dropped"})
+}
+
+// onRejected counts a chat payload the MQTT session rejected before it became a command
+// (empty, not UTF-8, oversize): received and dropped, like every chat the node drops. The
+// session already published its chat_rejected event.
+func (n *Node) onRejected(re *mqtt.RejectError) {
+	if re.Event != mqtt.EventChatRejected {
+		return
+	}
+	n.chat.received.Add(1)
+	n.chat.dropped.Add(1)
 }
 
 // run takes queued payloads until ctx ends.
@@ -255,12 +270,14 @@ func joinCarriers(cs config.Carriers) string {
 type chatReporter struct {
 	publish func(name, reason string)
 
-	mu    sync.Mutex
-	start time.Time // of the current window
-	sent  int       // events published in the window
-	held  map[danmaku.Cause]int
-	total int
-	timer *time.Timer
+	mu     sync.Mutex
+	start  time.Time // of the current window
+	sent   int       // events published in the window
+	held   map[danmaku.Cause]int
+	total  int
+	timer  *time.Timer
+	closed bool // the node stopped: no timer may fire any more
+	fired  sync.WaitGroup
 }
 
 const (
@@ -291,10 +308,26 @@ func (r *chatReporter) report(label string, n int, err error) {
 	}
 	r.held[cause] += n
 	r.total += n
-	if r.timer == nil {
-		r.timer = time.AfterFunc(r.start.Add(chatReportWindow).Sub(now), r.flush)
+	if r.timer == nil && !r.closed {
+		r.fired.Add(1)
+		r.timer = time.AfterFunc(r.start.Add(chatReportWindow).Sub(now), func() {
+			defer r.fired.Done()
+			r.flush()
+		})
 	}
 	r.mu.Unlock()
+}
+
+// close stops the summary's timer for good; what it held is dropped with the node.
+func (r *chatReporter) close() {
+	r.mu.Lock()
+	r.closed = true
+	if r.timer != nil && r.timer.Stop() {
+		r.fired.Done() // it will not run
+	}
+	r.timer = nil
+	r.mu.Unlock()
+	r.fired.Wait() // a summary being published now
 }
 
 // flush publishes the summary of the held rejections and starts a new window.

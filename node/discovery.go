@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/camnode/camnode/config"
@@ -16,28 +15,6 @@ import (
 // Version is camnode's version as Home Assistant shows it (device sw_version and origin);
 // main sets it from its build-time version before New.
 var Version = "dev"
-
-// eventTypes is every event name the node can publish on <base>/event: the Home Assistant
-// event entity's event_types. node/discovery_test.go checks it against every Event…
-// constant in node and mqtt, so a new event cannot be forgotten here.
-// TODO(merge): once node/events.go holds the one list of event names, return that.
-func eventTypes() []string {
-	return []string{
-		EventStreamStarted, EventStreamStopped,
-		EventRTMPConnected, EventRTMPDisconnected, EventRTMPRejected,
-		EventSourceFailed, EventCommandRejected, EventKeyframe, EventRestart,
-		EventBurnUnavailable, mqtt.EventChatRejected,
-	}
-}
-
-// redactedTargets are the destinations of CAMNODE_RTMP_URL, redacted, in order.
-func redactedTargets(rtmpURL string) []string {
-	var ts []string
-	for _, u := range strings.Fields(rtmpURL) {
-		ts = append(ts, config.RedactURL(u))
-	}
-	return ts
-}
 
 // Where Linux on a board with a device tree (every Raspberry Pi) names the board, e.g.
 // "Raspberry Pi 4 Model B Rev 1.4\x00".
@@ -54,8 +31,8 @@ func (n *Node) deviceInfo() mqtt.DeviceInfo {
 		SWVersion:      Version,
 		CPUTemperature: err == nil,
 		ChatMaxRunes:   n.cfg.ChatMaxRunes,
-		EventTypes:     eventTypes(),
-		Targets:        redactedTargets(n.cfg.RTMPURL),
+		EventTypes:     Events,
+		Targets:        n.targetNames,
 	}
 }
 

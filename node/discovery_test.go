@@ -72,12 +72,12 @@ func TestEventTypesAreEveryEvent(t *testing.T) {
 	if len(want) < 10 {
 		t.Fatalf("found only %v in the code: the scan is broken", want)
 	}
-	got := slices.Clone(eventTypes())
+	got := slices.Clone(Events)
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
-		t.Fatalf("eventTypes() = %v\nthe code publishes %v", got, want)
+		t.Fatalf("Events = %v\nthe code publishes %v", got, want)
 	}
-	msgs := mqtt.DiscoveryMessages(mqtt.NewTopics("camnode", "garden", "homeassistant"), mqtt.DeviceInfo{EventTypes: eventTypes()})
+	msgs := mqtt.DiscoveryMessages(mqtt.NewTopics("camnode", "garden", "homeassistant"), mqtt.DeviceInfo{EventTypes: Events})
 	for _, e := range want {
 		if !strings.Contains(string(msgs[0].Payload), strconv.Quote(e)) {
 			t.Errorf("discovery lacks event type %s", e)
@@ -85,10 +85,12 @@ func TestEventTypesAreEveryEvent(t *testing.T) {
 	}
 }
 
-func TestRedactedTargets(t *testing.T) {
-	got := redactedTargets("rtmp://a.example/live/secretkey1 \n rtmps://b.example:443/app/secretkey2")
-	if len(got) != 2 || strings.Contains(strings.Join(got, " "), "secretkey") {
-		t.Fatalf("redactedTargets: %q", got)
+// Home Assistant gets one Ingest sensor per destination, named without its key.
+func TestDiscoveryTargetsAreRedacted(t *testing.T) {
+	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": "rtmp://a.example/live/secretkey1 \n rtmps://b.example:443/app/secretkey2"})
+	got := tn.deviceInfo().Targets
+	if len(got) != 2 || strings.Contains(strings.Join(got, " "), "secretkey") || !strings.Contains(got[1], "b.example") {
+		t.Fatalf("discovery targets: %q", got)
 	}
 }
 
@@ -144,7 +146,7 @@ func TestPublishSnapshotOnMosquitto(t *testing.T) {
 		t.Fatalf("retained snapshot of %s bytes, want the %d-byte JPEG", got, len(jpeg))
 	}
 	info := retained(n.topics.SnapshotInfo, "%p")
-	if strings.Contains(info, key) || !strings.Contains(info, `"error":"decode failed on rtmp://x/live/****"`) {
+	if strings.Contains(info, key) || !strings.Contains(info, `"error":"decode failed on rtmp://x:1935/live/****"`) {
 		t.Fatalf("snapshot info %s", info)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -28,29 +30,46 @@ const (
 	StateError        State = "error"
 )
 
-// Event names published on <base>/event.
+// The states of one destination in <base>/state's targets.
 const (
-	EventStreamStarted    = "stream_started"
-	EventStreamStopped    = "stream_stopped"
-	EventRTMPConnected    = "rtmp_connected"
-	EventRTMPDisconnected = "rtmp_disconnected"
-	EventRTMPRejected     = "rtmp_rejected"
-	EventSourceFailed     = "source_failed"
-	EventCommandRejected  = "command_rejected"
-	EventKeyframe         = "keyframe_requested"
-	EventRestart          = "pipeline_restarted"
+	targetIdle         = "idle"
+	targetConnecting   = "connecting"
+	targetLive         = "live"
+	targetReconnecting = "reconnecting"
+	targetFailed       = "failed"
 )
 
 // status is the retained <base>/state payload.
 type status struct {
-	State  State   `json:"state"`
-	Since  string  `json:"since"`
-	Source string  `json:"source"`
-	Target string  `json:"target"`
-	Width  int     `json:"width,omitempty"`
-	Height int     `json:"height,omitempty"`
-	FPS    float64 `json:"fps,omitempty"`
-	Error  string  `json:"error,omitempty"`
+	State     State          `json:"state"`
+	Since     string         `json:"since"`
+	Started   string         `json:"started"`              // when the node started
+	LiveSince string         `json:"live_since,omitempty"` // when the stream last went live
+	Source    string         `json:"source"`
+	Target    string         `json:"target"` // every destination, redacted, separated by spaces
+	Targets   []targetStatus `json:"targets"`
+	Width     int            `json:"width,omitempty"`
+	Height    int            `json:"height,omitempty"`
+	FPS       float64        `json:"fps,omitempty"` // the stream's
+	Error     string         `json:"error,omitempty"`
+}
+
+// targetStatus is one destination in the state payload.
+type targetStatus struct {
+	Target string `json:"target"` // redacted
+	State  string `json:"state"`
+	Error  string `json:"error,omitempty"`
+	Since  string `json:"since"`
+}
+
+// session is what the node needs of its MQTT session (*mqtt.Session).
+type session interface {
+	Start(ctx context.Context) error
+	Commands() <-chan mqtt.Command
+	Publish(topic string, retained bool, payload []byte)
+	PublishEvent(name, reason string)
+	PublishTargetEvent(name, target, reason string)
+	Close()
 }
 
 // Node runs one camera. Make it with New, then Run it.
@@ -58,9 +77,19 @@ type Node struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	topics  mqtt.Topics
-	session *mqtt.Session
+	session session
 	start   time.Time
 	secrets []string
+	// targets are the ingest URLs of CAMNODE_RTMP_URL; targetNames the same, redacted.
+	targets     []string
+	targetNames []string
+	// extra destinations and the audio track of every stream (AddDestination, SetAudio).
+	extra []pipeline.Destination
+	audio media.AudioSource
+	// running is the pipeline of the stream, for Snapshot from any goroutine.
+	running atomic.Pointer[mediaPipeline]
+	// newPipeline makes the media pipeline of each start (pipeline.New; tests swap it).
+	newPipeline func(opts pipelineOptions) mediaPipeline
 
 	// Home Assistant: discoveryTopics has the discovery prefix even with discovery off, to
 	// remove what an earlier run published; rediscovering is set while an answer to Home
@@ -76,48 +105,37 @@ type Node struct {
 
 	// Run's goroutine only
 	desired  bool
-	pipe     *pipeline
-	liveOnce bool // stream_started was sent for this ON
+	pipe     *run
+	liveOnce bool   // stream_started was sent for this ON
+	srcErr   string // the source's failure, until it delivers again
 	tel      telemetryState
 	chat     *chatIntake
 
 	// mu guards what the MQTT session's goroutine reads when it republishes after a reconnect.
-	mu      sync.Mutex
-	status  status
-	danmaku bool
+	mu            sync.Mutex
+	status        status
+	danmaku       bool
+	lastPublished []byte // the state payload last published
+	desiredFlag   bool   // desired, for the session's goroutine
 }
 
 // New makes a node from its configuration. It does not connect yet. A TLS file the MQTT
 // session cannot use is a *config.Error naming its variable.
 func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
-	n := &Node{
-		cfg:             cfg,
-		log:             log,
-		topics:          mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix),
-		discoveryTopics: mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix),
-		start:           time.Now(),
-		secrets:         cfg.Secrets(),
-		notes:           make(chan note, 64),
-		danmaku:         true,
-	}
-	if !cfg.HADiscovery {
-		// Without discovery Home Assistant's birth messages are none of the node's business.
-		n.topics = mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, "")
-	}
-	n.device = n.deviceInfo()
-	n.chat = newChatIntake(cfg, n.event)
-	n.status = status{State: StateIdle, Since: stamp(time.Now()), Source: describeSource(cfg.Source), Target: config.RedactURL(cfg.RTMPURL)}
-	if cfg.RTMPURL == "" {
-		n.status.Target = ""
-	}
+	n := newNode(cfg, log)
 	mc := BrokerConfig(cfg, n.topics)
 	mc.ClientID = "camnode-" + cfg.NodeID
 	mc.KeepAlive = cfg.MQTTKeepAlive
 	// One cap for every reconnect: the broker's like the ingest's.
 	mc.MaxReconnectInterval = cfg.ReconnectMax
 	mc.Logger = log
-	mc.OnConnect = n.onConnect
+	mc.OnConnect = func() {
+		// What the stream really is goes first: a node killed while live left ON retained.
+		n.publishStreamState()
+		n.onConnect()
+	}
 	mc.OnBusy = n.onBusy
+	mc.OnRejected = n.onRejected
 	s, err := mqtt.New(mc)
 	var fe *mqtt.FileError
 	if errors.As(err, &fe) {
@@ -129,6 +147,38 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	}
 	n.session = s
 	return n, nil
+}
+
+// newNode is New without the MQTT session.
+func newNode(cfg *config.Config, log *slog.Logger) *Node {
+	n := &Node{
+		cfg:             cfg,
+		log:             log,
+		topics:          mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix),
+		discoveryTopics: mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix),
+		start:           time.Now(),
+		targets:         strings.Fields(cfg.RTMPURL),
+		notes:           make(chan note, 64),
+		danmaku:         true,
+		newPipeline:     newMediaPipeline,
+	}
+	if !cfg.HADiscovery {
+		// Without discovery Home Assistant's birth messages are none of the node's business.
+		n.topics = mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, "")
+	}
+	n.secrets = cfg.Secrets() // every destination's key and query
+	for _, u := range n.targets {
+		n.targetNames = append(n.targetNames, config.RedactURL(u))
+	}
+	n.device = n.deviceInfo()
+	n.chat = newChatIntake(cfg, n.event)
+	now := stamp(time.Now())
+	n.status = status{State: StateIdle, Since: now, Started: now, Source: describeSource(cfg.Source),
+		Target: strings.Join(n.targetNames, " "), Targets: make([]targetStatus, len(n.targets))}
+	for i, t := range n.targetNames {
+		n.status.Targets[i] = targetStatus{Target: t, State: targetIdle, Since: now}
+	}
+	return n
 }
 
 // BrokerConfig is the MQTT configuration the settings give: the broker, its credentials and
@@ -150,29 +200,48 @@ func BrokerConfig(cfg *config.Config, topics mqtt.Topics) mqtt.Config {
 func (n *Node) Topics() mqtt.Topics { return n.topics }
 
 // Run runs the node until ctx ends, then stops the stream, says offline and returns nil.
+// Every goroutine it starts has ended when it returns.
 func (n *Node) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	sessionCtx, stopSession := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSession()
+	wg.Add(1)
 	go func() {
-		if err := n.session.Start(sessionCtx); err != nil && sessionCtx.Err() == nil {
+		defer wg.Done()
+		err := n.session.Start(sessionCtx)
+		if err != nil && sessionCtx.Err() == nil && !errors.Is(err, mqtt.ErrClosed) {
 			n.log.Error("mqtt", "err", err)
 		}
 	}()
 	n.log.Info("node running", "node_id", n.cfg.NodeID, "base_topic", n.topics.Base,
 		"source", describeSource(n.cfg.Source), "target", n.status.Target, "autostart", n.cfg.Autostart)
 
-	go n.chat.run(ctx)
+	chatCtx, stopChat := context.WithCancel(ctx)
+	defer stopChat()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.chat.run(chatCtx)
+	}()
 	if n.cfg.Autostart {
 		n.setDesired(ctx, true, "autostart")
 	}
 	telemetry := time.NewTicker(n.cfg.TelemetryInterval)
 	defer telemetry.Stop()
+	commands := n.session.Commands()
 	for {
 		select {
 		case <-ctx.Done():
+			stopChat()
 			n.shutdown()
+			stopSession()
 			return nil
-		case cmd := <-n.session.Commands():
+		case cmd, ok := <-commands:
+			if !ok {
+				commands = nil
+				continue
+			}
 			n.handle(ctx, cmd)
 		case nt := <-n.notes:
 			n.onNote(ctx, nt)
@@ -187,7 +256,7 @@ func (n *Node) handle(ctx context.Context, cmd mqtt.Command) {
 	switch cmd.Kind {
 	case mqtt.CommandStream:
 		on := cmd.Switch == mqtt.SwitchOn || cmd.Switch == mqtt.SwitchToggle && !n.desired
-		if on && n.cfg.RTMPURL == "" {
+		if on && len(n.targets) == 0 {
 			n.event(EventCommandRejected, "stream/set ON: no ingest configured (set CAMNODE_RTMP_URL)")
 			n.publishStreamState()
 			return
@@ -198,7 +267,7 @@ func (n *Node) handle(ctx context.Context, cmd mqtt.Command) {
 			n.event(EventCommandRejected, "keyframe/set: the stream is off")
 			return
 		}
-		if err := n.pipe.requestKeyframe(); err != nil {
+		if err := n.pipe.p.RequestKeyframe(); err != nil {
 			n.event(EventCommandRejected, "keyframe/set: "+err.Error())
 			return
 		}
@@ -211,6 +280,7 @@ func (n *Node) handle(ctx context.Context, cmd mqtt.Command) {
 		n.stopPipeline()
 		n.event(EventRestart, "requested by command")
 		n.startPipeline(ctx)
+		n.update()
 	case mqtt.CommandDanmaku:
 		n.mu.Lock()
 		switch cmd.Switch {
@@ -237,104 +307,99 @@ func (n *Node) setDesired(ctx context.Context, on bool, why string) {
 		n.publishStreamState() // answer the switch even when nothing changes
 		return
 	}
-	n.desired = on
+	n.setDesiredFlag(on)
 	if on {
 		n.liveOnce = false
-		n.setState(StateStarting, nil)
 		n.startPipeline(ctx)
+		n.update()
 		return
 	}
 	n.stopPipeline()
-	n.setState(StateIdle, nil)
+	n.update()
 	n.event(EventStreamStopped, why)
-}
-
-// onNote moves the state machine on a report from the pipeline.
-func (n *Node) onNote(ctx context.Context, nt note) {
-	if n.pipe == nil || nt.pipe != n.pipe {
-		return // from a pipeline already stopped
-	}
-	switch nt.kind {
-	case noteLive:
-		wasReconnecting := n.currentState() == StateReconnecting
-		n.setState(StateLive, nil)
-		if !n.liveOnce {
-			n.liveOnce = true
-			n.event(EventStreamStarted, "live on "+n.status.Target)
-		} else if wasReconnecting {
-			n.event(EventRTMPConnected, "live again on "+n.status.Target)
-		}
-	case noteDisconnected:
-		// Once per outage, whether the stream was live or never got there (an ingest that
-		// times out): the retries that follow only update the state's error.
-		if n.currentState() != StateReconnecting {
-			n.event(EventRTMPDisconnected, n.clean(nt.err))
-		}
-		n.setState(StateReconnecting, nt.err)
-	case noteRejected:
-		n.event(EventRTMPRejected, n.clean(nt.err))
-		n.setState(StateError, nt.err)
-	case noteSourceFailed:
-		n.event(EventSourceFailed, n.clean(nt.err))
-		n.setState(StateError, nt.err)
-	case noteSourceRecovered:
-		if n.currentState() == StateError {
-			// The ingest connection may have stayed up while the source was down: then
-			// the stream is live again with the source's next frame, and no Live status
-			// will come from the publisher to say so. A refusal by the ingest stands.
-			switch st := n.pipe.pub.Stats(); {
-			case st.Live:
-				n.setState(StateLive, nil)
-			case !st.Refused:
-				n.setState(StateStarting, nil)
-			}
-		}
-	case noteSize:
-		n.mu.Lock()
-		n.status.Width, n.status.Height, n.status.FPS = nt.width, nt.height, nt.fps
-		n.mu.Unlock()
-		n.publishState()
-	}
 }
 
 func (n *Node) shutdown() {
 	wasOn := n.desired
-	n.desired = false
+	n.desired = false // what was asked stays retained for the next start to see
 	n.stopPipeline()
-	n.setState(StateIdle, nil)
+	n.update()
 	if wasOn {
 		n.event(EventStreamStopped, "shutdown")
 	}
+	n.chat.close()
 	n.session.Close()
 	n.log.Info("node stopped")
+}
+
+// update works out the node's state from the desired state, the source and the
+// destinations, and publishes state and stream/state when anything changed. The stream is
+// live while at least one destination is.
+func (n *Node) update() {
+	st, msg := n.aggregate()
+	n.mu.Lock()
+	changed := n.status.State != st
+	now := time.Now()
+	if changed {
+		n.status.State = st
+		n.status.Since = stamp(now)
+		if st == StateLive {
+			n.status.LiveSince = stamp(now)
+		}
+	}
+	if st != StateLive {
+		n.status.LiveSince = ""
+	}
+	n.status.Error = msg
+	n.mu.Unlock()
+	if changed {
+		n.log.Info("state", "state", string(st), "err", msg)
+	}
+	if n.publishState() && changed {
+		n.publishStreamState()
+	}
+}
+
+// aggregate is the state and its error, from what is known of the source and destinations.
+func (n *Node) aggregate() (State, string) {
+	if !n.desired || n.pipe == nil {
+		return StateIdle, ""
+	}
+	if n.srcErr != "" {
+		return StateError, n.srcErr
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	live, failed, down := 0, 0, 0
+	firstErr := ""
+	for _, t := range n.status.Targets {
+		switch t.State {
+		case targetLive:
+			live++
+		case targetFailed:
+			failed++
+		case targetReconnecting:
+			down++
+		}
+		if firstErr == "" && t.Error != "" {
+			firstErr = t.Error
+		}
+	}
+	switch {
+	case live > 0:
+		return StateLive, ""
+	case failed > 0 && failed == len(n.status.Targets):
+		return StateError, firstErr
+	case failed+down > 0:
+		return StateReconnecting, firstErr
+	}
+	return StateStarting, ""
 }
 
 func (n *Node) currentState() State {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.status.State
-}
-
-// setState changes the state and publishes state and stream/state.
-func (n *Node) setState(s State, err error) {
-	n.mu.Lock()
-	changed := n.status.State != s
-	if changed {
-		n.status.State = s
-		n.status.Since = stamp(time.Now())
-	}
-	msg := ""
-	if err != nil {
-		msg = n.clean(err)
-	}
-	changed = changed || n.status.Error != msg
-	n.status.Error = msg
-	n.mu.Unlock()
-	if changed {
-		n.log.Info("state", "state", string(s), "err", msg)
-		n.publishState()
-		n.publishStreamState()
-	}
 }
 
 // clean turns an error into text that holds no secret, whatever produced it.
@@ -351,37 +416,74 @@ func (n *Node) event(name, reason string) {
 	n.session.PublishEvent(name, reason)
 }
 
+// eventFor is an event about one destination, target its redacted URL.
+func (n *Node) eventFor(name, target, reason string) {
+	reason = config.Scrub(reason, n.secrets)
+	n.log.Info("event", "event", name, "target", target, "reason", reason)
+	n.session.PublishTargetEvent(name, target, reason)
+}
+
 // republish sends every retained state topic again: after a broker reconnect and when Home
 // Assistant comes online. It runs on the MQTT session's goroutine or a timer's.
 func (n *Node) republish() {
+	n.mu.Lock()
+	n.lastPublished = nil
+	n.mu.Unlock()
 	n.publishState()
 	n.publishStreamState()
+	n.publishDesired()
 	n.publishDanmakuState()
 }
 
-func (n *Node) publishState() {
+// publishState publishes the state payload unless it is the one last published, and says
+// whether it did.
+func (n *Node) publishState() bool {
 	n.mu.Lock()
 	b, _ := json.Marshal(n.status)
+	same := string(b) == string(n.lastPublished)
+	n.lastPublished = b
 	n.mu.Unlock()
+	if same {
+		return false
+	}
 	n.session.Publish(n.topics.State, true, b)
+	return true
+}
+
+// setDesiredFlag records and publishes what was asked.
+func (n *Node) setDesiredFlag(on bool) {
+	n.desired = on
+	n.mu.Lock()
+	n.desiredFlag = on
+	n.mu.Unlock()
+	n.publishDesired()
 }
 
 func (n *Node) publishStreamState() {
-	v := "OFF"
-	if n.currentState() == StateLive {
-		v = "ON"
-	}
-	n.session.Publish(n.topics.StreamState, true, []byte(v))
+	n.session.Publish(n.topics.StreamState, true, []byte(onOff(n.currentState() == StateLive)))
+}
+
+// publishDesired publishes stream/desired: what was asked (from Run's goroutine, or the
+// session's on a reconnect, which reads it under mu).
+func (n *Node) publishDesired() {
+	n.mu.Lock()
+	v := onOff(n.desiredFlag)
+	n.mu.Unlock()
+	n.session.Publish(n.topics.StreamDesired, true, []byte(v))
 }
 
 func (n *Node) publishDanmakuState() {
 	n.mu.Lock()
-	v := "OFF"
-	if n.danmaku {
-		v = "ON"
-	}
+	v := onOff(n.danmaku)
 	n.mu.Unlock()
 	n.session.Publish(n.topics.DanmakuState, true, []byte(v))
+}
+
+func onOff(on bool) string {
+	if on {
+		return "ON"
+	}
+	return "OFF"
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
@@ -401,5 +503,3 @@ func describeSource(s string) string {
 	}
 	return s
 }
-
-var errNoKeyframeControl = errors.New("the source cannot make a keyframe on demand")

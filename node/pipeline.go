@@ -2,226 +2,227 @@ package node
 
 import (
 	"context"
-	"net/url"
-	"sync"
+	"errors"
 	"time"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
-	"github.com/camnode/camnode/media/encoder"
-	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/media/rtmp"
-	"github.com/camnode/camnode/media/source/v4l2"
+	"github.com/camnode/camnode/media/source"
 	"github.com/camnode/camnode/media/stream"
 )
 
-type noteKind int
-
-const (
-	noteLive noteKind = iota
-	noteDisconnected
-	noteRejected
-	noteSourceFailed
-	noteSourceRecovered
-	noteSize
-)
-
-// note is a report from a pipeline goroutine to the node's goroutine.
-type note struct {
-	pipe          *pipeline
-	kind          noteKind
-	err           error
-	width, height int
-	fps           float64
+// mediaPipeline is what the node needs of a media pipeline (*pipeline.Pipeline).
+type mediaPipeline interface {
+	Start(ctx context.Context)
+	Stop()
+	Stats() pipeline.Stats
+	RequestKeyframe() error
+	Snapshot(ctx context.Context) (*pipeline.Picture, error)
 }
 
-// pipeline is one run of source -> publisher, from stream ON to OFF (or restart).
-type pipeline struct {
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	pub    *stream.Publisher
-	// carriers put chat into the access units; nil when no carrier is switched on.
+// pipelineOptions are the options of one pipeline.
+type pipelineOptions = pipeline.Options
+
+func newMediaPipeline(opts pipelineOptions) mediaPipeline { return pipeline.New(opts) }
+
+// run is one pipeline, from stream ON to OFF (or restart).
+type run struct {
+	p        mediaPipeline
 	carriers *danmaku.Carriers
-
-	mu  sync.Mutex
-	src media.Source
-	// srcDropped counts the frames that sources of this pipeline already closed lost
-	// before delivery (a camera's sequence gaps).
-	srcDropped uint64
+	stopped  chan struct{} // closed when the node stops the pipeline: its reports are void
+	started  time.Time
 }
 
-// sourceDropped is what the pipeline's sources lost before delivery: the closed ones and
-// the current one. Only cameras count such losses; other sources lose nothing there.
-func (p *pipeline) sourceDropped() uint64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.srcDropped + captureDropped(p.src)
-}
-
-// captureDropped reads a camera's count of frames lost in capture, through the encoder
-// when raw frames are encoded here.
-func captureDropped(src any) uint64 {
-	if es, ok := src.(*encoder.Source); ok {
-		src = es.Frames
-	}
-	if c, ok := src.(interface{ Stats() v4l2.Stats }); ok {
-		return c.Stats().Dropped
-	}
-	return 0
-}
-
-func (p *pipeline) requestKeyframe() error {
-	p.mu.Lock()
-	src := p.src
-	p.mu.Unlock()
-	if kr, ok := src.(media.KeyframeRequester); ok {
-		return kr.RequestKeyframe()
-	}
-	return errNoKeyframeControl
+// note is a report from a pipeline to the node's goroutine.
+type note struct {
+	run *run
+	pipeline.Status
 }
 
 func (n *Node) startPipeline(ctx context.Context) {
-	pctx, cancel := context.WithCancel(ctx)
-	p := &pipeline{cancel: cancel, carriers: n.newCarriers()}
-	send := func(nt note) {
-		nt.pipe = p
-		select {
-		case n.notes <- nt:
-		case <-pctx.Done():
-		}
+	r := &run{carriers: n.newCarriers(), stopped: make(chan struct{}), started: time.Now()}
+	cfg := n.cfg
+	var overlay pipeline.Overlay
+	if n.chat.burn != nil {
+		overlay = n.chat.burn
 	}
-	tlsConfig := n.rtmpTLS() // system roots + CAMNODE_RTMP_CA_FILE, always verified
-	p.pub = stream.New(stream.Options{
-		URL:          n.cfg.RTMPURL,
-		RTMP:         rtmp.Options{Timeout: n.cfg.RTMPTimeout, WriteTimeout: n.cfg.RTMPTimeout, TLSConfig: tlsConfig, Logger: n.log},
-		ReconnectMin: n.cfg.ReconnectMin,
-		ReconnectMax: n.cfg.ReconnectMax,
-		SendBuffer:   n.cfg.SendBuffer,
-		Lossless:     unpaced(n.cfg.Source),
-		FrameRate:    n.cfg.FPS,
-		BitrateKbps:  float64(n.cfg.Bitrate) / 1000,
+	opts := pipeline.Options{
+		Source: cfg.Source,
+		Capture: source.Options{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
+			Bitrate: int(cfg.Bitrate), GOP: cfg.GOP.Frames(cfg.FPS), Logger: n.log},
+		Targets: n.targets,
+		Publish: stream.Options{
+			RTMP:         rtmp.Options{Timeout: cfg.RTMPTimeout, WriteTimeout: cfg.RTMPTimeout, TLSConfig: n.rtmpTLS(), Logger: n.log},
+			ReconnectMin: cfg.ReconnectMin,
+			ReconnectMax: cfg.ReconnectMax,
+			SendBuffer:   cfg.SendBuffer,
+			FrameRate:    cfg.FPS,
+			BitrateKbps:  float64(cfg.Bitrate) / 1000,
+			Logger:       n.log,
+		},
+		Extra:        n.extra,
+		Audio:        n.audio,
+		Carriers:     r.carriers,
+		Overlay:      overlay,
+		ReconnectMin: cfg.ReconnectMin,
+		ReconnectMax: cfg.ReconnectMax,
 		Logger:       n.log,
-		OnStatus: func(s stream.Status) {
-			switch s.State {
-			case stream.Live:
-				send(note{kind: noteLive})
-			case stream.Reconnecting:
-				send(note{kind: noteDisconnected, err: s.Err})
-			case stream.Failed:
-				send(note{kind: noteRejected, err: s.Err})
+		OnStatus: func(s pipeline.Status) {
+			select {
+			case n.notes <- note{run: r, Status: s}:
+			case <-r.stopped:
 			}
 		},
-		RequestKeyframe: func() { p.requestKeyframe() },
-	})
-	p.wg.Add(2)
-	go func() {
-		defer p.wg.Done()
-		p.pub.Run(pctx)
-	}()
-	go func() {
-		defer p.wg.Done()
-		n.runSource(pctx, p, send)
-	}()
-	n.pipe = p
-}
-
-// runSource runs the source until ctx ends, reopening it with backoff when it fails. Time
-// stays continuous across reopenings: each run's clock is shifted to follow the last frame.
-func (n *Node) runSource(ctx context.Context, p *pipeline, send func(note)) {
-	frame := time.Duration(float64(time.Second) / n.cfg.FPS)
-	var offset, last time.Duration
-	delivered := false
-	backoff := n.cfg.ReconnectMin
-	var width, height int
-	for {
-		src, err := n.openSource()
-		if err == nil {
-			p.mu.Lock()
-			p.srcDropped += captureDropped(p.src)
-			p.src = src
-			p.mu.Unlock()
-			first, healthy := true, false
-			began := time.Now()
-			err = src.Run(ctx, func(au *media.AccessUnit) error {
-				if first {
-					first = false
-					if delivered {
-						offset = last + frame - au.Time
-					}
-				}
-				au.Time += offset
-				if delivered && au.Time <= last {
-					au.Time = last + time.Millisecond // a source clock must never go back
-				}
-				last, delivered = au.Time, true
-				if !healthy {
-					healthy = true
-					send(note{kind: noteSourceRecovered})
-				}
-				if w, h, ok := spsSize(au); ok && (w != width || h != height) {
-					width, height = w, h
-					fps := n.cfg.FPS
-					send(note{kind: noteSize, width: w, height: h, fps: fps})
-				}
-				// Chat goes into the unit (SEI) and beside it (onTextData, after the unit:
-				// the publisher starts with a keyframe and drops data before it).
-				out, data := p.carriers.Frame(au)
-				if err := p.pub.WriteAccessUnit(ctx, out); err != nil {
-					return err
-				}
-				for _, body := range data {
-					p.pub.WriteData(ctx, out.Time, body)
-				}
-				return nil
-			})
-			if time.Since(began) > 10*time.Second {
-				backoff = n.cfg.ReconnectMin
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		send(note{kind: noteSourceFailed, err: err})
-		wait := backoff
-		backoff = min(2*backoff, n.cfg.ReconnectMax)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return
-		}
 	}
-}
-
-// unpaced reports a file source that sends as fast as it can (?pace=0): the publisher
-// must then hold it back instead of dropping what the network cannot take yet.
-func unpaced(uri string) bool {
-	u, err := url.Parse(uri)
-	return err == nil && u.Scheme == "file" && u.Query().Get("pace") == "0"
-}
-
-func spsSize(au *media.AccessUnit) (int, int, bool) {
-	if !au.Keyframe {
-		return 0, 0, false
+	r.p = n.newPipeline(opts)
+	n.srcErr = ""
+	now := stamp(time.Now())
+	n.mu.Lock()
+	for i := range n.status.Targets {
+		n.status.Targets[i] = targetStatus{Target: n.targetNames[i], State: targetConnecting, Since: now}
 	}
-	for _, nalu := range au.NALUs {
-		if h264.NALType(nalu) == h264.TypeSPS {
-			if sps, err := h264.ParseSPS(nalu); err == nil {
-				return sps.Width, sps.Height, true
-			}
-		}
-	}
-	return 0, 0, false
+	n.mu.Unlock()
+	n.tel.restart(r.started)
+	r.p.Start(ctx)
+	n.pipe = r
+	n.running.Store(&r.p)
 }
 
 func (n *Node) stopPipeline() {
-	if n.pipe == nil {
+	r := n.pipe
+	if r == nil {
 		return
 	}
-	n.pipe.cancel()
-	n.pipe.wg.Wait()
-	done := n.pipe.pub.Stats()
-	done.FramesDropped += n.pipe.sourceDropped()
-	n.tel.done = addStats(n.tel.done, done)
-	n.chat.pipelineStopped(n.pipe.carriers)
+	close(r.stopped)
+	n.running.Store(nil)
+	r.p.Stop()
+	n.tel.done(r.p.Stats())
+	n.chat.pipelineStopped(r.carriers)
 	n.pipe = nil
+	n.srcErr = ""
+	now := stamp(time.Now())
+	n.mu.Lock()
+	for i := range n.status.Targets {
+		n.status.Targets[i] = targetStatus{Target: n.targetNames[i], State: targetIdle, Since: now}
+	}
+	n.mu.Unlock()
+}
+
+// onNote moves the state machine on a report from the pipeline.
+func (n *Node) onNote(ctx context.Context, nt note) {
+	if n.pipe == nil || nt.run != n.pipe {
+		return // from a pipeline already stopped
+	}
+	s := nt.Status
+	target := ""
+	if s.Destination >= 0 && s.Destination < len(n.targetNames) {
+		target = n.targetNames[s.Destination]
+	}
+	switch s.Kind {
+	case pipeline.DestinationConnecting:
+		n.setTarget(s.Destination, targetConnecting, nil)
+	case pipeline.DestinationLive:
+		was := n.targetState(s.Destination)
+		n.setTarget(s.Destination, targetLive, nil)
+		switch {
+		case !n.liveOnce:
+			n.liveOnce = true
+			n.eventFor(EventStreamStarted, target, "live on "+target)
+		case was == targetReconnecting || was == targetFailed:
+			n.eventFor(EventRTMPConnected, target, "live again on "+target)
+		default:
+			n.eventFor(EventRTMPConnected, target, "live on "+target)
+		}
+	case pipeline.DestinationReconnecting:
+		// Once per outage, whether the destination was live or never got there (an ingest
+		// that times out): the retries that follow only update its error.
+		if n.targetState(s.Destination) != targetReconnecting {
+			n.eventFor(EventRTMPDisconnected, target, n.clean(s.Err))
+		}
+		n.setTarget(s.Destination, targetReconnecting, s.Err)
+	case pipeline.DestinationFailed:
+		n.eventFor(EventRTMPRejected, target, n.clean(s.Err))
+		n.setTarget(s.Destination, targetFailed, s.Err)
+	case pipeline.SourceFailed:
+		n.event(EventSourceFailed, n.clean(s.Err))
+		n.srcErr = n.clean(s.Err)
+	case pipeline.SourceRecovered:
+		n.srcErr = ""
+	case pipeline.SourceEnded:
+		// A file that plays once: the stream is over, and stays off until asked again.
+		n.stopPipeline()
+		n.setDesiredFlag(false)
+		n.update()
+		n.event(EventStreamEnded, endReason(s.Err))
+		return
+	case pipeline.VideoFormat:
+		n.mu.Lock()
+		n.status.Width, n.status.Height, n.status.FPS = s.Width, s.Height, s.FPS
+		n.mu.Unlock()
+		if n.currentState() == StateStarting {
+			return // published with the next state
+		}
+	case pipeline.AudioFailed:
+		n.event(EventAudioFailed, n.clean(s.Err)+"; silence until it is back")
+		return
+	case pipeline.StreamWarning:
+		n.log.Warn("stream warning", "warning", n.clean(s.Err))
+		n.event(EventStreamWarning, n.clean(s.Err))
+		return
+	}
+	n.update()
+}
+
+// endReason says how a source that played once ended.
+func endReason(err error) string {
+	if err == nil {
+		return "the source ended"
+	}
+	return err.Error()
+}
+
+func (n *Node) targetState(i int) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if i < 0 || i >= len(n.status.Targets) {
+		return ""
+	}
+	return n.status.Targets[i].State
+}
+
+// setTarget records destination i's state; its since changes only with the state.
+func (n *Node) setTarget(i int, state string, err error) {
+	msg := n.clean(err)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if i < 0 || i >= len(n.status.Targets) {
+		return
+	}
+	t := &n.status.Targets[i]
+	if t.State != state {
+		t.State, t.Since = state, stamp(time.Now())
+	}
+	t.Error = msg
+}
+
+// AddDestination makes d one more destination of every stream from now on (the local
+// HTTP-FLV server). Call it before Run.
+func (n *Node) AddDestination(d pipeline.Destination) { n.extra = append(n.extra, d) }
+
+// SetAudio makes a the audio track of every stream from now on. Call it before Run.
+func (n *Node) SetAudio(a media.AudioSource) { n.audio = a }
+
+// errStreamOff: a snapshot needs a running stream.
+var errStreamOff = errors.New("the stream is off")
+
+// Snapshot returns a copy of the next picture of the running stream (see
+// pipeline.Pipeline.Snapshot). Safe from any goroutine; an error while the stream is off.
+func (n *Node) Snapshot(ctx context.Context) (*pipeline.Picture, error) {
+	p := n.running.Load()
+	if p == nil {
+		return nil, errStreamOff
+	}
+	return (*p).Snapshot(ctx)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/media/stream"
 )
 
@@ -28,66 +29,95 @@ type telemetry struct {
 	CPUTempC      *float64 `json:"cpu_temp_c,omitempty"` // absent where the board has no sensor
 	RSSBytes      uint64   `json:"rss_bytes"`
 
+	// Targets are the ingests, each with its own rate, drops and reconnects.
+	Targets []targetTelemetry `json:"targets,omitempty"`
+
 	// ChatBurnDropped counts the messages burn-in had no room for on screen; only with burn.
 	ChatBurnDropped *uint64 `json:"chat_burn_dropped,omitempty"`
+}
+
+// targetTelemetry is one destination in the telemetry payload.
+type targetTelemetry struct {
+	Target        string  `json:"target"` // redacted
+	BitrateKbps   float64 `json:"bitrate_kbps"`
+	FramesDropped uint64  `json:"frames_dropped"`
+	Reconnects    uint64  `json:"reconnects"`
 }
 
 // telemetryState remembers the previous sample, for rates over the interval.
 type telemetryState struct {
 	at         time.Time
-	framesSent uint64
-	bytesSent  uint64
-	// done holds the totals of pipelines already stopped.
-	done stream.Stats
+	frames     uint64   // of the stream, from the source
+	bytesSent  uint64   // all destinations
+	targetSent []uint64 // bytes, per destination of the running pipeline
+	// finished holds the totals of pipelines already stopped.
+	finished       stream.Stats
+	finishedFrames uint64
 }
 
-// totals adds the running pipeline's counters to those of the stopped ones.
-func (n *Node) totals() (stream.Stats, time.Time) {
-	s := n.tel.done
-	var liveSince time.Time
-	if n.pipe != nil {
-		cur := n.pipe.pub.Stats()
-		cur.FramesDropped += n.pipe.sourceDropped()
-		s = addStats(s, cur)
-		liveSince = cur.LiveSince
-	}
-	return s, liveSince
+// restart makes the next sample's rates count from a pipeline's start at: the first
+// telemetry after ON says what the stream does, not an average with the time it was off.
+func (t *telemetryState) restart(at time.Time) {
+	t.at = at
+	t.frames, t.bytesSent = t.finishedFrames, t.finished.BytesSent
+	t.targetSent = nil
 }
 
-func addStats(a, b stream.Stats) stream.Stats {
-	a.FramesSent += b.FramesSent
-	a.FramesDropped += b.FramesDropped
-	a.BytesSent += b.BytesSent
-	a.Keyframes += b.Keyframes
-	a.Reconnects += b.Reconnects
-	a.GOPsDropped += b.GOPsDropped
-	return a
+// done adds the counters of a stopped pipeline to the totals.
+func (t *telemetryState) done(s pipeline.Stats) {
+	t.finished = pipeline.Add(t.finished, s.Total)
+	t.finishedFrames += s.Frames
 }
 
 func (n *Node) publishTelemetry() {
 	tel := &n.tel
 	now := time.Now()
-	s, liveSince := n.totals()
+	total, frames := tel.finished, tel.finishedFrames
+	var cur pipeline.Stats
+	if n.pipe != nil {
+		cur = n.pipe.p.Stats()
+		total = pipeline.Add(total, cur.Total)
+		frames += cur.Frames
+	}
 	t := telemetry{
-		FramesSent: s.FramesSent, FramesDropped: s.FramesDropped, BytesSent: s.BytesSent,
-		Keyframes: s.Keyframes, Reconnects: s.Reconnects,
+		FramesSent: total.FramesSent, FramesDropped: total.FramesDropped, BytesSent: total.BytesSent,
+		Keyframes: total.Keyframes, Reconnects: total.Reconnects,
 		UptimeS:  round(now.Sub(n.start).Seconds(), 1),
 		CPUTempC: cpuTemp(),
 		RSSBytes: rss(),
 	}
 	t.ChatReceived, t.ChatShown, t.ChatDropped = n.chat.counts()
 	t.ChatBurnDropped = n.chat.burn.dropped()
-	if !liveSince.IsZero() {
-		t.StreamUptimeS = round(now.Sub(liveSince).Seconds(), 1)
+	if !cur.Total.LiveSince.IsZero() {
+		t.StreamUptimeS = round(now.Sub(cur.Total.LiveSince).Seconds(), 1)
 	}
-	if !tel.at.IsZero() {
-		dt := now.Sub(tel.at).Seconds()
-		if s.FramesSent >= tel.framesSent && dt > 0 {
-			t.FPS = round(float64(s.FramesSent-tel.framesSent)/dt, 2)
-			t.BitrateKbps = round(float64(s.BytesSent-tel.bytesSent)*8/1000/dt, 1)
+	dt := now.Sub(tel.at).Seconds()
+	if !tel.at.IsZero() && dt > 0 {
+		if frames >= tel.frames {
+			t.FPS = round(float64(frames-tel.frames)/dt, 2)
+		}
+		if total.BytesSent >= tel.bytesSent {
+			t.BitrateKbps = round(float64(total.BytesSent-tel.bytesSent)*8/1000/dt, 1)
 		}
 	}
-	tel.at, tel.framesSent, tel.bytesSent = now, s.FramesSent, s.BytesSent
+	sent := make([]uint64, len(cur.Destinations))
+	for i, d := range cur.Destinations {
+		if d.Target == "" {
+			continue // a local destination: not an ingest
+		}
+		tt := targetTelemetry{Target: d.Target, FramesDropped: d.FramesDropped, Reconnects: d.Reconnects}
+		if i < len(n.targetNames) {
+			tt.Target = n.targetNames[i]
+		}
+		sent[i] = d.BytesSent
+		if i < len(tel.targetSent) && dt > 0 && d.BytesSent >= tel.targetSent[i] {
+			tt.BitrateKbps = round(float64(d.BytesSent-tel.targetSent[i])*8/1000/dt, 1)
+		} else if len(tel.targetSent) == 0 && dt > 0 {
+			tt.BitrateKbps = round(float64(d.BytesSent)*8/1000/dt, 1)
+		}
+		t.Targets = append(t.Targets, tt)
+	}
+	tel.at, tel.frames, tel.bytesSent, tel.targetSent = now, frames, total.BytesSent, sent
 	b, _ := json.Marshal(t)
 	n.session.Publish(n.topics.Telemetry, false, b)
 }

@@ -18,13 +18,17 @@ import (
 // Options.FPS is zero.
 const DefaultFPS = 30
 
+// ErrPlayedOnce is wrapped by the error Run returns at the end of a stream played with
+// Options.Once: the source did its job, nothing failed. It wraps io.EOF.
+var ErrPlayedOnce = fmt.Errorf("played once: %w", io.EOF)
+
 // Options tune a file source. The zero value plays forever in real time.
 type Options struct {
 	// FPS is the frame rate for a stream whose SPS states none; 0 means DefaultFPS.
 	FPS float64
 	// Unpaced delivers access units as fast as the consumer takes them (benchmarks).
 	Unpaced bool
-	// Once plays the stream a single time; Run then returns an error wrapping io.EOF.
+	// Once plays the stream a single time; Run then returns an error wrapping ErrPlayedOnce.
 	Once   bool
 	Logger *slog.Logger
 }
@@ -68,7 +72,7 @@ func New(name string, open func() (io.ReadCloser, error), opts Options) *Source 
 }
 
 // Run delivers the access units of the stream, pass after pass, until ctx ends (nil), the
-// stream fails, holds no picture, or ends with Options.Once (an error wrapping io.EOF).
+// stream fails, holds no picture, or ends with Options.Once (an error wrapping ErrPlayedOnce).
 func (s *Source) Run(ctx context.Context, deliver func(*media.AccessUnit) error) error {
 	p := player{src: s, deliver: deliver, fps: s.opts.FPS, pacer: pacer{clock: s.clock}}
 	if p.pacer.clock == nil {
@@ -86,7 +90,7 @@ func (s *Source) Run(ctx context.Context, deliver func(*media.AccessUnit) error)
 			return fmt.Errorf("file source: %s holds no H.264 picture", s.name)
 		}
 		if s.opts.Once {
-			return fmt.Errorf("file source: %s played once (%d frames): %w", s.name, frames, io.EOF)
+			return fmt.Errorf("file source: %s (%d frames): %w", s.name, frames, ErrPlayedOnce)
 		}
 		s.opts.Logger.Debug("file source looping", "file", s.name, "pass", pass+1, "frames", frames)
 	}

@@ -103,7 +103,7 @@ func TestOnceEndsWithEOF(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := collect(t, src, 1000, nil)
-	if !errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "gop10_25fps.h264") {
+	if !errors.Is(err, ErrPlayedOnce) || !errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "gop10_25fps.h264") {
 		t.Fatalf("Run returned %v, want io.EOF naming the file", err)
 	}
 	if len(got) != clipFrames {

@@ -1,0 +1,505 @@
+// Package pipeline is camnode's media graph: source -> [overlay, encoder] -> danmaku
+// carriers -> one publisher per destination, with the audio track beside the video.
+//
+// A Pipeline is one run of the stream, from ON to OFF: New, Start, then Stop (cancel, then
+// wait for every goroutine it started). What happens to the stream is reported through
+// Options.OnStatus; Stats, RequestKeyframe and Snapshot may be called from any goroutine.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/rtmp"
+	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/file"
+	"github.com/camnode/camnode/media/stream"
+)
+
+// Destination takes the stream: the RTMP publishers the pipeline makes for
+// Options.Targets, and whatever else Options.Extra holds (the local HTTP-FLV server).
+// Both methods are called from the source's goroutine and must not block for long: a
+// destination that cannot keep up drops, it never holds back the others.
+type Destination interface {
+	WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error
+	WriteData(ctx context.Context, at time.Duration, body []byte)
+}
+
+// audioDestination is a Destination that takes the audio track too.
+type audioDestination interface {
+	WriteAudio(ctx context.Context, f *media.AudioFrame) error
+}
+
+// statsDestination is a Destination that counts what it sent.
+type statsDestination interface {
+	Stats() stream.Stats
+}
+
+// Overlay draws into raw frames before they are encoded: burned-in danmaku. Each time a
+// source opens, the pipeline calls Enabled, then Drawing or Unavailable; Draw then runs on
+// the source's goroutine for every frame of a source that draws.
+type Overlay interface {
+	// Enabled tells whether the source about to open should draw into its frames.
+	Enabled() bool
+	// Drawing says that the source just opened runs its frames through Draw.
+	Drawing()
+	// Unavailable says that the source just opened cannot be drawn into, and why.
+	Unavailable(why string)
+	Draw(f *media.Frame) error
+}
+
+// Options configure a Pipeline.
+type Options struct {
+	// Source is the CAMNODE_SOURCE URI; Capture the size, rate, bitrate and GOP asked of it.
+	Source  string
+	Capture source.Options
+	// OpenSource, when set, replaces the opening of Source (tests).
+	OpenSource func() (media.Source, error)
+
+	// Targets are the RTMP ingest URLs, secrets and all; each gets its own publisher,
+	// made from Publish with the URL, Lossless, OnStatus and RequestKeyframe filled in.
+	Targets []string
+	Publish stream.Options
+	// Extra destinations get the same stream after the RTMP ones.
+	Extra []Destination
+
+	// Audio, when set, runs beside the video from the first keyframe on; its frames go to
+	// every destination that takes audio. It failing never stops the video.
+	Audio media.AudioSource
+
+	// Carriers put chat into the stream (sei, cc, amf); Overlay draws it (burn). Either
+	// may be nil.
+	Carriers *danmaku.Carriers
+	Overlay  Overlay
+
+	// ReconnectMin and ReconnectMax bound the backoff between reopenings of a failed source.
+	ReconnectMin, ReconnectMax time.Duration
+	// OnStatus receives every change, from the pipeline's goroutines, one call at a time
+	// per destination and for the source. It may block (e.g. on a channel send); Stop then
+	// waits for it to return.
+	OnStatus func(Status)
+	Logger   *slog.Logger
+}
+
+// Kind says what a Status reports.
+type Kind int
+
+const (
+	DestinationConnecting   Kind = iota // first attempt of a destination
+	DestinationLive                     // the destination publishes
+	DestinationReconnecting             // lost it, retrying with backoff (Err)
+	DestinationFailed                   // the ingest refused the stream (Err)
+	SourceFailed                        // the source stopped or could not open (Err); it is reopened
+	SourceRecovered                     // the source delivers again after SourceFailed, or for the first time
+	SourceEnded                         // a file played once (file.ErrPlayedOnce) reached its end; nothing follows
+	VideoFormat                         // the stream's Width, Height and FPS, first and on every change
+	AudioFailed                         // the audio source failed (Err); silence until it is back
+	StreamWarning                       // a passthrough stream platforms may not take (Err says why)
+)
+
+var kindNames = [...]string{"connecting", "live", "reconnecting", "failed", "source_failed",
+	"source_recovered", "source_ended", "video_format", "audio_failed", "stream_warning"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Status is one change. Destination is the index in Targets (then Extra) for the
+// Destination kinds, -1 otherwise. Err holds no secret.
+type Status struct {
+	Kind          Kind
+	Destination   int
+	Target        string // the destination's URL, redacted
+	Err           error
+	Width, Height int
+	FPS           float64
+}
+
+// Pipeline is one run of the stream.
+type Pipeline struct {
+	opts    Options
+	log     *slog.Logger
+	pubs    []*stream.Publisher
+	dests   []Destination // pubs, then opts.Extra
+	targets []string      // redacted, one per dest
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	framesOut atomic.Uint64 // access units the source delivered
+	snap      snapshotter
+
+	mu         sync.Mutex
+	src        media.Source
+	srcDropped uint64 // capture losses of the sources already closed
+}
+
+// New makes a pipeline; nothing runs before Start.
+func New(opts Options) *Pipeline {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.OnStatus == nil {
+		opts.OnStatus = func(Status) {}
+	}
+	if opts.ReconnectMin <= 0 {
+		opts.ReconnectMin = 500 * time.Millisecond
+	}
+	if opts.ReconnectMax < opts.ReconnectMin {
+		opts.ReconnectMax = max(30*time.Second, opts.ReconnectMin)
+	}
+	p := &Pipeline{opts: opts, log: opts.Logger}
+	lossless := unpaced(opts.Source)
+	for i, u := range opts.Targets {
+		po := opts.Publish
+		po.URL = u
+		po.Lossless = po.Lossless || lossless
+		target := Redact(u)
+		po.OnStatus = func(s stream.Status) {
+			k := map[stream.State]Kind{stream.Connecting: DestinationConnecting, stream.Live: DestinationLive,
+				stream.Reconnecting: DestinationReconnecting, stream.Failed: DestinationFailed}[s.State]
+			opts.OnStatus(Status{Kind: k, Destination: i, Target: target, Err: s.Err})
+		}
+		po.RequestKeyframe = func() { p.RequestKeyframe() }
+		pub := stream.New(po)
+		p.pubs = append(p.pubs, pub)
+		p.dests = append(p.dests, pub)
+		p.targets = append(p.targets, target)
+	}
+	for _, d := range opts.Extra {
+		p.dests = append(p.dests, d)
+		p.targets = append(p.targets, "")
+	}
+	return p
+}
+
+// Redact is an RTMP URL as it may be shown: its stream key and query hidden. A URL that
+// does not parse shows as its scheme and host only.
+func Redact(raw string) string {
+	if u, err := rtmp.ParseURL(raw); err == nil {
+		return u.Redacted()
+	}
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		return u.Scheme + "://" + u.Hostname() + "/****"
+	}
+	return "****"
+}
+
+// Targets returns the destinations' URLs, redacted, in the order of Status.Destination.
+func (p *Pipeline) Targets() []string { return p.targets }
+
+// Start runs the source; the publishers and the audio start with its first keyframe.
+func (p *Pipeline) Start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.runSource(ctx)
+	}()
+}
+
+// Stop ends every goroutine of the pipeline and waits for them.
+func (p *Pipeline) Stop() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.wg.Wait()
+	p.snap.fail(errStopped)
+}
+
+var errStopped = errors.New("pipeline: stopped")
+
+// RequestKeyframe asks the running source for an IDR picture now.
+func (p *Pipeline) RequestKeyframe() error {
+	p.mu.Lock()
+	src := p.src
+	p.mu.Unlock()
+	if kr, ok := src.(media.KeyframeRequester); ok {
+		return kr.RequestKeyframe()
+	}
+	if src == nil {
+		return errors.New("the source is not open")
+	}
+	return ErrNoKeyframeControl
+}
+
+// ErrNoKeyframeControl: the source cannot make a keyframe on demand (a file, a program).
+var ErrNoKeyframeControl = errors.New("the source cannot make a keyframe on demand")
+
+// DestinationStats are one destination's counters.
+type DestinationStats struct {
+	Target string // redacted; empty for an Extra destination
+	stream.Stats
+}
+
+// Stats are the pipeline's counters since Start.
+type Stats struct {
+	// Frames is the number of access units the source delivered: the stream's frames,
+	// whatever each destination did with them.
+	Frames uint64
+	// Total sums the destinations' counters; its FramesDropped includes the frames the
+	// camera lost in capture (SourceDropped). LiveSince is the earliest of the live ones.
+	Total         stream.Stats
+	SourceDropped uint64
+	Destinations  []DestinationStats
+}
+
+// Stats returns the counters. Safe from any goroutine.
+func (p *Pipeline) Stats() Stats {
+	s := Stats{Frames: p.framesOut.Load()}
+	p.mu.Lock()
+	s.SourceDropped = p.srcDropped + captureDropped(p.src)
+	p.mu.Unlock()
+	for i, d := range p.dests {
+		ds := DestinationStats{Target: p.targets[i]}
+		if sd, ok := d.(statsDestination); ok {
+			ds.Stats = sd.Stats()
+		}
+		s.Destinations = append(s.Destinations, ds)
+		s.Total = Add(s.Total, ds.Stats)
+		if ds.Live && (s.Total.LiveSince.IsZero() || ds.LiveSince.Before(s.Total.LiveSince)) {
+			s.Total.LiveSince = ds.LiveSince
+		}
+		s.Total.Live = s.Total.Live || ds.Live
+	}
+	s.Total.FramesDropped += s.SourceDropped
+	return s
+}
+
+// Add sums the counters of a and b.
+func Add(a, b stream.Stats) stream.Stats {
+	a.FramesIn += b.FramesIn
+	a.FramesSent += b.FramesSent
+	a.FramesDropped += b.FramesDropped
+	a.BytesSent += b.BytesSent
+	a.Keyframes += b.Keyframes
+	a.Reconnects += b.Reconnects
+	a.GOPsDropped += b.GOPsDropped
+	a.Queued += b.Queued
+	a.QueuedBytes += b.QueuedBytes
+	return a
+}
+
+func (p *Pipeline) status(s Status) {
+	if s.Kind < DestinationConnecting || s.Kind > DestinationFailed {
+		s.Destination = -1
+	}
+	p.opts.OnStatus(s)
+}
+
+// runSource runs the source until ctx ends, reopening it with backoff when it fails. Time
+// stays continuous across reopenings: each run's clock is shifted to follow the last frame.
+func (p *Pipeline) runSource(ctx context.Context) {
+	fps := p.opts.Capture.FPS
+	if fps <= 0 {
+		fps = 30
+	}
+	frame := time.Duration(float64(time.Second) / fps)
+	var offset, last time.Duration
+	delivered, started := false, false
+	backoff := p.opts.ReconnectMin
+	var format Status
+	warn := newPassthroughCheck()
+	for {
+		o, err := p.openSource()
+		if err == nil {
+			p.mu.Lock()
+			p.srcDropped += captureDropped(p.src)
+			p.src = o.src
+			p.mu.Unlock()
+			p.snap.setRaw(o.raw)
+			first, healthy := true, false
+			began := time.Now()
+			err = o.src.Run(ctx, func(au *media.AccessUnit) error {
+				if first {
+					first = false
+					if delivered {
+						offset = last + frame - au.Time
+					}
+				}
+				au.Time += offset
+				if delivered && au.Time <= last {
+					au.Time = last + time.Millisecond // a source clock must never go back
+				}
+				last, delivered = au.Time, true
+				if !healthy {
+					healthy = true
+					p.status(Status{Kind: SourceRecovered})
+				}
+				if au.Keyframe {
+					if f, ok := videoFormat(au, p.opts.Capture.FPS); ok && (f.Width != format.Width || f.Height != format.Height || f.FPS != format.FPS) {
+						format = f
+						p.status(f)
+					}
+					if !started {
+						started = true
+						p.startOutputs(ctx)
+					}
+				}
+				if !o.raw {
+					for _, w := range warn.check(au) {
+						p.status(Status{Kind: StreamWarning, Err: errors.New(w)})
+					}
+					p.snap.offerAccessUnit(au)
+				}
+				p.framesOut.Add(1)
+				// Chat goes into the unit (SEI) and beside it (onTextData, after the unit:
+				// a publisher starts with a keyframe and drops data before it).
+				out, data := p.opts.Carriers.Frame(au)
+				for _, d := range p.dests {
+					if err := d.WriteAccessUnit(ctx, out); err != nil {
+						return err
+					}
+				}
+				for _, body := range data {
+					for _, d := range p.dests {
+						d.WriteData(ctx, out.Time, body)
+					}
+				}
+				return nil
+			})
+			if time.Since(began) > 10*time.Second {
+				backoff = p.opts.ReconnectMin
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, file.ErrPlayedOnce) {
+			p.drain(ctx)
+			p.status(Status{Kind: SourceEnded, Err: err})
+			return
+		}
+		if err == nil {
+			err = errors.New("the source ended")
+		}
+		p.status(Status{Kind: SourceFailed, Err: err})
+		wait := backoff
+		backoff = min(2*backoff, p.opts.ReconnectMax)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// startOutputs starts every publisher at once, and the audio, at the first keyframe: an
+// ingest never holds a publish open for a source that cannot start.
+func (p *Pipeline) startOutputs(ctx context.Context) {
+	for _, pub := range p.pubs {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			pub.Run(ctx)
+		}()
+	}
+	if p.opts.Audio != nil {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.runAudio(ctx)
+		}()
+	}
+}
+
+// drain waits, after a source that played once, until the live publishers have sent what
+// they queued (or none is live any more, or a generous bound passes).
+func (p *Pipeline) drain(ctx context.Context) {
+	limit := p.opts.Publish.SendBuffer + p.opts.Publish.RTMP.WriteTimeout + 10*time.Second
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		pending := false
+		for _, pub := range p.pubs {
+			if st := pub.Stats(); st.Live && st.Queued > 0 {
+				pending = true
+			}
+		}
+		if !pending {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// runAudio runs the audio source until ctx ends, restarting it with backoff when it fails.
+func (p *Pipeline) runAudio(ctx context.Context) {
+	var ads []audioDestination
+	for _, d := range p.dests {
+		if a, ok := d.(audioDestination); ok {
+			ads = append(ads, a)
+		}
+	}
+	backoff := p.opts.ReconnectMin
+	for {
+		began := time.Now()
+		err := p.opts.Audio.RunAudio(ctx, func(f *media.AudioFrame) error {
+			for _, a := range ads {
+				if err := a.WriteAudio(ctx, f); err != nil {
+					p.log.Debug("audio frame not taken", "err", err)
+				}
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) > 10*time.Second {
+			backoff = p.opts.ReconnectMin
+		}
+		if err == nil {
+			err = errors.New("the audio source ended")
+		}
+		p.status(Status{Kind: AudioFailed, Err: err})
+		wait := backoff
+		backoff = min(2*backoff, p.opts.ReconnectMax)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// videoFormat reads the size and frame rate from the SPS of a keyframe; the frame rate is
+// the stream's own when its VUI states one, else fallback.
+func videoFormat(au *media.AccessUnit, fallback float64) (Status, bool) {
+	for _, nalu := range au.NALUs {
+		if h264.NALType(nalu) == h264.TypeSPS {
+			sps, err := h264.ParseSPS(nalu)
+			if err != nil {
+				return Status{}, false
+			}
+			fps := sps.FrameRate()
+			if fps <= 0 || fps > 1000 {
+				fps = fallback
+			}
+			return Status{Kind: VideoFormat, Width: sps.Width, Height: sps.Height, FPS: fps}, true
+		}
+	}
+	return Status{}, false
+}
+
+// unpaced reports a file source that sends as fast as it can (?pace=0): the publishers
+// must then hold it back instead of dropping what the network cannot take yet.
+func unpaced(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && u.Scheme == "file" && u.Query().Get("pace") == "0"
+}
