@@ -3,7 +3,7 @@
 # missing: the Go toolchain (>= the go.mod version); what the build links and draws with
 # (a C compiler, pkg-config and libx264-dev for the H.264 encoder, fonts-noto-cjk for
 # burned-in danmaku); and the real peers the tests run against (Mosquitto and its
-# clients, nginx with the RTMP module, ffmpeg/ffprobe).
+# clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium).
 #   scripts/deps.sh go      Go and the build packages (enough for `camnode demo`)
 #   scripts/deps.sh all     Go, the build packages and the test peers
 # Prints the directory of the go binary to use on its last line.
@@ -60,6 +60,7 @@ if [ "$what" = all ]; then
   command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
+  command -v chromium >/dev/null || missing+=(chromium) # the local player's page, headless (media/httpflv)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
