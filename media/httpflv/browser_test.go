@@ -1,94 +1,18 @@
 package httpflv_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/chromedp"
 
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/source/testsrc"
 )
-
-// Browser is a headless Debian Chromium driven over the DevTools protocol.
-type Browser struct {
-	ctx context.Context
-}
-
-// startBrowser starts Chromium with a fresh profile; it ends with the test.
-func startBrowser(t testing.TB) *Browser {
-	t.Helper()
-	peers.Require(t, "chromium")
-	path, _ := exec.LookPath("chromium")
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		// A page in a headless window is never "in the background": keep its timers and
-		// rendering at full rate on a loaded machine.
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.WindowSize(1280, 720),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return &Browser{ctx: ctx}
-}
-
-// run runs one action in the page, with a deadline for that action.
-func run[T any](t testing.TB, b *Browser, action chromedp.Action[T]) T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, action)
-	if err != nil {
-		t.Fatalf("chromium: %v", err)
-	}
-	return v
-}
-
-// eval evaluates a JavaScript expression in the page into out.
-func (b *Browser) eval(t testing.TB, expr string, out any) {
-	t.Helper()
-	raw := run(t, b, chromedp.Evaluate[[]byte](expr))
-	if err := json.Unmarshal(raw, out); err != nil {
-		t.Fatalf("chromium: %s: result %s: %v", expr, raw, err)
-	}
-}
-
-// waitJS polls a JavaScript condition until it is true.
-func (b *Browser) waitJS(t testing.TB, what, cond string, timeout time.Duration) {
-	t.Helper()
-	waitFor(t, what, timeout, func() bool {
-		var ok bool
-		b.eval(t, "!!("+cond+")", &ok)
-		return ok
-	})
-}
 
 // shownEntry is what the page notes of a danmaku it showed (window.camnode.shown).
 type shownEntry struct {
@@ -102,10 +26,10 @@ type shownEntry struct {
 	DrawnAt float64 `json:"drawnAt"`
 }
 
-func (b *Browser) shown(t testing.TB, id string) (shownEntry, bool) {
+func shown(t testing.TB, b *peers.Chromium, id string) (shownEntry, bool) {
 	t.Helper()
 	var e []shownEntry
-	b.eval(t, fmt.Sprintf(`window.camnode.shown.filter(e => e.id === %q)`, id), &e)
+	b.Eval(t, fmt.Sprintf(`window.camnode.shown.filter(e => e.id === %q)`, id), &e)
 	if len(e) == 0 {
 		return shownEntry{}, false
 	}
@@ -120,14 +44,14 @@ func (b *Browser) shown(t testing.TB, id string) (shownEntry, bool) {
 // the page says so, and it plays the next stream by itself.
 func TestPlayerInChromium(t *testing.T) {
 	srv := startServer(t, httpflv.Options{})
-	b := startBrowser(t)
-	run(t, b, chromedp.Navigate(srv.URL()))
-	b.waitJS(t, "the page to say the stream is not live", `document.body.dataset.state === "offline" && document.getElementById("status").textContent.includes("not live")`, 60*time.Second)
+	b := peers.StartChromium(t)
+	b.Navigate(t, srv.URL())
+	b.WaitJS(t, "the page to say the stream is not live", `document.body.dataset.state === "offline" && document.getElementById("status").textContent.includes("not live")`, 60*time.Second)
 
 	f := startFeeder(t, srv, testsrc.Options{})
-	b.waitJS(t, "50 decoded frames", `window.camnode.frames >= 50`, 120*time.Second)
+	b.WaitJS(t, "50 decoded frames", `window.camnode.frames >= 50`, 120*time.Second)
 	var codec string
-	b.eval(t, `window.camnode.codec`, &codec)
+	b.Eval(t, `window.camnode.codec`, &codec)
 	t.Logf("the page decodes %s", codec)
 
 	msgs := []danmaku.ChatMessage{
@@ -142,13 +66,13 @@ func TestPlayerInChromium(t *testing.T) {
 		f.push(t, m)
 	}
 	for _, m := range msgs {
-		b.waitJS(t, "danmaku "+m.ID+" in the layer", fmt.Sprintf(`document.querySelector('#danmaku .dm[data-id=%q]')`, m.ID), 60*time.Second)
+		b.WaitJS(t, "danmaku "+m.ID+" in the layer", fmt.Sprintf(`document.querySelector('#danmaku .dm[data-id=%q]')`, m.ID), 60*time.Second)
 	}
 	var boxes []struct {
 		ID, Text, Mode, Color, HTML string
 		X, Y, W, H                  float64
 	}
-	b.eval(t, `[...document.querySelectorAll('#danmaku .dm')].map(el => { const r = el.getBoundingClientRect();
+	b.Eval(t, `[...document.querySelectorAll('#danmaku .dm')].map(el => { const r = el.getBoundingClientRect();
 		return {ID: el.dataset.id, Text: el.textContent, Mode: el.dataset.mode, Color: el.dataset.color, HTML: el.innerHTML,
 			X: r.x, Y: r.y, W: r.width, H: r.height} })`, &boxes)
 	byID := map[string]int{}
@@ -182,7 +106,7 @@ func TestPlayerInChromium(t *testing.T) {
 	var first shownEntry
 	var firstCarried time.Duration
 	for i, m := range msgs {
-		e, ok := b.shown(t, m.ID)
+		e, ok := shown(t, b, m.ID)
 		if !ok {
 			t.Fatalf("the page did not note danmaku %s", m.ID)
 		}
@@ -210,7 +134,7 @@ func TestPlayerInChromium(t *testing.T) {
 
 	// The picture is on the canvas: the test pattern is far from one flat colour.
 	var spread float64
-	b.eval(t, `(() => { const c = document.getElementById('video'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	b.Eval(t, `(() => { const c = document.getElementById('video'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
 		let min = 255, max = 0; for (let i = 0; i < d.length; i += 4 * 997) { const y = (d[i] + d[i+1] + d[i+2]) / 3; min = Math.min(min, y); max = Math.max(max, y); }
 		return max - min; })()`, &spread)
 	if spread < 100 {
@@ -218,9 +142,9 @@ func TestPlayerInChromium(t *testing.T) {
 	}
 
 	// The screenshot once the scrolling comments are all in view.
-	b.waitJS(t, "the comments to scroll into view", `[...document.querySelectorAll('#danmaku .dm')].every(el =>
+	b.WaitJS(t, "the comments to scroll into view", `[...document.querySelectorAll('#danmaku .dm')].every(el =>
 		el.getBoundingClientRect().right < document.getElementById('danmaku').getBoundingClientRect().right - 20)`, 60*time.Second)
-	shot := run(t, b, chromedp.CaptureScreenshot())
+	shot := b.Screenshot(t)
 	out := filepath.Join("..", "..", "bench", "out", "player.png")
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
 		if err := os.WriteFile(out, shot, 0o644); err != nil {
@@ -232,13 +156,13 @@ func TestPlayerInChromium(t *testing.T) {
 	// The stream ends: the page says so; the next stream plays without a reload.
 	f.close()
 	srv.End()
-	b.waitJS(t, "the page to say the stream ended", `document.body.dataset.state === "offline"`, 60*time.Second)
+	b.WaitJS(t, "the page to say the stream ended", `document.body.dataset.state === "offline"`, 60*time.Second)
 	var before int
-	b.eval(t, `window.camnode.frames`, &before)
+	b.Eval(t, `window.camnode.frames`, &before)
 	startFeeder(t, srv, testsrc.Options{})
-	b.waitJS(t, "the next stream to play", fmt.Sprintf(`document.body.dataset.state === "live" && window.camnode.frames >= %d`, before+30), 120*time.Second)
+	b.WaitJS(t, "the next stream to play", fmt.Sprintf(`document.body.dataset.state === "live" && window.camnode.frames >= %d`, before+30), 120*time.Second)
 	var errs []string
-	b.eval(t, `window.camnode.errors`, &errs)
+	b.Eval(t, `window.camnode.errors`, &errs)
 	if len(errs) > 0 {
 		t.Errorf("the page noted errors: %q", errs)
 	}
