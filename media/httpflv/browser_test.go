@@ -1,6 +1,7 @@
 package httpflv_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/media/danmaku/sei"
+	"github.com/camnode/camnode/media/flv"
+	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/source/testsrc"
 )
@@ -165,5 +169,84 @@ func TestPlayerInChromium(t *testing.T) {
 	b.Eval(t, `window.camnode.errors`, &errs)
 	if len(errs) > 0 {
 		t.Errorf("the page noted errors: %q", errs)
+	}
+}
+
+// TestPlayerParsersOnDamagedStreams feeds the page's own FLV demuxer and SEI reader
+// thousands of damaged copies of a valid stream (bits flipped, bytes cut, inserted, sizes
+// made huge), in the browser: they may reject a stream with their own error, but never
+// throw anything else (a TypeError or RangeError would stop the player), never hang, and
+// on the undamaged stream they find every chat message.
+func TestPlayerParsersOnDamagedStreams(t *testing.T) {
+	srv := startServer(t, httpflv.Options{})
+	b := peers.StartChromium(t)
+	b.Navigate(t, srv.URL())
+	b.WaitJS(t, "the page", `window.camnode && window.camnode.parsers`, 60*time.Second)
+
+	// A valid stream: header, sequence header, three pictures, two with chat in SEI (one
+	// long enough for 0xFF size bytes), one slice with bytes that need emulation prevention.
+	sps, pps := testSPS(t), []byte{0x68, 0xce, 0x3c, 0x80}
+	record, _ := h264.AppendDecoderConfig(nil, [][]byte{sps}, [][]byte{pps})
+	chat := func(text string) []byte {
+		return sei.AppendNAL(nil, sei.AppendUnregistered(nil, sei.CamnodeUUID, []byte(`{"text":"`+text+`"}`)))
+	}
+	long := strings.Repeat("弹幕", 100)
+	stream := flv.AppendFileHeader(nil, true, false)
+	stream = flv.AppendTag(stream, flv.TagVideo, 0, flv.AppendSequenceHeader(nil, record))
+	stream = flv.AppendTag(stream, flv.TagVideo, 0, flv.AppendVideoTag(nil, true, 0, [][]byte{sps, pps, chat(long), {0x65, 0, 0, 0, 1}}))
+	stream = flv.AppendTag(stream, flv.TagVideo, 33, flv.AppendVideoTag(nil, false, 0, [][]byte{{0x41, 0, 0, 3}}))
+	stream = flv.AppendTag(stream, flv.TagVideo, 66, flv.AppendVideoTag(nil, false, 0, [][]byte{chat(`666 \"✓\"`), {0x41, 7}}))
+
+	var result struct {
+		Runs, Rejected int
+		Chat           []string
+		Unexpected     []string
+	}
+	b.Eval(t, fmt.Sprintf(`(() => {
+		const { FLVDemuxer, avccChat } = window.camnode.parsers;
+		const valid = Uint8Array.from(atob(%q), c => c.charCodeAt(0));
+		let seed = 1;
+		const rand = (n) => { seed = (seed * 1103515245 + 12345) %% 2147483648; return seed %% n; };
+		const parse = (bytes, chunk) => {
+			const chat = [];
+			const d = new FLVDemuxer((type, ts, body) => {
+				if (type === 9 && body.length >= 5 && body[1] === 1) chat.push(...avccChat(body.subarray(5), 4));
+			});
+			for (let i = 0; i < bytes.length; i += chunk) d.push(bytes.subarray(i, i + chunk));
+			return chat;
+		};
+		const out = { Runs: 0, Rejected: 0, Chat: parse(valid, 7).map(m => m.text), Unexpected: [] };
+		const ours = /^(not an FLV stream|FLV data offset|FLV PreviousTagSize)/;
+		for (let run = 0; run < 5000; run++) {
+			const bytes = Array.from(valid);
+			for (let k = 1 + rand(8); k > 0; k--) {
+				const at = rand(bytes.length);
+				switch (rand(5)) {
+				case 0: bytes[at] ^= 1 << rand(8); break;
+				case 1: bytes.splice(at, 1 + rand(16)); break;
+				case 2: bytes.splice(at, 0, rand(256), 0xff, 0, 0, 3); break;
+				case 3: bytes[at] = 0xff; break;
+				case 4: bytes.length = at; break;
+				}
+			}
+			try {
+				parse(Uint8Array.from(bytes), 1 + rand(64));
+			} catch (err) {
+				if (err instanceof Error && err.constructor === Error && ours.test(err.message)) out.Rejected++;
+				else if (out.Unexpected.length < 10) out.Unexpected.push(String(err && err.stack || err));
+			}
+			out.Runs++;
+		}
+		return out;
+	})()`, base64.StdEncoding.EncodeToString(stream)), &result)
+	t.Logf("%d damaged streams, %d rejected by the demuxer", result.Runs, result.Rejected)
+	if want := []string{long, `666 "✓"`}; strings.Join(result.Chat, "|") != strings.Join(want, "|") {
+		t.Errorf("chat read from the valid stream: %q, want %q", result.Chat, want)
+	}
+	if result.Runs != 5000 || len(result.Unexpected) > 0 {
+		t.Errorf("%d runs; unexpected exceptions: %q", result.Runs, result.Unexpected)
+	}
+	if result.Rejected == 0 {
+		t.Error("no damaged stream was rejected: the damage did not reach the demuxer's checks")
 	}
 }

@@ -630,6 +630,13 @@ func TestStatusAndPage(t *testing.T) {
 	if s := status(); s.Live {
 		t.Errorf("status after End: %+v", s)
 	}
+	// A pipeline that stops without End, or a source that stalls, is not live either
+	// once httpflv.StallTimeout has passed without a picture.
+	srv.WriteAccessUnit(context.Background(), &media.AccessUnit{NALUs: [][]byte{testSPS(t), {0x68, 0xce, 0x3c, 0x80}, {0x65, 0}}, Keyframe: true})
+	if s := status(); !s.Live {
+		t.Errorf("status while live again: %+v", s)
+	}
+	waitFor(t, "a stalled stream to show as not live", 10*httpflv.StallTimeout, func() bool { return !status().Live })
 	resp, err := http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -45,8 +46,9 @@ type client struct {
 	started bool // its first keyframe is queued
 	audio   bool // audio came before it joined
 	remote  string
-	ended   bool // the stream ended: send what is queued, then stop
-	dropped bool // fell ClientQueue behind: stop now
+	ended   bool     // the stream ended: send what is queued, then stop
+	dropped bool     // fell ClientQueue behind: stop now
+	conn    net.Conn // once streaming: a drop cuts a write that blocks short
 	wake    chan struct{}
 }
 
@@ -58,11 +60,12 @@ type stream struct {
 	// producer side: the video goroutine
 	nalus    [][]byte
 	nClients atomic.Int32 // len(clients), for the writers' lock-free fast path
+	lastAU   atomic.Int64 // when the last access unit came, monotonic ns since epoch
 
 	mu       sync.Mutex
 	video    *videoConfig
 	audio    *audioConfig
-	live     bool // a keyframe came since the last End
+	live     bool // a keyframe came since the last End (see isLive)
 	clients  []*client
 	dropped  uint64
 	joined   uint64
@@ -70,6 +73,19 @@ type stream struct {
 }
 
 func (s *stream) init(opts Options, log *slog.Logger) { s.opts, s.log = opts, log }
+
+// epoch is the origin of stream.lastAU, for monotonic times in an atomic.
+var epoch = time.Now()
+
+// StallTimeout is how long the stream counts as live without an access unit: a pipeline
+// that stopped without End (or a source that stalled) shows as not live after it.
+const StallTimeout = 5 * time.Second
+
+// isLive reports a stream that had a keyframe since the last End and sends pictures. The
+// caller holds mu.
+func (s *stream) isLive() bool {
+	return s.live && time.Since(epoch)-time.Duration(s.lastAU.Load()) < StallTimeout
+}
 
 // Stats are the destination's counters.
 type Stats struct {
@@ -85,7 +101,7 @@ type Stats struct {
 func (s *stream) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Live: s.live, Clients: len(s.clients), Joined: s.joined, Dropped: s.dropped}
+	st := Stats{Live: s.isLive(), Clients: len(s.clients), Joined: s.joined, Dropped: s.dropped}
 	if s.video != nil {
 		st.Width, st.Height = s.video.meta.Width, s.video.meta.Height
 	}
@@ -106,6 +122,7 @@ func (s *stream) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) erro
 	if cfg == nil {
 		return nil // nothing can decode this before an SPS and a PPS
 	}
+	s.lastAU.Store(int64(time.Since(epoch)))
 	if au.Keyframe {
 		s.mu.Lock()
 		s.live = true
@@ -245,12 +262,50 @@ func (s *stream) offer(p *packet) {
 			s.log.Warn("http: player dropped: it fell behind the stream", "remote", c.remote, "queued_bytes", c.bytes, "bound", s.opts.ClientQueue)
 			c.dropped, c.queue, c.bytes = true, nil, 0
 			s.dropped++
+			c.cut()
 			c.signal()
 			continue
 		}
 		c.queue = append(c.queue, p)
 		c.bytes += len(p.body)
 		c.signal()
+	}
+}
+
+// cut makes a write to the browser that blocks now, or comes later, fail at once.
+func (c *client) cut() {
+	if c.conn != nil {
+		c.conn.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+// streaming notes the connection of c, for cut.
+func (s *stream) streaming(c *client, conn net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.conn = conn
+	if c.dropped {
+		c.cut()
+	}
+}
+
+// extend sets the deadline of the next write to c, unless c was dropped (cut).
+func (s *stream) extend(c *client, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.dropped {
+		return errDropped
+	}
+	return c.conn.SetWriteDeadline(time.Now().Add(d))
+}
+
+// cutAll makes every write to a browser fail, for Run's shutdown.
+func (s *stream) cutAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clients {
+		c.dropped = true
+		c.cut()
 	}
 }
 
@@ -272,7 +327,7 @@ var (
 func (s *stream) join(remote string) (*client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.live {
+	if !s.isLive() {
 		return nil, errNotLive
 	}
 	if len(s.clients) >= s.opts.MaxClients {

@@ -26,7 +26,10 @@
     state: 'connecting',
     frames: 0, // pictures drawn
     frameTs: -1, // timestamp (µs) of the picture on the canvas
-    shown: [], // the last danmaku shown: {text, id, mode, color, frameTs, shownAt, drawnAt}
+    // The last danmaku shown: {text, id, mode, color, lane, frameTs (µs, of the picture that
+    // carried it), pictureAt (ms since 1970: that picture drawn), shownAt (put in a lane:
+    // later when it waited for one), drawnAt (the animation frame after)}.
+    shown: [],
     dropped: 0, // danmaku that found no free lane in time
     errors: [], // the last errors, newest last
   };
@@ -152,6 +155,24 @@
     return out;
   }
 
+  // avccChat returns the chat in the SEI NAL units of AVCC data: NAL units, each after
+  // its length in lengthSize bytes, big-endian.
+  function avccChat(data, lengthSize) {
+    const chat = [];
+    for (let off = 0; off + lengthSize <= data.length;) {
+      let n = 0;
+      for (let i = 0; i < lengthSize; i++) n = n * 256 + data[off + i];
+      off += lengthSize;
+      if (off + n > data.length) break;
+      if (n > 0 && (data[off] & 0x1f) === 6) chat.push(...seiChat(data.subarray(off, off + n)));
+      off += n;
+    }
+    return chat;
+  }
+
+  // The parsers, for tests that feed them damaged streams.
+  state.parsers = { FLVDemuxer, seiChat, avccChat };
+
   // ---------------------------------------------------------------- danmaku
   const FIXED_MS = 4000; // a top or bottom comment stays this long
   const CROSS_MS = 6000; // a scrolling comment crosses the picture's width in this time
@@ -163,7 +184,7 @@
   function geometry() {
     const w = layer.clientWidth || 1;
     const h = layer.clientHeight || 1;
-    const font = Math.max(12, Math.round(h / 16));
+    const font = Math.max(12, Math.round(h / 20)); // about Bilibili's 25 px on a 540p player
     const laneH = Math.round(font * 1.25);
     const count = Math.max(1, Math.floor(h / laneH));
     if (lanes.length !== count) {
@@ -244,7 +265,8 @@
         { duration: (g.w + d.w) / g.speed, easing: 'linear' }).onfinish = () => el.remove();
     }
     el.style.visibility = 'visible';
-    const entry = { text: d.msg.text, id: d.msg.id, mode: d.mode, color: d.color, lane, frameTs: d.frameTs, shownAt: t, drawnAt: 0 };
+    const entry = { text: d.msg.text, id: d.msg.id, mode: d.mode, color: d.color, lane, frameTs: d.frameTs,
+      pictureAt: d.since, shownAt: t, drawnAt: 0 };
     requestAnimationFrame(() => {
       entry.drawnAt = now();
       el.dataset.drawnAt = entry.drawnAt.toFixed(1);
@@ -338,15 +360,7 @@
     }
     if (packetType !== 1 || !decoder || decoder.state !== 'configured') return;
     const timestamp = (ts + cts) * 1000;
-    const chat = [];
-    for (let off = 0; off + lengthSize <= data.length;) {
-      let n = 0;
-      for (let i = 0; i < lengthSize; i++) n = n * 256 + data[off + i];
-      off += lengthSize;
-      if (off + n > data.length) break;
-      if (n > 0 && (data[off] & 0x1f) === 6) chat.push(...seiChat(data.subarray(off, off + n)));
-      off += n;
-    }
+    const chat = avccChat(data, lengthSize);
     if (chat.length > 0) carried.set(timestamp, (carried.get(timestamp) || []).concat(chat));
     // A browser that cannot keep up skips to the next keyframe rather than lag.
     if (decoder.decodeQueueSize > 30) waitKey = true;
