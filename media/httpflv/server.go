@@ -233,6 +233,11 @@ func (s *Server) serveFLV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.stream.leave(c)
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "video/x-flv")
+		w.Header().Set("Cache-Control", "no-store")
+		return
+	}
 	conn, buffered, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		s.log.Warn("http: cannot stream to the player", "remote", r.RemoteAddr, "err", err)

@@ -626,6 +626,14 @@ func TestStatusAndPage(t *testing.T) {
 	if s := status(); !s.Live || s.Width != 1280 || s.Height != 720 {
 		t.Errorf("status while live: %+v", s)
 	}
+	head, err := http.Head(base + "/live.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Body.Close()
+	if head.StatusCode != 200 || head.Header.Get("Content-Type") != "video/x-flv" {
+		t.Errorf("HEAD /live.flv while live: %s %q", head.Status, head.Header.Get("Content-Type"))
+	}
 	srv.End()
 	if s := status(); s.Live {
 		t.Errorf("status after End: %+v", s)

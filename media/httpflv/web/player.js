@@ -361,7 +361,11 @@
     if (packetType !== 1 || !decoder || decoder.state !== 'configured') return;
     const timestamp = (ts + cts) * 1000;
     const chat = avccChat(data, lengthSize);
-    if (chat.length > 0) carried.set(timestamp, (carried.get(timestamp) || []).concat(chat));
+    if (chat.length > 0) {
+      carried.set(timestamp, (carried.get(timestamp) || []).concat(chat));
+      // Pictures that never come out of the decoder must not keep their chat forever.
+      if (carried.size > 300) carried.delete(carried.keys().next().value);
+    }
     // A browser that cannot keep up skips to the next keyframe rather than lag.
     if (decoder.decodeQueueSize > 30) waitKey = true;
     if (waitKey && !key) return;
