@@ -221,11 +221,20 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 //
 // It takes the connection over from net/http and writes the body as it is, until the
 // connection closes (HTTP/1.1 with Connection: close, like a file of unknown length): one
-// write per batch of tags, where chunked encoding would cost three writes and three TCP
-// segments per picture, a tenth of a passthrough node's CPU.
+// write per batch of tags, where chunked encoding costs three writes (and TCP segments)
+// per picture.
 func (s *Server) serveFLV(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
+	if r.Method == http.MethodHead {
+		if !s.Stats().Live {
+			http.Error(w, "camnode: "+errNotLive.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "video/x-flv")
+		w.Header().Set("Cache-Control", "no-store")
+		return
+	}
 	c, err := s.stream.join(r.RemoteAddr)
 	if err != nil {
 		w.Header().Set("Retry-After", "1")
@@ -233,11 +242,6 @@ func (s *Server) serveFLV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.stream.leave(c)
-	if r.Method == http.MethodHead {
-		w.Header().Set("Content-Type", "video/x-flv")
-		w.Header().Set("Cache-Control", "no-store")
-		return
-	}
 	conn, buffered, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		s.log.Warn("http: cannot stream to the player", "remote", r.RemoteAddr, "err", err)
@@ -245,6 +249,7 @@ func (s *Server) serveFLV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer conn.Close()
+	conn.SetReadDeadline(time.Time{}) // the reader below waits as long as the browser stays
 	s.log.Info("http: player connected", "remote", r.RemoteAddr)
 	s.stream.streaming(c, conn)
 

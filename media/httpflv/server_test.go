@@ -660,3 +660,56 @@ func TestStatusAndPage(t *testing.T) {
 		t.Error("the page loads player.js separately: that request would lack the token")
 	}
 }
+
+// TestAudioTags: AAC frames go to a player after its first keyframe, behind the AAC
+// sequence header (again when the configuration changes), at their own timestamps on the
+// video's clock; audio from before the player's first picture is not sent.
+func TestAudioTags(t *testing.T) {
+	srv := startServer(t, httpflv.Options{})
+	ctx := context.Background()
+	sps, pps := testSPS(t), []byte{0x68, 0xce, 0x3c, 0x80}
+	key := func(at time.Duration) *media.AccessUnit {
+		return &media.AccessUnit{NALUs: [][]byte{sps, pps, {0x65, 1}}, Time: at, Keyframe: true}
+	}
+	mono := &media.AudioConfig{SampleRate: 48000, Channels: 1, ASC: []byte{0x11, 0x88}}
+	stereo := &media.AudioConfig{SampleRate: 48000, Channels: 2, ASC: []byte{0x11, 0x90}}
+	if err := srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{1}, Time: 0}); err == nil {
+		t.Error("an audio frame without its configuration was taken")
+	}
+	srv.WriteAccessUnit(ctx, key(time.Second))
+	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa0}, Time: time.Second, Config: mono})
+	resp, err := http.Get("http://" + srv.Addr().String() + "/live.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	waitFor(t, "the player", 10*time.Second, func() bool { return srv.Stats().Clients == 1 })
+	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa1}, Time: 1980 * time.Millisecond, Config: mono}) // before its keyframe
+	srv.WriteAccessUnit(ctx, key(2*time.Second))
+	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa2}, Time: 1990 * time.Millisecond, Config: mono}) // late, before its picture
+	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa3}, Time: 2010 * time.Millisecond, Config: mono})
+	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa4}, Time: 2031 * time.Millisecond, Config: stereo})
+	srv.End()
+	fr := flv.NewReader(resp.Body)
+	h, err := fr.Header()
+	if err != nil || !h.HasAudio || !h.HasVideo {
+		t.Fatalf("header %+v, %v: want audio and video", h, err)
+	}
+	var got []string
+	for {
+		tag, err := fr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tag.Type == flv.TagAudio {
+			got = append(got, fmt.Sprintf("%d:% x", tag.Timestamp, tag.Body))
+		}
+	}
+	want := []string{"10:af 00 11 88", "10:af 01 a3", "31:af 00 11 90", "31:af 01 a4"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("audio tags %q, want %q", got, want)
+	}
+}

@@ -17,6 +17,13 @@ import (
 	"github.com/camnode/camnode/media/h264"
 )
 
+// Server is a destination of media/pipeline, with audio.
+var _ interface {
+	WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error
+	WriteAudio(ctx context.Context, f *media.AudioFrame) error
+	WriteData(ctx context.Context, at time.Duration, body []byte)
+} = (*Server)(nil)
+
 // videoConfig is one SPS/PPS set, immutable once made; packets point at the one they need.
 type videoConfig struct {
 	sps, pps [][]byte

@@ -27,8 +27,9 @@
     frames: 0, // pictures drawn
     frameTs: -1, // timestamp (µs) of the picture on the canvas
     // The last danmaku shown: {text, id, mode, color, lane, frameTs (µs, of the picture that
-    // carried it), pictureAt (ms since 1970: that picture drawn), shownAt (put in a lane:
-    // later when it waited for one), drawnAt (the animation frame after)}.
+    // carried it), then in ms since 1970: arrivedAt (that picture's bytes read),
+    // pictureAt (that picture drawn, or skipped), shownAt (put in a lane: later when it
+    // waited for one), drawnAt (the animation frame after)}.
     shown: [],
     dropped: 0, // danmaku that found no free lane in time
     errors: [], // the last errors, newest last
@@ -223,7 +224,7 @@
 
   const MODES = new Set(['scroll', 'top', 'bottom', 'reverse']);
 
-  function show(msg, frameTs) {
+  function show(msg, frameTs, arrivedAt) {
     const g = geometry();
     const mode = MODES.has(msg.mode) ? msg.mode : 'scroll';
     const color = /^#[0-9a-fA-F]{6}$/.test(msg.color) ? msg.color : '#ffffff';
@@ -240,7 +241,7 @@
     if (typeof msg.user === 'string') el.dataset.user = msg.user;
     layer.appendChild(el);
     const w = el.offsetWidth;
-    return { el, msg, mode, color, w, frameTs, since: now() };
+    return { el, msg, mode, color, w, frameTs, arrivedAt, since: now() };
   }
 
   // start puts a measured comment into a lane; false when none is free now.
@@ -266,7 +267,7 @@
     }
     el.style.visibility = 'visible';
     const entry = { text: d.msg.text, id: d.msg.id, mode: d.mode, color: d.color, lane, frameTs: d.frameTs,
-      pictureAt: d.since, shownAt: t, drawnAt: 0 };
+      arrivedAt: d.arrivedAt, pictureAt: d.since, shownAt: t, drawnAt: 0 };
     requestAnimationFrame(() => {
       entry.drawnAt = now();
       el.dataset.drawnAt = entry.drawnAt.toFixed(1);
@@ -301,7 +302,7 @@
   let record = null; // the AVCDecoderConfigurationRecord the decoder has
   let lengthSize = 4;
   let waitKey = true;
-  const carried = new Map(); // chunk timestamp (µs) -> chat it carried, in decoding order
+  const carried = new Map(); // chunk timestamp (µs) -> {msgs, at}: chat it carried, when read
 
   function hex2(v) {
     return v.toString(16).padStart(2, '0');
@@ -335,10 +336,10 @@
       frames.textContent = state.frames;
       if (state.state !== 'live') setState('live', '');
       // The chat this picture (or a picture before it that was not drawn) carried.
-      for (const [ts, msgs] of carried) {
+      for (const [ts, c] of carried) {
         if (ts > frame.timestamp) continue; // with B-frames, a later picture
         carried.delete(ts);
-        for (const m of msgs) waiting.push(show(m, ts));
+        for (const m of c.msgs) waiting.push(show(m, ts, c.at));
       }
       startWaiting();
     } finally {
@@ -361,14 +362,22 @@
     if (packetType !== 1 || !decoder || decoder.state !== 'configured') return;
     const timestamp = (ts + cts) * 1000;
     const chat = avccChat(data, lengthSize);
+    // A browser that cannot keep up skips to the next keyframe rather than lag.
+    if (decoder.decodeQueueSize > 30) waitKey = true;
+    if (waitKey && !key) {
+      // The picture is not shown; its chat is, now, rather than a GOP later.
+      const at = now();
+      for (const m of chat) waiting.push(show(m, timestamp, at));
+      startWaiting();
+      return;
+    }
     if (chat.length > 0) {
-      carried.set(timestamp, (carried.get(timestamp) || []).concat(chat));
+      const c = carried.get(timestamp) || { msgs: [], at: now() };
+      c.msgs.push(...chat);
+      carried.set(timestamp, c);
       // Pictures that never come out of the decoder must not keep their chat forever.
       if (carried.size > 300) carried.delete(carried.keys().next().value);
     }
-    // A browser that cannot keep up skips to the next keyframe rather than lag.
-    if (decoder.decodeQueueSize > 30) waitKey = true;
-    if (waitKey && !key) return;
     waitKey = false;
     decoder.decode(new EncodedVideoChunk({ type: key ? 'key' : 'delta', timestamp, data }));
   }
