@@ -211,10 +211,11 @@ func TestFFprobeReadsTheStream(t *testing.T) {
 	want := []string{"前方高能！弹幕护体", "Hello from Twitch chat 👋", "666"}
 	start := f.framesWritten()
 	for i, text := range want {
-		waitFor(t, "frames", 60*time.Second, func() bool { return f.framesWritten() >= start+15*(i+1) })
+		// Each player starts at the first keyframe (one every 30 frames) after it joined:
+		// the first message goes out once both have started.
+		waitFor(t, "frames", 60*time.Second, func() bool { return f.framesWritten() >= start+45+30*i })
 		f.push(t, danmaku.ChatMessage{Text: text, ID: fmt.Sprint("m", i), Color: danmaku.DefaultColor})
 	}
-	// 150 frames: each player starts at the first keyframe (one every 30) after it joined.
 	waitFor(t, "150 more frames", 60*time.Second, func() bool { return f.framesWritten() >= start+150 })
 	srv.End()
 
