@@ -3,7 +3,7 @@
 # missing: the Go toolchain (>= the go.mod version); what the build links (a C compiler,
 # pkg-config and libx264-dev for the H.264 encoder); the fonts of burned-in danmaku
 # (fonts-noto-cjk, 91 MB, fonts-symbola, fonts-unifont) only where it is drawn; and the real peers the tests run against (Mosquitto and its
-# clients, nginx with the RTMP module, ffmpeg/ffprobe).
+# clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium).
 #   scripts/deps.sh go      Go and the build packages
 #   scripts/deps.sh demo    the same, plus mosquitto-clients for the lines `camnode demo`
 #                           prints, plus the burn-in fonts when CAMNODE_DANMAKU has burn
@@ -76,6 +76,7 @@ if [ "$what" = all ]; then
   command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
+  command -v chromium >/dev/null || missing+=(chromium) # the local player's page, headless (media/httpflv)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2

@@ -1,0 +1,404 @@
+package httpflv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/flv"
+	"github.com/camnode/camnode/media/h264"
+)
+
+// Server is a destination of media/pipeline, with audio.
+var _ interface {
+	WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error
+	WriteAudio(ctx context.Context, f *media.AudioFrame) error
+	WriteData(ctx context.Context, at time.Duration, body []byte)
+} = (*Server)(nil)
+
+// videoConfig is one SPS/PPS set, immutable once made; packets point at the one they need.
+type videoConfig struct {
+	sps, pps [][]byte
+	record   []byte // AVCDecoderConfigurationRecord
+	meta     flv.Metadata
+}
+
+// audioConfig is one AAC configuration, immutable once made.
+type audioConfig struct {
+	asc []byte // AudioSpecificConfig
+}
+
+// packet is one tag for every browser: made once, shared read-only by their queues.
+type packet struct {
+	kind     byte          // flv.TagVideo, flv.TagAudio, flv.TagScript
+	at       time.Duration // on the capture clock of media.AccessUnit.Time
+	keyframe bool
+	body     []byte
+	video    *videoConfig // for video packets
+	audio    *audioConfig // for audio packets
+}
+
+// client is one browser's queue. Its fields are guarded by stream.mu.
+type client struct {
+	queue   []*packet
+	bytes   int  // queued, or taken and not yet written
+	started bool // its first keyframe is queued
+	audio   bool // audio came before it joined
+	remote  string
+	ended   bool     // the stream ended: send what is queued, then stop
+	dropped bool     // fell ClientQueue behind: stop now
+	conn    net.Conn // once streaming: a drop cuts a write that blocks short
+	wake    chan struct{}
+}
+
+// stream is the producer side of a Server: the pipeline's destination methods.
+type stream struct {
+	opts Options
+	log  *slog.Logger
+
+	// producer side: the video goroutine
+	nalus    [][]byte
+	nClients atomic.Int32 // len(clients), for the writers' lock-free fast path
+	lastAU   atomic.Int64 // when the last access unit came, monotonic ns since epoch
+
+	mu       sync.Mutex
+	video    *videoConfig
+	audio    *audioConfig
+	live     bool // a keyframe came since the last End (see isLive)
+	clients  []*client
+	dropped  uint64
+	joined   uint64
+	audioSet bool // audio came since the last End: the FLV header says so
+}
+
+func (s *stream) init(opts Options, log *slog.Logger) { s.opts, s.log = opts, log }
+
+// epoch is the origin of stream.lastAU, for monotonic times in an atomic.
+var epoch = time.Now()
+
+// StallTimeout is how long the stream counts as live without an access unit: a pipeline
+// that stopped without End (or a source that stalled) shows as not live after it.
+const StallTimeout = 5 * time.Second
+
+// isLive reports a stream that had a keyframe since the last End and sends pictures. The
+// caller holds mu.
+func (s *stream) isLive() bool {
+	return s.live && time.Since(epoch)-time.Duration(s.lastAU.Load()) < StallTimeout
+}
+
+// Stats are the destination's counters.
+type Stats struct {
+	Live          bool
+	Width, Height int
+	Clients       int    // browsers being served now
+	Joined        uint64 // browsers served since the server started
+	Dropped       uint64 // browsers dropped for falling ClientQueue behind
+	QueuedBytes   int    // bytes waiting for all browsers
+}
+
+// Stats returns the counters.
+func (s *stream) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Live: s.isLive(), Clients: len(s.clients), Joined: s.joined, Dropped: s.dropped}
+	if s.video != nil {
+		st.Width, st.Height = s.video.meta.Width, s.video.meta.Height
+	}
+	for _, c := range s.clients {
+		st.QueuedBytes += c.bytes
+	}
+	return st
+}
+
+// WriteAccessUnit sends one access unit to every browser, exactly as it is (SEI included,
+// AUDs left out as the RTMP publisher leaves them out). It copies what it needs and never
+// blocks on a browser. Call it from one goroutine (the source's).
+func (s *stream) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error {
+	cfg, err := s.trackConfig(au)
+	if err != nil {
+		return err
+	}
+	if cfg == nil {
+		return nil // nothing can decode this before an SPS and a PPS
+	}
+	s.lastAU.Store(int64(time.Since(epoch)))
+	if au.Keyframe {
+		s.mu.Lock()
+		s.live = true
+		s.mu.Unlock()
+	}
+	if s.nClients.Load() == 0 {
+		return nil
+	}
+	s.nalus = s.nalus[:0]
+	for _, n := range au.NALUs {
+		if len(n) > 0 && h264.NALType(n) != h264.TypeAUD {
+			s.nalus = append(s.nalus, n)
+		}
+	}
+	body := make([]byte, 0, flv.VideoTagSize(s.nalus))
+	body = flv.AppendVideoTag(body, au.Keyframe, int32(au.CompositionOffset/time.Millisecond), s.nalus)
+	s.offer(&packet{kind: flv.TagVideo, at: au.Time, keyframe: au.Keyframe, body: body, video: cfg})
+	return nil
+}
+
+// WriteAudio sends one AAC frame to every browser that has its first keyframe. Safe from a
+// goroutine other than WriteAccessUnit's; it never blocks on a browser.
+func (s *stream) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
+	if f.Config == nil || len(f.Config.ASC) == 0 {
+		return errors.New("httpflv: audio frame without its AudioSpecificConfig")
+	}
+	s.mu.Lock()
+	if s.audio == nil || !bytes.Equal(s.audio.asc, f.Config.ASC) {
+		s.audio = &audioConfig{asc: bytes.Clone(f.Config.ASC)}
+	}
+	s.audioSet = true
+	cfg := s.audio
+	s.mu.Unlock()
+	if s.nClients.Load() == 0 {
+		return nil
+	}
+	s.offer(&packet{kind: flv.TagAudio, at: f.Time, body: appendAACFrame(nil, f.Data), audio: cfg})
+	return nil
+}
+
+// WriteData sends an AMF0 data message (onTextData) at time at of the capture clock.
+func (s *stream) WriteData(ctx context.Context, at time.Duration, body []byte) {
+	if s.nClients.Load() == 0 {
+		return
+	}
+	s.offer(&packet{kind: flv.TagScript, at: at, body: bytes.Clone(body)})
+}
+
+// End says the stream stopped: each browser gets what is queued for it, then the end of
+// its response; the page then shows that the stream is not live and waits for the next.
+// The next stream may have other parameters: they are learnt afresh.
+func (s *stream) End() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.live, s.video, s.audio, s.audioSet = false, nil, nil, false
+	for _, c := range s.clients {
+		c.ended = true
+		c.signal()
+	}
+}
+
+// trackConfig returns the decoder configuration au needs, making a new one when au brings
+// a new SPS/PPS; nil until the first unit with both.
+func (s *stream) trackConfig(au *media.AccessUnit) (*videoConfig, error) {
+	s.mu.Lock()
+	cur := s.video
+	s.mu.Unlock()
+	var sps, pps [][]byte
+	for _, n := range au.NALUs {
+		switch h264.NALType(n) {
+		case h264.TypeSPS:
+			sps = append(sps, n)
+		case h264.TypePPS:
+			pps = append(pps, n)
+		}
+	}
+	if len(sps) == 0 && len(pps) == 0 {
+		return cur, nil
+	}
+	if cur != nil && (len(sps) == 0 || slices.EqualFunc(cur.sps, sps, bytes.Equal)) && (len(pps) == 0 || slices.EqualFunc(cur.pps, pps, bytes.Equal)) {
+		return cur, nil
+	}
+	if len(sps) == 0 && cur != nil {
+		sps = cur.sps
+	}
+	if len(pps) == 0 && cur != nil {
+		pps = cur.pps
+	}
+	if len(sps) == 0 || len(pps) == 0 {
+		return cur, nil // wait for a unit that has both
+	}
+	info, err := h264.ParseSPS(sps[0])
+	if err != nil {
+		return cur, fmt.Errorf("httpflv: %w", err)
+	}
+	cfg := &videoConfig{sps: cloneNALs(sps), pps: cloneNALs(pps)}
+	if cfg.record, err = h264.AppendDecoderConfig(nil, cfg.sps, cfg.pps); err != nil {
+		return cur, fmt.Errorf("httpflv: %w", err)
+	}
+	rate := s.opts.FrameRate
+	if r := info.FrameRate(); r > 0 {
+		rate = r
+	}
+	cfg.meta = flv.Metadata{Width: info.Width, Height: info.Height, FrameRate: rate,
+		VideoDataRateKbps: s.opts.BitrateKbps, Encoder: "camnode"}
+	s.mu.Lock()
+	s.video = cfg
+	s.mu.Unlock()
+	return cfg, nil
+}
+
+func cloneNALs(in [][]byte) [][]byte {
+	out := make([][]byte, len(in))
+	for i, n := range in {
+		out[i] = bytes.Clone(n)
+	}
+	return out
+}
+
+// offer queues p for every browser; one that falls ClientQueue behind is dropped, so a
+// stalled browser costs at most ClientQueue bytes and never holds the caller back.
+func (s *stream) offer(p *packet) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clients {
+		if c.ended || c.dropped {
+			continue
+		}
+		if !c.started {
+			// A browser starts at a keyframe; audio and data before it have no picture.
+			if p.kind != flv.TagVideo || !p.keyframe {
+				continue
+			}
+			c.started = true
+		}
+		if c.bytes+len(p.body) > s.opts.ClientQueue {
+			s.log.Warn("http: player dropped: it fell behind the stream", "remote", c.remote, "queued_bytes", c.bytes, "bound", s.opts.ClientQueue)
+			c.dropped, c.queue, c.bytes = true, nil, 0
+			s.dropped++
+			c.cut()
+			c.signal()
+			continue
+		}
+		c.queue = append(c.queue, p)
+		c.bytes += len(p.body)
+		c.signal()
+	}
+}
+
+// cut makes a write to the browser that blocks now, or comes later, fail at once.
+func (c *client) cut() {
+	if c.conn != nil {
+		c.conn.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+// streaming notes the connection of c, for cut.
+func (s *stream) streaming(c *client, conn net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.conn = conn
+	if c.dropped {
+		c.cut()
+	}
+}
+
+// extend sets the deadline of the next write to c, unless c was dropped (cut).
+func (s *stream) extend(c *client, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.dropped {
+		return errDropped
+	}
+	return c.conn.SetWriteDeadline(time.Now().Add(d))
+}
+
+// cutAll makes every write to a browser fail, for Run's shutdown.
+func (s *stream) cutAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clients {
+		c.dropped = true
+		c.cut()
+	}
+}
+
+func (c *client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+var (
+	errNotLive     = errors.New("the stream is not live")
+	errTooMany     = errors.New("too many players at once")
+	errDropped     = errors.New("the player fell behind the stream")
+	errStreamEnded = errors.New("the stream ended")
+)
+
+// join registers a browser; it gets tags from the next keyframe on.
+func (s *stream) join(remote string) (*client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.isLive() {
+		return nil, errNotLive
+	}
+	if len(s.clients) >= s.opts.MaxClients {
+		return nil, errTooMany
+	}
+	c := &client{wake: make(chan struct{}, 1), audio: s.audioSet, remote: remote}
+	s.clients = append(s.clients, c)
+	s.nClients.Store(int32(len(s.clients)))
+	s.joined++
+	return c, nil
+}
+
+func (s *stream) leave(c *client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients = slices.DeleteFunc(s.clients, func(x *client) bool { return x == c })
+	s.nClients.Store(int32(len(s.clients)))
+	c.queue = nil
+}
+
+// take returns what is queued for c and its size, or why c must stop: dropped at once,
+// ended once its queue is empty. The packets stay counted against c's bound until written.
+func (s *stream) take(c *client) (batch []*packet, n int, end error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case c.dropped:
+		return nil, 0, errDropped
+	case len(c.queue) == 0 && c.ended:
+		return nil, 0, errStreamEnded
+	}
+	batch, c.queue = c.queue, nil
+	for _, p := range batch {
+		n += len(p.body)
+	}
+	if c.ended {
+		c.signal() // come back for the end
+	}
+	return batch, n, nil
+}
+
+// written releases the n bytes of a batch take returned.
+func (s *stream) written(c *client, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !c.dropped {
+		c.bytes -= n
+	}
+}
+
+// appendAACFrame appends the audio tag body of one raw AAC frame:
+//
+//	0xAF  0x01  raw AAC frame
+//	AAC(10)<<4 | 44 kHz(3)<<2 | 16 bit(1)<<1 | stereo(1): fixed for AAC, the ASC tells the truth
+//
+// TODO(lead): media/flv gains AppendAudioTag and AppendAudioSequenceHeader on the audio
+// branch; use them here and in appendAACSequenceHeader once both branches are merged.
+func appendAACFrame(dst, frame []byte) []byte {
+	return append(append(dst, 0xaf, 0x01), frame...)
+}
+
+// appendAACSequenceHeader appends the audio tag body of the AAC configuration:
+//
+//	0xAF  0x00  AudioSpecificConfig
+func appendAACSequenceHeader(dst, asc []byte) []byte {
+	return append(append(dst, 0xaf, 0x00), asc...)
+}

@@ -1,0 +1,71 @@
+package httpflv
+
+import (
+	"time"
+
+	"github.com/camnode/camnode/media/flv"
+)
+
+// flvWriter turns one browser's packets into the bytes of its FLV file:
+//
+//	FLV header | onMetaData | AVC sequence header | [AAC sequence header] | tags...
+//
+// with timestamps counted from the browser's first keyframe. The headers go out again
+// whenever a packet needs another configuration than the last one sent.
+type flvWriter struct {
+	hasAudio bool // what the file header says: audio came before the browser joined
+	buf      []byte
+	started  bool
+	base     time.Duration
+	video    *videoConfig
+	audio    *audioConfig
+	scratch  []byte
+}
+
+// setDataFrame is the first AMF0 string of flv.AppendMetadata's body: an RTMP ingest
+// strips it, and in a file the script tag starts with "onMetaData".
+var setDataFrame = len(flv.AppendAMFString(nil, "@setDataFrame"))
+
+// append returns the bytes of batch, valid until the next call. The first packet the
+// stream gives a browser is a keyframe (stream.offer sees to it).
+func (w *flvWriter) append(batch []*packet) []byte {
+	w.buf = w.buf[:0]
+	for _, p := range batch {
+		if !w.started {
+			if p.kind != flv.TagVideo {
+				continue
+			}
+			w.started, w.base = true, p.at
+			w.buf = flv.AppendFileHeader(w.buf, true, w.hasAudio)
+		}
+		at := p.at - w.base
+		if at < 0 {
+			// Audio or data from before this browser's first picture: nothing to show it with.
+			if p.kind != flv.TagVideo {
+				continue
+			}
+			at = 0
+		}
+		ts := uint32(at / time.Millisecond)
+		switch p.kind {
+		case flv.TagVideo:
+			if p.video != w.video {
+				if w.video == nil || w.video.meta != p.video.meta {
+					w.scratch = flv.AppendMetadata(w.scratch[:0], p.video.meta)
+					w.buf = flv.AppendTag(w.buf, flv.TagScript, ts, w.scratch[setDataFrame:])
+				}
+				w.scratch = flv.AppendSequenceHeader(w.scratch[:0], p.video.record)
+				w.buf = flv.AppendTag(w.buf, flv.TagVideo, ts, w.scratch)
+				w.video = p.video
+			}
+		case flv.TagAudio:
+			if p.audio != w.audio {
+				w.scratch = appendAACSequenceHeader(w.scratch[:0], p.audio.asc)
+				w.buf = flv.AppendTag(w.buf, flv.TagAudio, ts, w.scratch)
+				w.audio = p.audio
+			}
+		}
+		w.buf = flv.AppendTag(w.buf, p.kind, ts, p.body)
+	}
+	return w.buf
+}
