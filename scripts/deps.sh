@@ -51,7 +51,8 @@ fi
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
-dpkg -s libx264-dev >/dev/null 2>&1 || missing+=(libx264-dev)
+dpkg -s libx264-164 >/dev/null 2>&1 || missing+=(libx264-164) # opened at run time: no -dev needed
+dpkg -s libturbojpeg0 >/dev/null 2>&1 || missing+=(libturbojpeg0) # MJPEG decoding, opened at run time
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc ] || missing+=(fonts-noto-cjk)
 
 if [ "$what" = all ]; then
