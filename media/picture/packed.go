@@ -66,6 +66,7 @@ func PackedToI420(dst, src []byte, w, h, bpl int, uyvy bool) []byte {
 // lumaOf packs the luma bytes of a word of two pixel pairs (bytes 0, 2, 4, 6 after a
 // shift of s bits) into the low 32 bits.
 func lumaOf(a uint64, s uint) uint64 {
-	a >>= s
-	return a&0xff | a>>8&0xff00 | a>>16&0xff0000 | a>>24&0xff000000
+	a = a >> s & 0x00ff00ff00ff00ff
+	a = (a | a>>8) & 0x0000ffff0000ffff
+	return (a | a>>16) & 0xffffffff
 }
