@@ -85,7 +85,7 @@ import (
 
 // TurboJPEGLibraryEnv, when set, names the one libturbojpeg to open instead of
 // libturbojpeg.so.0 (a path or a name): for tests that hide the library.
-const TurboJPEGLibraryEnv = "CAMNODE_LIBTURBOJPEG"
+const TurboJPEGLibraryEnv = "TURBOJPEG_LIBRARY"
 
 // TurboJPEGPackage is the Debian (and Raspberry Pi OS) package of the library.
 const TurboJPEGPackage = "libturbojpeg0"

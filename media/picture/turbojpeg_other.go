@@ -9,7 +9,7 @@ import (
 )
 
 // TurboJPEGLibraryEnv names the libturbojpeg to open; unused in a build without cgo.
-const TurboJPEGLibraryEnv = "CAMNODE_LIBTURBOJPEG"
+const TurboJPEGLibraryEnv = "TURBOJPEG_LIBRARY"
 
 // TurboJPEGPackage is the Debian (and Raspberry Pi OS) package of the library.
 const TurboJPEGPackage = "libturbojpeg0"

@@ -15,6 +15,6 @@ trap 'rm -f "$bin"' EXIT
 go build -o "$bin" ./cmd/camnode
 needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 case "$needed" in *x264*|*jpeg*) echo "nox264: camnode links $needed; want libx264 and libturbojpeg opened at run time"; exit 1;; esac
-CAMNODE_LIBX264=libx264-hidden.so.164 CAMNODE_LIBTURBOJPEG=libturbojpeg-hidden.so.0 "$bin" version >/dev/null
+X264_LIBRARY=libx264-hidden.so.164 TURBOJPEG_LIBRARY=libturbojpeg-hidden.so.0 "$bin" version >/dev/null
 go vet -tags nox264 ./media/encoder/... ./media/source/testsrc ./media/danmaku/render ./bench/burn
 go test -count=1 -tags nox264 ./media/encoder/... ./media/source/testsrc ./media/source ./media/danmaku/render

@@ -17,7 +17,7 @@ import (
 const Built = false
 
 // LibraryEnv names the library to open instead of libx264.so.164; unused in this build.
-const LibraryEnv = "CAMNODE_LIBX264"
+const LibraryEnv = "X264_LIBRARY"
 
 // Package is the Debian (and Raspberry Pi OS) package that installs the library.
 const Package = "libx264-164"

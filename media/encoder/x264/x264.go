@@ -133,10 +133,11 @@ import (
 // nox264 tag). Whether the library is installed here is Available's business.
 const Built = true
 
-// Library names tried in turn. LibraryEnv, when set, names the one library to open
+// LibraryEnv is the environment variable (not a camnode setting: camnode refuses unknown
+// CAMNODE_ variables) that, when set, names the one library to open
 // instead (a path, or a name the dynamic loader looks up): for a libx264 of build 164
 // installed elsewhere, and for tests that hide the library.
-const LibraryEnv = "CAMNODE_LIBX264"
+const LibraryEnv = "X264_LIBRARY"
 
 var libraryNames = []string{"libx264.so.164", "libx264.so"}
 
