@@ -2,6 +2,7 @@ package v4l2
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -77,5 +78,40 @@ func TestFrameSourceTurnsInSoftware(t *testing.T) {
 	want := [3][]byte{{80, 70, 60, 50, 40, 30, 20, 10}, {111, 101}, {211, 201}}
 	if !reflect.DeepEqual(got.Planes, want) || got.Width != 4 || got.Height != 2 {
 		t.Errorf("turned frame %+v, want planes %v", got, want)
+	}
+}
+
+// TestH264SourceOrientation: an H.264 camera turns its picture with its flip controls;
+// one without them streams unturned and says what it left undone.
+func TestH264SourceOrientation(t *testing.T) {
+	for _, c := range []struct {
+		flips     bool
+		unapplied picture.Orientation
+	}{{true, picture.Orientation{}}, {false, picture.Orientation{Rotate: 180}}} {
+		cam := newFake("H264")
+		if c.flips {
+			cam.addControl(Control{ID: cidHFlip, Name: "Horizontal Flip", typ: ctrlTypeBoolean, Max: 1, Step: 1}, 0)
+			cam.addControl(Control{ID: cidVFlip, Name: "Vertical Flip", typ: ctrlTypeBoolean, Max: 1, Step: 1}, 0)
+		}
+		cam.script = frames(0, time.Second, 33*time.Millisecond, annexB(nalSPS, nalPPS, nalIDR))
+		cam.install(t)
+		src, err := Open("/dev/video0", Options{Orientation: picture.Orientation{Rotate: 180}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := src.Run(ctx, func(*media.AccessUnit) error { cancel(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got := src.Unapplied(); got != c.unapplied {
+			t.Errorf("flip controls %v: Unapplied = %v, want %v", c.flips, got, c.unapplied)
+		}
+		wantSets := []string(nil)
+		if c.flips {
+			wantSets = []string{fmt.Sprintf("%#x=1", cidHFlip), fmt.Sprintf("%#x=1", cidVFlip)}
+		}
+		if sets := cam.setsSoFar(); !slices.Equal(sets, wantSets) {
+			t.Errorf("flip controls %v: set %v, want %v", c.flips, sets, wantSets)
+		}
 	}
 }
