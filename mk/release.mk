@@ -7,9 +7,10 @@
 #                                      one platform: what deploy/container/Dockerfile runs
 #   make release-deps                  the cross compilers and qemu-user-static (apt-get)
 #
-# The foreign targets link libx264 from the packages `make cross-deps` unpacks (mk/cross.mk,
-# CROSS_CACHE), without adding a foreign architecture to apt. RELEASE_DEV_PKGS names further
-# Debian -dev packages to install for every target architecture through Debian multiarch.
+# No target links a library beyond its C library: libx264 and libturbojpeg are opened at
+# run time, so a binary starts on a Pi without them (H.264 cameras need neither).
+# RELEASE_DEV_PKGS names further Debian -dev packages to install for every target
+# architecture through Debian multiarch (none today).
 
 RELEASE_DIR       ?= dist
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/v7
@@ -43,23 +44,18 @@ release-bin:
 	@gobin="$(call GODIR,go)"; export PATH="$$gobin:$$PATH"; set -e; \
 	mkdir -p "$$(dirname '$(RELEASE_BIN)')"; \
 	echo "release: $(RELEASE_PLATFORM) -> $(RELEASE_BIN)"; \
-	triplet=$(patsubst %-gcc,%,$(call release_cc,$(RELEASE_PLATFORM))); foreign=; \
-	[ "$(call release_debarch,$(RELEASE_PLATFORM))" = "$$(dpkg --print-architecture)" ] || foreign=1; \
-	if [ -n "$$foreign" ]; then \
-	  root='$(CROSS_CACHE)'/$(call release_debarch,$(RELEASE_PLATFORM))/root; \
-	  [ -d "$$root/usr/lib/$$triplet" ] || { echo "release: no $$root for the target's libraries: run make cross-deps" >&2; exit 1; }; \
-	  export PKG_CONFIG_LIBDIR=$$root/usr/lib/$$triplet/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$root CGO_LDFLAGS=-L$$root/usr/lib/$$triplet; \
-	fi; \
+	foreign=; [ "$(call release_debarch,$(RELEASE_PLATFORM))" = "$$(dpkg --print-architecture)" ] || foreign=1; \
 	CGO_ENABLED=1 GOOS=linux GOARCH=$(call release_goarch,$(RELEASE_PLATFORM)) GOARM=$(call release_goarm,$(RELEASE_PLATFORM)) \
 	  CC=$(call release_cc,$(RELEASE_PLATFORM)) \
 	  go build -trimpath -buildvcs=false -ldflags '-s -w $(LDFLAGS)' -o '$(RELEASE_BIN)' ./cmd/camnode; \
-	run=""; [ -z "$$foreign" ] || run="$(call release_qemu,$(RELEASE_PLATFORM)) -L $(call release_sysroot,$(RELEASE_PLATFORM)) -E LD_LIBRARY_PATH=$$root/usr/lib/$$triplet"; \
+	run=""; [ -z "$$foreign" ] || run="$(call release_qemu,$(RELEASE_PLATFORM)) -L $(call release_sysroot,$(RELEASE_PLATFORM))"; \
 	got=$$($$run '$(RELEASE_BIN)' version); \
 	case "$$got" in "camnode $(VERSION) "*|"camnode $(VERSION)") echo "  $$got";; \
 	  *) echo "release: $(RELEASE_BIN) says '$$got', want 'camnode $(VERSION) …'" >&2; exit 1;; esac
 
-# Debian's cross compilers (the host's own gcc serves its own architecture), qemu-user-static
-# for the smoke test, and RELEASE_DEV_PKGS for every target architecture.
+# Debian's cross compilers with their C libraries (the host's own gcc serves its own
+# architecture), qemu-user-static for the smoke test, and RELEASE_DEV_PKGS for every
+# target architecture.
 release-deps:
 	@set -e; SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; host=$$(dpkg --print-architecture); pkgs=""; \
 	for p in $(RELEASE_PLATFORMS); do \
@@ -68,8 +64,8 @@ release-deps:
 	    linux/arm/v7) a=armhf cc=arm-linux-gnueabihf-gcc g=gcc-arm-linux-gnueabihf;; \
 	    *) echo "release: unsupported platform $$p" >&2; exit 1;; esac; \
 	  if [ "$$a" = "$$host" ]; then command -v gcc >/dev/null || pkgs="$$pkgs gcc libc6-dev"; \
-	    dpkg -s libx264-dev >/dev/null 2>&1 || pkgs="$$pkgs libx264-dev pkg-config"; \
 	  else command -v $$cc >/dev/null || pkgs="$$pkgs $$g"; \
+	    dpkg -s libc6-dev-$$a-cross >/dev/null 2>&1 || pkgs="$$pkgs libc6-dev-$$a-cross"; \
 	    command -v qemu-$$(case $$a in amd64) echo x86_64;; arm64) echo aarch64;; armhf) echo arm;; esac)-static >/dev/null || pkgs="$$pkgs qemu-user-static"; fi; \
 	  for d in $(RELEASE_DEV_PKGS); do \
 	    dpkg -s "$$d:$$a" >/dev/null 2>&1 || { [ "$$a" = "$$host" ] || $$SUDO dpkg --add-architecture $$a; pkgs="$$pkgs $$d:$$a"; }; \

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what building and testing camnode needs on Debian/Ubuntu, and only what is
-# missing: the Go toolchain (>= the go.mod version); what the build links (a C compiler,
-# pkg-config and libx264-dev for the H.264 encoder); the fonts of burned-in danmaku
-# (fonts-noto-cjk, 91 MB, fonts-symbola, fonts-unifont) only where it is drawn; and the real peers the tests run against (Mosquitto and its
-# clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium).
+# missing: the Go toolchain (>= the go.mod version); a C compiler for cgo (V4L2); the
+# libraries camnode opens at run time (libx264-164 for the H.264 encoder, libturbojpeg0 for
+# MJPEG); the fonts of burned-in danmaku (fonts-noto-cjk, 91 MB, fonts-symbola,
+# fonts-unifont) only where it is drawn; and the real peers the tests run against
+# (Mosquitto and its clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium).
 #   scripts/deps.sh go      Go and the build packages
 #   scripts/deps.sh demo    the same, plus mosquitto-clients for the lines `camnode demo`
 #                           prints, plus the burn-in fonts when CAMNODE_DANMAKU has burn
@@ -50,11 +51,12 @@ if [ -z "$go_dir" ]; then
   go_dir="$HOME/.cache/camnode/go/bin"
 fi
 
-# cgo and libx264 for media/encoder/x264.
+# cgo (go4vl's V4L2 layer, the dlopen of libx264 and libturbojpeg), and those libraries.
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
-dpkg -s libx264-dev >/dev/null 2>&1 || missing+=(libx264-dev)
+dpkg -s libx264-164 >/dev/null 2>&1 || missing+=(libx264-164) # opened at run time: no -dev needed
+dpkg -s libturbojpeg0 >/dev/null 2>&1 || missing+=(libturbojpeg0) # MJPEG decoding, opened at run time
 # The fonts of the danmaku renderer (CJK, emoji): only where burn-in is drawn.
 needs_cjk=""
 case "$what" in

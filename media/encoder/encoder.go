@@ -27,6 +27,11 @@ type Encoder interface {
 // was built without it (the nox264 build tag, or CGO_ENABLED=0).
 var ErrNotBuilt = errors.New("H.264 encoder not built into this camnode")
 
+// ErrNotInstalled is wrapped by the error an encoder's constructor returns when the
+// encoder is built in but the shared library it opens at run time is not on this machine
+// (the error names the package to install).
+var ErrNotInstalled = errors.New("H.264 encoder library not installed")
+
 // Options are the encoder settings. The zero value of each field means its default.
 type Options struct {
 	Width, Height int     // picture size; both even

@@ -11,28 +11,25 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+# The C library of the target: only a Recommends of the cross compiler.
+dpkg -s libc6-dev-arm64-cross >/dev/null 2>&1 || need+=(libc6-dev-arm64-cross)
 if [ ${#need[@]} -gt 0 ]; then
   echo "arm64: installing ${need[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# libx264 for arm64 (cgo links the encoder against it): make cross-deps unpacks Debian's
-# arm64 packages into a private root, without adding a foreign architecture to apt.
-make --no-print-directory cross-deps
-root=${CROSS_CACHE:-$HOME/.cache/camnode/cross}/arm64/root
-export PKG_CONFIG_LIBDIR=$root/usr/lib/aarch64-linux-gnu/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root
-# The library path goes into CGO_LDFLAGS too: the go build cache keys on CGO_* variables but
-# not on PKG_CONFIG_*, so an arm64 build made earlier without them (pkg-config then answers
-# for the host) would be reused and fail to link.
-export CGO_LDFLAGS="-L$root/usr/lib/aarch64-linux-gnu"
+# libx264 and libturbojpeg for arm64, for the emulated tests only (see lib/target-libs.sh).
+. scripts/ci/lib/target-libs.sh
+libs=$(target_libs arm64)
 
 pkgs=$(go list ./... | grep -v -e '/cmd/camnode$' -e '/bench/')
 # The emulated binaries find the arm64 dynamic loader and libc in the cross sysroot, and
-# libx264 in the unpacked root.
+# the libraries camnode opens at run time in $libs: the x264 tests then check the
+# structure layouts camnode declares against the real arm64 library.
 CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
   go test -count=1 -timeout 20m \
-  -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$root/usr/lib/aarch64-linux-gnu" $pkgs
+  -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$libs" $pkgs
 
 # The test binaries really were arm64, not the host's.
 probe=$(mktemp)

@@ -11,6 +11,8 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 command -v arm-linux-gnueabihf-gcc >/dev/null || need+=(gcc-arm-linux-gnueabihf)
+# The targets' C libraries: only Recommends of the cross compilers.
+for a in arm64 armhf; do dpkg -s libc6-dev-$a-cross >/dev/null 2>&1 || need+=(libc6-dev-$a-cross); done
 command -v qemu-arm-static >/dev/null && command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 if [ ${#need[@]} -gt 0 ]; then
   echo "cross: installing ${need[*]}"
@@ -30,17 +32,27 @@ a64=$out/camnode-linux-arm64 a32=$out/camnode-linux-armv7
 [ "$(elf "$a32" 4 1)" = 01 ] && [ "$(elf "$a32" 18 2)" = 2800 ] || { echo "cross: $a32 is not a 32-bit ARM ELF: $(file -b "$a32")"; exit 1; }
 flags=$(od -An -tu4 -j36 -N4 "$a32" | tr -d ' ')
 (( flags & 0x400 )) || { echo "cross: $a32 is not hard-float (e_flags $flags), Raspberry Pi OS armhf cannot run it"; exit 1; }
-# Under qemu-user: the target's loader and libc from the cross toolchain, libx264 from the
-# packages make cross unpacked into its cache.
-cache=${CROSS_CACHE:-$HOME/.cache/camnode/cross}
-for t in "qemu-aarch64-static aarch64-linux-gnu arm64 $a64" "qemu-arm-static arm-linux-gnueabihf armhf $a32"; do
-  read -r qemu triplet debarch bin <<<"$t"
-  run=("$qemu" -L "/usr/$triplet" -E "LD_LIBRARY_PATH=$cache/$debarch/root/usr/lib/$triplet")
+# Nothing but the C library is linked: libx264 and libturbojpeg are opened at run time.
+for bin in "$a64" "$a32"; do
+  needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+  case "$needed" in *x264*|*jpeg*) echo "cross: $bin links $needed; want libx264 and libturbojpeg opened at run time"; exit 1;; esac
+done
+# Under qemu-user: the target's loader and libc from the cross toolchain, and no libx264:
+# the binaries start all the same.
+for t in "qemu-aarch64-static aarch64-linux-gnu $a64" "qemu-arm-static arm-linux-gnueabihf $a32"; do
+  read -r qemu triplet bin <<<"$t"
+  run=("$qemu" -L "/usr/$triplet")
   v=$("${run[@]}" "$bin" version)
   case "$v" in "camnode "*) ;; *) echo "cross: $bin version says '$v'"; exit 1;; esac
   rc=0; msg=$("${run[@]}" "$bin" probe /dev/video99 2>&1) || rc=$?
   [ "$rc" -eq 1 ] && [[ "$msg" == *"/dev/video99"* ]] || { echo "cross: $bin probe /dev/video99: exit $rc: $msg"; exit 1; }
   echo "cross: $(basename "$bin"): $v; probe of a missing camera: $msg"
 done
+# The 32-bit tests of the V4L2 source, the raw-picture work and the x264 encoder, with
+# armhf libx264 and libturbojpeg (lib/target-libs.sh): the encoder's structure layouts
+# checked against the real 32-bit library.
+. scripts/ci/lib/target-libs.sh
+libs=$(target_libs armhf)
 CGO_ENABLED=1 GOOS=linux GOARCH=arm GOARM=7 CC=arm-linux-gnueabihf-gcc \
-  go test -count=1 -exec "qemu-arm-static -L /usr/arm-linux-gnueabihf" ./media/source/v4l2/ ./media/h264/
+  go test -count=1 -exec "qemu-arm-static -L /usr/arm-linux-gnueabihf -E LD_LIBRARY_PATH=$libs" \
+  ./media/source/v4l2/ ./media/h264/ ./media/encoder/... ./media/picture/

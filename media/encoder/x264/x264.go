@@ -1,23 +1,127 @@
 //go:build cgo && !nox264
 
-// Package x264 is the H.264 encoder of camnode: libx264 through cgo (build tag nox264 leaves it out).
+// Package x264 is the H.264 encoder of camnode: libx264, opened at run time with dlopen
+// (build tag nox264 leaves it out). Building needs no libx264; running an encoder needs
+// the shared library of X264_BUILD 164 (Debian and Raspberry Pi OS: libx264-164).
 package x264
 
 /*
-#cgo pkg-config: x264
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <x264.h>
 
-// x264_encoder_open is a macro naming the versioned symbol; cgo cannot call macros.
-static x264_t *camnode_x264_open(x264_param_t *p) { return x264_encoder_open(p); }
+// The parts of x264.h (X264_BUILD 164) camnode touches, declared here so that building
+// needs no libx264-dev. Only leading fields are declared: camnode allocates the real
+// structures with room to spare (cn_param_size, cn_picture_size) and lets libx264 fill
+// them, then reads or writes these fields through the prefixes. The C compiler lays the
+// prefixes out for each target exactly as x264.h's structures (all leading fields are
+// int, int64_t or pointers, in x264.h's order).
+typedef struct {
+	int      i_csp;
+	int      i_plane;
+	int      i_stride[4];
+	uint8_t *plane[4];
+} cn_image;
+
+typedef struct { // x264_picture_t up to img
+	int      i_type;
+	int      i_qpplus1;
+	int      i_pic_struct;
+	int      b_keyframe;
+	int64_t  i_pts;
+	int64_t  i_dts;
+	void    *param;
+	cn_image img;
+} cn_picture;
+
+typedef struct { // x264_nal_t, whole: x264 returns arrays of them
+	int      i_ref_idc;
+	int      i_type;
+	int      b_long_startcode;
+	int      i_first_mb;
+	int      i_last_mb;
+	int      i_payload;
+	uint8_t *p_payload;
+	int      i_padding;
+} cn_nal;
+
+typedef struct { // x264_param_t up to i_csp
+	uint32_t cpu;
+	int      i_threads;
+	int      i_lookahead_threads;
+	int      b_sliced_threads;
+	int      b_deterministic;
+	int      b_cpu_independent;
+	int      i_sync_lookahead;
+	int      i_width;
+	int      i_height;
+	int      i_csp;
+} cn_param;
+
+// sizeof(x264_param_t) is 1024 and sizeof(x264_picture_t) 240 on amd64 (less on 32-bit).
+enum { cn_param_size = 4096, cn_picture_size = 1024 };
+enum { cn_csp_i420 = 0x0002, cn_csp_nv12 = 0x0004, cn_type_idr = 0x0001 };
+
+static struct {
+	int  (*param_default_preset)(void *, const char *, const char *);
+	int  (*param_apply_profile)(void *, const char *);
+	int  (*param_parse)(void *, const char *, const char *);
+	void *(*encoder_open)(void *);
+	int  (*encoder_encode)(void *, cn_nal **, int *, void *, void *);
+	void (*encoder_close)(void *);
+	void (*picture_init)(void *);
+} cn;
+
+static char cn_err[512];
+
+// cn_load opens the library and resolves every function camnode calls; it returns NULL or
+// the reason (copied: dlerror's text lives only until the next dl call of the thread).
+static const char *cn_load(const char *name) {
+	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		snprintf(cn_err, sizeof cn_err, "%s", dlerror());
+		return cn_err;
+	}
+	struct { void **fn; const char *sym; } syms[] = {
+		{(void **)&cn.param_default_preset, "x264_param_default_preset"},
+		{(void **)&cn.param_apply_profile, "x264_param_apply_profile"},
+		{(void **)&cn.param_parse, "x264_param_parse"},
+		{(void **)&cn.encoder_open, "x264_encoder_open_164"}, // the x264_encoder_open macro of build 164
+		{(void **)&cn.encoder_encode, "x264_encoder_encode"},
+		{(void **)&cn.encoder_close, "x264_encoder_close"},
+		{(void **)&cn.picture_init, "x264_picture_init"},
+	};
+	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+		*syms[i].fn = dlsym(lib, syms[i].sym);
+		if (!*syms[i].fn) {
+			snprintf(cn_err, sizeof cn_err, "%s has no %s (not X264_BUILD 164)", name, syms[i].sym);
+			dlclose(lib);
+			return cn_err;
+		}
+	}
+	return NULL;
+}
+
+static int cn_default_preset(void *p, const char *preset, const char *tune) { return cn.param_default_preset(p, preset, tune); }
+static int cn_apply_profile(void *p, const char *profile) { return cn.param_apply_profile(p, profile); }
+static int cn_parse(void *p, const char *name, const char *value) { return cn.param_parse(p, name, value); }
+static void *cn_open(void *p) { return cn.encoder_open(p); }
+static int cn_encode(void *h, cn_nal **nals, int *n, void *in, void *out) { return cn.encoder_encode(h, nals, n, in, out); }
+static void cn_close(void *h) { cn.encoder_close(h); }
+static void cn_picture_init(void *pic) { cn.picture_init(pic); }
 */
 import "C"
 
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -25,16 +129,63 @@ import (
 	"github.com/camnode/camnode/media/encoder"
 )
 
-// Built tells whether libx264 is linked into this binary.
+// Built tells whether this binary can use libx264 (it was built with cgo and without the
+// nox264 tag). Whether the library is installed here is Available's business.
 const Built = true
+
+// LibraryEnv is the environment variable (not a camnode setting: camnode refuses unknown
+// CAMNODE_ variables) that, when set, names the one library to open
+// instead (a path, or a name the dynamic loader looks up): for a libx264 of build 164
+// installed elsewhere, and for tests that hide the library.
+const LibraryEnv = "X264_LIBRARY"
+
+var libraryNames = []string{"libx264.so.164", "libx264.so"}
+
+// Package is the Debian (and Raspberry Pi OS) package that installs the library.
+const Package = "libx264-164"
+
+var load = sync.OnceValue(func() error {
+	names := libraryNames
+	if v := os.Getenv(LibraryEnv); v != "" {
+		names = []string{v}
+	}
+	var reasons []string
+	for _, name := range names {
+		cname := C.CString(name)
+		msg := C.cn_load(cname)
+		C.free(unsafe.Pointer(cname))
+		if msg == nil {
+			loaded = name
+			return nil
+		}
+		reasons = append(reasons, C.GoString(msg))
+	}
+	return fmt.Errorf("x264: %w: the H.264 encoder needs libx264 (X264_BUILD 164): apt install %s (%s)",
+		encoder.ErrNotInstalled, Package, strings.Join(reasons, "; "))
+})
+
+var loaded string // the library name that opened, once load succeeded
+
+// Available opens libx264 on first use and tells whether it can encode here: nil, or an
+// error wrapping encoder.ErrNotInstalled that names the package to install.
+func Available() error { return load() }
+
+// Version describes the library in use ("libx264.so.164 (build 164)"), or "" when
+// Available fails.
+func Version() string {
+	if load() != nil {
+		return ""
+	}
+	return loaded + " (build 164)"
+}
 
 // Encoder is one libx264 encoder. It implements encoder.Encoder; use it from one
 // goroutine at a time.
 type Encoder struct {
 	opts   encoder.Options
-	h      *C.x264_t
-	picIn  *C.x264_picture_t // C memory: it holds pointers to pinned Go planes
-	picOut *C.x264_picture_t
+	h      unsafe.Pointer // x264_t
+	picIn  *C.cn_picture  // C memory of cn_picture_size: it holds pointers to pinned Go planes
+	picOut *C.cn_picture  // right after picIn
 	pts    int64
 	// times maps a picture's pts to its frame's capture time, for the pictures x264 still
 	// holds (none with zerolatency; at most the lookahead otherwise).
@@ -49,53 +200,72 @@ var _ encoder.Encoder = (*Encoder)(nil)
 // a live stream wants the lowest latency, and access units then come out in display
 // order with a zero composition offset. The GOP is fixed (no scene-cut IDRs) so
 // keyframes come where the settings and Encode's forceKeyframe say; SPS and PPS precede
-// every IDR. The stream is flagged BT.709, limited range.
+// every IDR. The stream is flagged BT.709, limited range. Without libx264 installed the
+// error wraps encoder.ErrNotInstalled and names the package.
 func New(opts encoder.Options) (*Encoder, error) {
 	opts, err := opts.WithDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("x264: %w", err)
 	}
-	var p C.x264_param_t
+	if err := load(); err != nil {
+		return nil, err
+	}
+	p := C.calloc(1, C.cn_param_size)
+	defer C.free(p)
 	preset, tune := C.CString(opts.Preset), C.CString(opts.Tune)
 	defer C.free(unsafe.Pointer(preset))
 	defer C.free(unsafe.Pointer(tune))
-	if C.x264_param_default_preset(&p, preset, tune) < 0 {
+	if C.cn_default_preset(p, preset, tune) < 0 {
 		return nil, fmt.Errorf("x264: unknown preset %q or tune %q (presets: ultrafast superfast veryfast faster fast medium slow slower veryslow placebo; tunes: film animation grain stillimage psnr ssim fastdecode zerolatency)", opts.Preset, opts.Tune)
 	}
-	p.i_log_level = C.X264_LOG_ERROR
-	p.i_csp = C.X264_CSP_I420
-	p.i_width, p.i_height = C.int(opts.Width), C.int(opts.Height)
+	head := (*C.cn_param)(p)
+	head.i_csp = C.cn_csp_i420
+	head.i_width, head.i_height = C.int(opts.Width), C.int(opts.Height)
 	num, den := encoder.FrameRate(opts.FPS)
-	p.i_fps_num, p.i_fps_den = C.uint32_t(num), C.uint32_t(den)
-	p.i_timebase_num, p.i_timebase_den = C.uint32_t(den), C.uint32_t(num) // pts counts frames
-	p.b_vfr_input = 0                                                     // rate control by fps; the SPS states it
-	p.i_bframe = 0
-	p.i_keyint_max = C.int(opts.GOP)
-	p.i_keyint_min = C.int(opts.GOP)
-	p.i_scenecut_threshold = 0
-	p.b_repeat_headers = 1
-	p.b_annexb = 0 // each payload starts with a 4-byte length instead of a start code
-	p.b_aud = 0
-	kbit := C.int((opts.Bitrate + 500) / 1000)
-	p.rc.i_rc_method = C.X264_RC_ABR
-	p.rc.i_bitrate = kbit
-	p.rc.i_vbv_max_bitrate = kbit
-	p.rc.i_vbv_buffer_size = kbit // one second: smooth enough for RTMP ingest buffers
-	p.vui.b_fullrange = 0
-	p.vui.i_colorprim, p.vui.i_transfer, p.vui.i_colmatrix = 1, 1, 1 // BT.709 (H.264 Table E-3..E-5)
+	kbit := strconv.Itoa((opts.Bitrate + 500) / 1000)
+	// x264_param_parse sets the rest by name: the names and values are those of the x264
+	// command line, stable across builds, where field offsets are not.
+	for _, kv := range [][2]string{
+		{"log", "0"}, // X264_LOG_ERROR
+		{"fps", fmt.Sprintf("%d/%d", num, den)},
+		{"force-cfr", "1"}, // rate control by fps (pts count frames); the SPS states it
+		{"bframes", "0"},
+		{"keyint", strconv.Itoa(opts.GOP)},
+		{"min-keyint", strconv.Itoa(opts.GOP)},
+		{"scenecut", "0"},
+		{"repeat-headers", "1"},
+		{"annexb", "0"}, // each payload starts with a 4-byte length instead of a start code
+		{"aud", "0"},
+		{"bitrate", kbit}, // ABR
+		{"vbv-maxrate", kbit},
+		{"vbv-bufsize", kbit}, // one second: smooth enough for RTMP ingest buffers
+		{"fullrange", "off"},  // limited range
+		{"colorprim", "bt709"},
+		{"transfer", "bt709"},
+		{"colormatrix", "bt709"},
+	} {
+		name, value := C.CString(kv[0]), C.CString(kv[1])
+		rc := C.cn_parse(p, name, value)
+		C.free(unsafe.Pointer(name))
+		C.free(unsafe.Pointer(value))
+		if rc != 0 {
+			return nil, fmt.Errorf("x264: setting %s=%s: libx264 says %d", kv[0], kv[1], int(rc))
+		}
+	}
 	profile := C.CString(opts.Profile)
 	defer C.free(unsafe.Pointer(profile))
-	if C.x264_param_apply_profile(&p, profile) < 0 {
+	if C.cn_apply_profile(p, profile) < 0 {
 		return nil, fmt.Errorf("x264: unknown profile %q (want baseline, main or high)", opts.Profile)
 	}
-	h := C.camnode_x264_open(&p)
+	h := C.cn_open(p)
 	if h == nil {
 		return nil, fmt.Errorf("x264: cannot open an encoder for %dx%d@%v %d bit/s GOP %d preset %s tune %s profile %s",
 			opts.Width, opts.Height, opts.FPS, opts.Bitrate, opts.GOP, opts.Preset, opts.Tune, opts.Profile)
 	}
 	e := &Encoder{opts: opts, h: h}
-	e.picIn = (*C.x264_picture_t)(C.calloc(2, C.size_t(unsafe.Sizeof(C.x264_picture_t{}))))
-	e.picOut = (*C.x264_picture_t)(unsafe.Add(unsafe.Pointer(e.picIn), unsafe.Sizeof(C.x264_picture_t{})))
+	pics := C.calloc(2, C.cn_picture_size)
+	e.picIn = (*C.cn_picture)(pics)
+	e.picOut = (*C.cn_picture)(unsafe.Add(pics, C.cn_picture_size))
 	return e, nil
 }
 
@@ -111,12 +281,12 @@ func (e *Encoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.Ac
 		return fmt.Errorf("x264: %w", err)
 	}
 	pic := e.picIn
-	C.x264_picture_init(pic)
+	C.cn_picture_init(unsafe.Pointer(pic))
 	nplanes := 3
-	pic.img.i_csp = C.X264_CSP_I420
+	pic.img.i_csp = C.cn_csp_i420
 	if f.Format == media.PixelNV12 {
 		nplanes = 2
-		pic.img.i_csp = C.X264_CSP_NV12
+		pic.img.i_csp = C.cn_csp_nv12
 	}
 	pic.img.i_plane = C.int(nplanes)
 	// x264 copies the picture into its own frame during the call and keeps no pointer to
@@ -130,15 +300,15 @@ func (e *Encoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.Ac
 		pic.img.i_stride[i] = C.int(f.Strides[i])
 	}
 	if forceKeyframe {
-		pic.i_type = C.X264_TYPE_IDR
+		pic.i_type = C.cn_type_idr
 	}
 	pic.i_pts = C.int64_t(e.pts)
 	e.times[e.pts%int64(len(e.times))] = f.Time
 	e.pts++
 
-	var nals *C.x264_nal_t
+	var nals *C.cn_nal
 	var n C.int
-	size := C.x264_encoder_encode(e.h, &nals, &n, pic, e.picOut)
+	size := C.cn_encode(e.h, &nals, &n, unsafe.Pointer(pic), unsafe.Pointer(e.picOut))
 	for i := range nplanes {
 		pic.img.plane[i] = nil
 	}
@@ -153,7 +323,7 @@ func (e *Encoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.Ac
 
 // accessUnit copies the NAL units x264 returned (each payload a 4-byte length, then the
 // NAL unit) into the reused buffer, without their length prefixes.
-func (e *Encoder) accessUnit(nals []C.x264_nal_t, out *C.x264_picture_t) *media.AccessUnit {
+func (e *Encoder) accessUnit(nals []C.cn_nal, out *C.cn_picture) *media.AccessUnit {
 	total := 0
 	for _, nal := range nals {
 		total += int(nal.i_payload)
@@ -181,7 +351,7 @@ func (e *Encoder) accessUnit(nals []C.x264_nal_t, out *C.x264_picture_t) *media.
 // Close frees the encoder. It is safe to call more than once.
 func (e *Encoder) Close() error {
 	if e.h != nil {
-		C.x264_encoder_close(e.h)
+		C.cn_close(e.h)
 		e.h = nil
 		C.free(unsafe.Pointer(e.picIn))
 		e.picIn, e.picOut = nil, nil

@@ -1,4 +1,5 @@
-// Package exec is a media.Source that runs a command and reads Annex-B H.264 from its standard output.
+// Package exec is a source that runs a command and reads its standard output: Annex-B
+// H.264 (a media.Source), or raw pictures (a media.FrameSource): I420, NV12, YUYV or MJPEG.
 package exec
 
 import (
@@ -11,11 +12,13 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/picture"
 )
 
 // Timings of the shutdown. Vars so that tests can shorten them.
@@ -31,7 +34,36 @@ var (
 type Options struct {
 	// Logger receives the command's standard error, line by line, at debug level.
 	Logger *slog.Logger
+	// Format is what the command writes (see Formats): "h264" (the default), or raw
+	// pictures of Width x Height: "yuv420", "nv12", "yuyv", "mjpeg".
+	Format string
+	// Width and Height are the size of raw pictures (required for all raw formats but
+	// mjpeg, whose pictures carry their size).
+	Width, Height int
+	// FPS is the rate the command writes raw pictures at (default 30): the timestamps
+	// are smoothed towards it.
+	FPS float64
+	// Stride is the length in bytes of a luma row of yuv420 and nv12 pictures (of a pixel
+	// row of yuyv), for programs that pad rows; 0 means Width, except for rpicam-vid and
+	// libcamera-vid writing yuv420, whose rows are padded to a multiple of 64 bytes (see
+	// RPiCamStride).
+	Stride int
+	// Orientation turns raw pictures before they are delivered.
+	Orientation picture.Orientation
 }
+
+// Formats are the values of Options.Format.
+var Formats = []string{"h264", "yuv420", "nv12", "yuyv", "mjpeg"}
+
+var rawLayouts = map[string]picture.Layout{"yuv420": picture.I420, "nv12": picture.NV12, "yuyv": picture.YUYV, "mjpeg": picture.MJPEG}
+
+// RPiCamStride is the row length of the pictures rpicam-vid --codec yuv420 writes for a
+// width: rpicam-vid hands its "null encoder" the camera's whole YUV420 buffer as libcamera
+// laid it out (RPiCamEncoder::EncodeBuffer passes the mapped span of all three planes;
+// NullEncoder writes it unchanged), and the Raspberry Pi ISP's buffers have luma rows
+// aligned to 64 bytes (chroma rows to half that). At widths that are a multiple of 64
+// (640, 1280, 1920) there is no padding.
+func RPiCamStride(width int) int { return (width + 63) &^ 63 }
 
 // Source runs a command, without a shell unless the command line asks for one (see Argv),
 // in a process group of its own, and splits its standard output into access units.
@@ -44,9 +76,17 @@ type Options struct {
 type Source struct {
 	argv   []string
 	logger *slog.Logger
+	opts   Options
+	layout picture.Layout // 0 for h264
 }
 
-// New returns a source for the command line. It fails only when the line cannot be split.
+var (
+	_ media.Source      = (*Source)(nil)
+	_ media.FrameSource = (*Source)(nil)
+)
+
+// New returns a source for the command line. It fails when the line cannot be split or
+// the options do not describe a format it reads.
 func New(commandLine string, opts Options) (*Source, error) {
 	argv, err := Argv(commandLine)
 	if err != nil {
@@ -55,7 +95,54 @@ func New(commandLine string, opts Options) (*Source, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{argv: argv, logger: opts.Logger}, nil
+	s := &Source{argv: argv, logger: opts.Logger}
+	if opts.Format == "" {
+		opts.Format = "h264"
+	}
+	if opts.FPS == 0 {
+		opts.FPS = 30
+	}
+	if opts.Format != "h264" {
+		l, ok := rawLayouts[opts.Format]
+		if !ok {
+			return nil, fmt.Errorf("exec source: format %q: want one of %s", opts.Format, strings.Join(Formats, ", "))
+		}
+		s.layout = l
+		if l != picture.MJPEG && (opts.Width <= 0 || opts.Height <= 0 || opts.Width%2 != 0 || opts.Height%2 != 0 || opts.Width > 8192 || opts.Height > 8192) {
+			return nil, fmt.Errorf("exec source: %s pictures of %dx%d: want even sides from 2 to 8192", opts.Format, opts.Width, opts.Height)
+		}
+		if !(opts.FPS > 0 && opts.FPS <= 240) {
+			return nil, fmt.Errorf("exec source: frame rate %v: want more than 0 and at most 240", opts.FPS)
+		}
+		if opts.Stride == 0 && l == picture.I420 && isRPiCam(argv[0]) {
+			opts.Stride = RPiCamStride(opts.Width)
+		}
+		if opts.Stride != 0 && opts.Stride < picture.MinStride(l, opts.Width) {
+			return nil, fmt.Errorf("exec source: stride %d is shorter than a row of %d pixels", opts.Stride, opts.Width)
+		}
+	}
+	s.opts = opts
+	return s, nil
+}
+
+// isRPiCam tells whether the program is Raspberry Pi's camera app (or its old name).
+func isRPiCam(program string) bool {
+	switch filepath.Base(program) {
+	case "rpicam-vid", "libcamera-vid":
+		return true
+	}
+	return false
+}
+
+// Raw tells whether the source writes raw pictures (use RunFrames) rather than H.264.
+func (s *Source) Raw() bool { return s.layout != 0 }
+
+// FrameSize is the number of bytes of one raw picture, or 0 for h264 and mjpeg.
+func (s *Source) FrameSize() int {
+	if s.layout == 0 {
+		return 0
+	}
+	return picture.FrameSize(s.layout, s.opts.Width, s.opts.Height, s.opts.Stride)
 }
 
 // Name is the program the source runs, without its directory or arguments, safe to show:
@@ -67,6 +154,25 @@ func (s *Source) Name() string { return filepath.Base(s.argv[0]) }
 // after two seconds, and is reaped before Run returns. When the command ends by itself
 // Run returns an error with its exit status (wrapping io.EOF for status 0).
 func (s *Source) Run(ctx context.Context, deliver func(*media.AccessUnit) error) error {
+	if s.Raw() {
+		return fmt.Errorf("exec source: %s writes %s pictures, which need an encoder (RunFrames), not H.264", s.Name(), s.opts.Format)
+	}
+	return s.run(ctx, func(stdout *os.File, start time.Time) error { return s.read(ctx, stdout, start, deliver) })
+}
+
+// RunFrames starts the command and delivers its raw pictures, as I420 or NV12 frames
+// timed on arrival and smoothed to the frame rate (see frameClock), with the same process
+// handling as Run. Output that ends inside a picture is an error that names the picture
+// size expected.
+func (s *Source) RunFrames(ctx context.Context, deliver func(*media.Frame) error) error {
+	if !s.Raw() {
+		return fmt.Errorf("exec source: %s writes H.264, not raw pictures (set the format to one of %s)", s.Name(), strings.Join(Formats[1:], ", "))
+	}
+	return s.run(ctx, func(stdout *os.File, start time.Time) error { return s.readFrames(ctx, stdout, start, deliver) })
+}
+
+// run starts the command, has read consume its output, and stops and reaps it.
+func (s *Source) run(ctx context.Context, read func(stdout *os.File, start time.Time) error) error {
 	name := s.Name()
 	cmd := osexec.Command(s.argv[0], s.argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -92,7 +198,7 @@ func (s *Source) Run(ctx context.Context, deliver func(*media.AccessUnit) error)
 	exited := make(chan error, 1)
 	go func() { exited <- s.supervise(ctx, cmd, stdout, stderr, stop) }()
 
-	runErr := s.read(ctx, stdout, start, deliver)
+	runErr := read(stdout, start)
 	var exitErr error
 	exitedByItself := false
 	if runErr == nil && ctx.Err() == nil {

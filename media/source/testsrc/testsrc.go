@@ -131,7 +131,7 @@ func (s *FrameSource) RunFrames(ctx context.Context, deliver func(*media.Frame) 
 }
 
 // Source is the test pattern as H.264, encoded with x264 at the size, rate, bitrate and
-// GOP of its options. In a build without x264 it plays the embedded 1280x720 clip
+// GOP of its options. Without x264 (not built in, or libx264 not installed) it plays the embedded 1280x720 clip
 // instead, and says so in the log (with an Overlay, which needs raw frames, it fails).
 type Source struct {
 	opts Options
@@ -146,7 +146,7 @@ var (
 // New returns the test source; its settings are checked when it runs.
 func New(opts Options) *Source {
 	s := &Source{opts: opts.withDefaults()}
-	if x264.Built {
+	if x264.Available() == nil {
 		s.live = &encoder.Source{Overlay: s.opts.Overlay, Open: s.openEncoder}
 	}
 	return s

@@ -33,30 +33,3 @@ func BenchmarkAccessUnit(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkYUYV720p converts a 1280x720 YUYV webcam frame to I420.
-func BenchmarkYUYV720p(b *testing.B) {
-	src := payload(0x80, 1280*720*2)
-	c := newConverter(fccYUYV, Format{Width: 1280, Height: 720, BytesPerLine: 2560})
-	b.SetBytes(int64(len(src)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.convert(src); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkMJPEG720p decodes a 1280x720 MJPEG frame (4:2:0, no Huffman tables, as UVC
-// webcams send them) into I420.
-func BenchmarkMJPEG720p(b *testing.B) {
-	pic := stripDHT(encodeJPEG(b, gradient(1280, 720)))
-	c := newConverter(fccMJPEG, Format{Width: 1280, Height: 720})
-	b.SetBytes(int64(len(pic)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := c.convert(pic); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

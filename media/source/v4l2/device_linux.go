@@ -110,6 +110,12 @@ var (
 	_ [cidH264IPeriod - C.V4L2_CID_MPEG_VIDEO_H264_I_PERIOD]struct{}                             = [0]struct{}{}
 	_ [cidH264Level - C.V4L2_CID_MPEG_VIDEO_H264_LEVEL]struct{}                                  = [0]struct{}{}
 	_ [cidH264Profile - C.V4L2_CID_MPEG_VIDEO_H264_PROFILE]struct{}                              = [0]struct{}{}
+	_ [cidHFlip - C.V4L2_CID_HFLIP]struct{}                                                      = [0]struct{}{}
+	_ [C.V4L2_CID_HFLIP - cidHFlip]struct{}                                                      = [0]struct{}{}
+	_ [cidVFlip - C.V4L2_CID_VFLIP]struct{}                                                      = [0]struct{}{}
+	_ [C.V4L2_CID_VFLIP - cidVFlip]struct{}                                                      = [0]struct{}{}
+	_ [cidRotate - C.V4L2_CID_ROTATE]struct{}                                                    = [0]struct{}{}
+	_ [C.V4L2_CID_ROTATE - cidRotate]struct{}                                                    = [0]struct{}{}
 	_ [headerJoinedWith1st - C.V4L2_MPEG_VIDEO_HEADER_MODE_JOINED_WITH_1ST_FRAME]struct{}        = [0]struct{}{}
 	_ [ctrlTypeInteger - C.V4L2_CTRL_TYPE_INTEGER]struct{}                                       = [0]struct{}{}
 	_ [ctrlTypeBoolean - C.V4L2_CTRL_TYPE_BOOLEAN]struct{}                                       = [0]struct{}{}

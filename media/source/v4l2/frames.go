@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/picture"
 )
 
 // FrameSource captures raw pictures (NV12, YU12, YV12, YUYV, UYVY, MJPEG) and delivers
@@ -21,6 +22,7 @@ type FrameSource struct {
 
 	mu      sync.Mutex
 	granted Format
+	turn    picture.Orientation // what the camera's controls leave to do
 }
 
 var _ media.FrameSource = (*FrameSource)(nil)
@@ -87,6 +89,10 @@ func (s *FrameSource) RunFrames(ctx context.Context, deliver func(*media.Frame) 
 		return err
 	}
 	conv := newConverter(code, f)
+	s.mu.Lock()
+	turn := s.turn
+	s.mu.Unlock()
+	var turned []byte
 	loop := captureLoop{cam: cam, stall: s.opts.StallTimeout, st: &s.st, log: log}
 	return loop.run(ctx, func(b buffer, t time.Duration) error {
 		fr, err := conv.convert(b.data)
@@ -94,6 +100,13 @@ func (s *FrameSource) RunFrames(ctx context.Context, deliver func(*media.Frame) 
 			s.st.dropped.Add(1)
 			log.Debug("v4l2: frame dropped", "device", s.path, "sequence", b.sequence, "err", err)
 			return nil
+		}
+		if !turn.IsIdentity() {
+			var out media.Frame
+			if out, turned, err = turn.Apply(turned, fr); err != nil {
+				return err
+			}
+			fr = &out
 		}
 		fr.Time = t
 		s.st.delivered.Add(1)
@@ -115,6 +128,10 @@ func (s *FrameSource) configure(cam camera) (uint32, Format, error) {
 	if err != nil {
 		return 0, Format{}, err
 	}
+	turn, turnSettings, err := applyOrientation(cam, s.opts.Orientation)
+	if err != nil {
+		return 0, Format{}, err
+	}
 	f, err := cam.setFormat(code, w, h)
 	if err != nil {
 		return 0, Format{}, err
@@ -130,10 +147,10 @@ func (s *FrameSource) configure(cam camera) (uint32, Format, error) {
 		return 0, Format{}, err
 	}
 	s.mu.Lock()
-	s.granted = f
+	s.granted, s.turn = f, turn
 	s.mu.Unlock()
 	s.opts.Logger.Info("v4l2: camera streaming raw frames", "device", s.path, "card", cam.info().card,
-		"format", f.String(), "asked", asked(s.opts))
+		"format", f.String(), "asked", asked(s.opts), "controls", strings.Join(turnSettings, ", "), "turned_here", turn.String())
 	return got, f, nil
 }
 

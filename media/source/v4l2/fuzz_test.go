@@ -1,9 +1,6 @@
 package v4l2
 
 import (
-	"bytes"
-	"image"
-	"image/jpeg"
 	"testing"
 
 	"github.com/camnode/camnode/media"
@@ -69,29 +66,6 @@ func FuzzConvert(f *testing.F) {
 			return
 		}
 		checkFrame(t, fr)
-	})
-}
-
-// FuzzMJPEG decodes any bytes as a camera's MJPEG frame, with the Huffman tables
-// inserted where they are missing.
-func FuzzMJPEG(f *testing.F) {
-	var b bytes.Buffer
-	jpeg.Encode(&b, gradient(24, 16), nil)
-	f.Add(b.Bytes())
-	f.Add(stripDHT(b.Bytes()))
-	b.Reset()
-	jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 9, 7)), nil)
-	f.Add(b.Bytes())
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 1<<16 {
-			return
-		}
-		var d mjpegDecoder
-		var fr media.Frame
-		if err := d.decode(data, &fr); err != nil {
-			return
-		}
-		checkFrame(t, &fr)
 	})
 }
 

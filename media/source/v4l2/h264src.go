@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/picture"
 )
 
 // Source captures H.264 from a camera that encodes it (the Pi camera on the legacy
@@ -28,6 +29,16 @@ type Source struct {
 	dropForce time.Time
 	granted   Format
 	settings  []string
+	unapplied picture.Orientation
+}
+
+// Unapplied returns what of Options.Orientation the camera's controls could not do in the
+// last Run: an H.264 camera's picture is passed through, not turned (the zero value when
+// everything was done or nothing was asked).
+func (s *Source) Unapplied() picture.Orientation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unapplied
 }
 
 var (
@@ -200,6 +211,14 @@ func (s *Source) configure(cam camera) error {
 		return err
 	}
 	w, h := pickSize(sizes, s.opts.Width, s.opts.Height)
+	rest, turnSettings, err := applyOrientation(cam, s.opts.Orientation)
+	if err != nil {
+		return err
+	}
+	if !rest.IsIdentity() {
+		s.opts.Logger.Warn("v4l2: the camera cannot turn its H.264 picture as asked, and camnode does not re-encode it",
+			"device", s.path, "asked", s.opts.Orientation.String(), "not_done", rest.String())
+	}
 	f, err := cam.setFormat(fccH264, w, h)
 	if err != nil {
 		return err
@@ -211,8 +230,9 @@ func (s *Source) configure(cam camera) error {
 		return err
 	}
 	settings, canForce := applyCodecControls(cam, s.opts, f)
+	settings = append(turnSettings, settings...)
 	s.mu.Lock()
-	s.granted, s.settings, s.canForce = f, settings, canForce
+	s.granted, s.settings, s.canForce, s.unapplied = f, settings, canForce, rest
 	s.mu.Unlock()
 	s.opts.Logger.Info("v4l2: camera streaming H.264", "device", s.path, "card", cam.info().card,
 		"format", f.String(), "asked", asked(s.opts), "controls", strings.Join(settings, ", "))

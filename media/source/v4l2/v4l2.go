@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/picture"
 )
 
 // Defaults for the zero fields of Options.
@@ -34,6 +35,10 @@ type Options struct {
 	// lost; DefaultStallTimeout when 0.
 	StallTimeout time.Duration
 	Logger       *slog.Logger
+	// Orientation turns the picture: through the camera's rotate, horizontal_flip and
+	// vertical_flip controls where it has them; what they cannot do is done on raw frames
+	// (OpenFrames), and left undone for H.264 (Open; see Source.Unapplied).
+	Orientation picture.Orientation
 }
 
 func (o Options) withDefaults() Options {

@@ -1,4 +1,4 @@
-package v4l2
+package picture
 
 import (
 	"bytes"
@@ -11,16 +11,37 @@ import (
 	"github.com/camnode/camnode/media"
 )
 
-// mjpegDecoder decodes the JPEG pictures of an MJPEG camera with the standard library
-// into I420 frames.
-type mjpegDecoder struct {
-	fixed []byte // the picture with the standard Huffman tables put in, reused
+// JPEGDecoder decodes the JPEG pictures of MJPEG cameras and programs into I420 frames:
+// with libjpeg-turbo when the library is on this machine (TurboJPEGAvailable), with
+// image/jpeg otherwise. Use it from one goroutine at a time.
+type JPEGDecoder struct {
+	turbo *turboDecoder // nil: image/jpeg
+	fixed []byte        // the picture with the standard Huffman tables put in, reused
 	i420  []byte
 }
 
-// decode sets fr to the picture in data. A 4:2:0 picture is passed on in the decoder's
-// own planes; other subsamplings and greyscale are converted into a reused buffer.
-func (d *mjpegDecoder) decode(data []byte, fr *media.Frame) error {
+// NewJPEGDecoder returns a decoder that uses libjpeg-turbo when it is available.
+func NewJPEGDecoder() *JPEGDecoder {
+	d := &JPEGDecoder{}
+	if TurboJPEGAvailable() == nil {
+		d.turbo = newTurboDecoder()
+	}
+	return d
+}
+
+// newStdJPEGDecoder returns a decoder that uses image/jpeg only.
+func newStdJPEGDecoder() *JPEGDecoder { return &JPEGDecoder{} }
+
+// Turbo tells whether the decoder uses libjpeg-turbo.
+func (d *JPEGDecoder) Turbo() bool { return d.turbo != nil }
+
+// Decode sets fr to the picture in data, in the decoder's own buffers (valid until the
+// next call). Pictures in 4:2:2, 4:4:4 and other subsamplings and greyscale come out as
+// I420 too.
+func (d *JPEGDecoder) Decode(data []byte, fr *media.Frame) error {
+	if d.turbo != nil {
+		return d.turbo.decode(data, fr)
+	}
 	src := data
 	if at, ok := missingHuffmanTables(data); ok {
 		d.fixed = append(append(append(d.fixed[:0], data[:at]...), standardDHT()...), data[at:]...)
@@ -34,7 +55,7 @@ func (d *mjpegDecoder) decode(data []byte, fr *media.Frame) error {
 }
 
 // fromImage sets fr to the decoded picture img.
-func (d *mjpegDecoder) fromImage(img image.Image, fr *media.Frame) error {
+func (d *JPEGDecoder) fromImage(img image.Image, fr *media.Frame) error {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= 0 || h <= 0 {
@@ -48,8 +69,8 @@ func (d *mjpegDecoder) fromImage(img image.Image, fr *media.Frame) error {
 				Strides: [3]int{m.YStride, m.CStride, m.CStride}}
 			return nil
 		}
-		d.grow(w, h)
-		setI420(fr, d.i420, w, h)
+		d.i420 = grow(d.i420, I420Size(w, h))
+		SetI420(fr, d.i420, w, h)
 		for y := 0; y < h; y++ {
 			copy(fr.Planes[0][y*w:(y+1)*w], m.Y[m.YOffset(b.Min.X, b.Min.Y+y):])
 		}
@@ -64,32 +85,28 @@ func (d *mjpegDecoder) fromImage(img image.Image, fr *media.Frame) error {
 			}
 		}
 	case *image.Gray:
-		d.grow(w, h)
-		setI420(fr, d.i420, w, h)
+		d.i420 = grow(d.i420, I420Size(w, h))
+		SetI420(fr, d.i420, w, h)
 		for y := 0; y < h; y++ {
 			copy(fr.Planes[0][y*w:(y+1)*w], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
 		}
-		for i := range fr.Planes[1] {
-			fr.Planes[1][i], fr.Planes[2][i] = 128, 128
-		}
+		fillGrey(fr)
 	default:
 		return fmt.Errorf("MJPEG: unsupported colour model %T", img)
 	}
 	return nil
 }
 
-func (d *mjpegDecoder) grow(w, h int) {
-	if n := i420Size(w, h); cap(d.i420) < n {
-		d.i420 = make([]byte, n)
-	} else {
-		d.i420 = d.i420[:n]
+func fillGrey(fr *media.Frame) {
+	for i := range fr.Planes[1] {
+		fr.Planes[1][i], fr.Planes[2][i] = 128, 128
 	}
 }
 
 // missingHuffmanTables reports where to insert the standard Huffman tables: many UVC
 // cameras send MJPEG frames without a DHT segment (AVI1 MJPEG relies on the tables of
-// JPEG Annex K.3), which image/jpeg refuses. It returns the offset of the SOS marker when
-// no DHT precedes it.
+// JPEG Annex K.3), which image/jpeg refuses (libjpeg-turbo supplies them itself). It
+// returns the offset of the SOS marker when no DHT precedes it.
 //
 // Layout: FFD8 (SOI), then segments FFxx LLLL (LLLL counts itself, big-endian) up to
 // FFDA (SOS), after which the entropy-coded data follows.
@@ -122,7 +139,7 @@ func missingHuffmanTables(b []byte) (int, bool) {
 var standardDHT = sync.OnceValue(func() []byte {
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, image.NewYCbCr(image.Rect(0, 0, 16, 16), image.YCbCrSubsampleRatio420), nil); err != nil {
-		panic("v4l2: encoding the Huffman table template: " + err.Error())
+		panic("picture: encoding the Huffman table template: " + err.Error())
 	}
 	b := buf.Bytes()
 	var dht []byte
@@ -134,7 +151,7 @@ var standardDHT = sync.OnceValue(func() []byte {
 		i += n
 	}
 	if len(dht) == 0 {
-		panic("v4l2: image/jpeg wrote no DHT segment")
+		panic("picture: image/jpeg wrote no DHT segment")
 	}
 	return dht
 })
