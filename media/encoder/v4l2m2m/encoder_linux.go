@@ -29,11 +29,29 @@ type Encoder struct {
 	missing  []string
 	header   [][]byte // the last SPS/PPS that came without a picture (H.264)
 	nalus    [][]byte
-	frames   int64
-	closed   bool
+	// stamps maps the microsecond timestamps the driver copies from OUTPUT to CAPTURE
+	// buffers back to the frames' own times (a timeval cannot carry nanoseconds).
+	stamps []stamp
+	frames int64
+	closed bool
 }
 
 var _ encoder.Encoder = (*Encoder)(nil)
+
+type stamp struct {
+	tv   unix.Timeval
+	time time.Duration
+}
+
+// frameTime is the time of the queued frame the driver's timestamp tv came from.
+func (e *Encoder) frameTime(tv unix.Timeval) time.Duration {
+	for i := len(e.stamps) - 1; i >= 0; i-- {
+		if e.stamps[i].tv == tv {
+			return e.stamps[i].time
+		}
+	}
+	return time.Duration(tv.Nano())
+}
 
 // Open opens the encoder at p.Device, sets it up for o (size, rate, bitrate, GOP,
 // profile, level; the controls the driver lacks are listed by Unsupported) and starts
@@ -274,6 +292,10 @@ func (e *Encoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.Ac
 	}
 	e.fill(e.out[i].mem, f)
 	ts := unix.NsecToTimeval(int64(f.Time))
+	if len(e.stamps) >= 2*maxBuffers {
+		e.stamps = append(e.stamps[:0], e.stamps[len(e.stamps)-maxBuffers:]...)
+	}
+	e.stamps = append(e.stamps, stamp{ts, f.Time})
 	if err := e.dev.queue(e.dev.outputType(), uint32(i), e.raw.SizeImage, ts, bufFlagTimestampCopy); err != nil {
 		return fmt.Errorf("v4l2m2m: %w", err)
 	}
@@ -405,7 +427,7 @@ func (e *Encoder) coded(emit func(*media.AccessUnit) error) (int, error) {
 // unit turns one coded buffer into an access unit for emit; false when the buffer held
 // no picture (an H.264 header on its own, kept for the next keyframe).
 func (e *Encoder) unit(data []byte, b dequeued, emit func(*media.AccessUnit) error) (bool, error) {
-	au := media.AccessUnit{Time: time.Duration(b.Timestamp.Nano())}
+	au := media.AccessUnit{Time: e.frameTime(b.Timestamp)}
 	if e.p.Coded != CodedH264 {
 		e.nalus = append(e.nalus[:0], data)
 		au.NALUs = e.nalus

@@ -21,10 +21,10 @@ type Encoder struct{}
 
 // Info describes a memory-to-memory device.
 type Info struct {
-	Path, Driver, Card string
-	MultiPlanar        bool
-	Raw, Coded         []string
-	Encoder, H264      bool
+	Path, Name, Driver, Card string
+	MultiPlanar              bool
+	Raw, Coded               []string
+	Encoder, H264, Decoder   bool
 }
 
 // Open fails: V4L2 exists on Linux only.

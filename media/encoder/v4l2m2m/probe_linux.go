@@ -2,6 +2,7 @@ package v4l2m2m
 
 import (
 	"cmp"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 // Info describes a memory-to-memory device as `camnode probe` shows it.
 type Info struct {
 	Path   string `json:"path"`
+	Name   string `json:"name"` // the node's name (sysfs), e.g. "bcm2835-codec-encode"
 	Driver string `json:"driver"`
 	Card   string `json:"card"`
 	// MultiPlanar says the device uses the multi-planar API (bcm2835-codec does).
@@ -24,6 +26,8 @@ type Info struct {
 	Encoder bool `json:"encoder"`
 	// H264 is true when it is an encoder camnode can stream with (H.264 from I420 or NV12).
 	H264 bool `json:"h264"`
+	// Decoder is true when it turns a coded format into raw pictures.
+	Decoder bool `json:"decoder"`
 }
 
 // Probe describes the memory-to-memory device at path; an error wrapping
@@ -34,7 +38,8 @@ func Probe(path string) (Info, error) {
 		return Info{Path: path}, err
 	}
 	defer d.close()
-	in := Info{Path: path, Driver: cString(d.cap.Driver[:]), Card: cString(d.cap.Card[:]), MultiPlanar: d.mplane,
+	name, _ := os.ReadFile("/sys/class/video4linux/" + filepath.Base(path) + "/name")
+	in := Info{Path: path, Name: strings.TrimSpace(string(name)), Driver: cString(d.cap.Driver[:]), Card: cString(d.cap.Card[:]), MultiPlanar: d.mplane,
 		Raw: []string{}, Coded: []string{}}
 	raw, err := d.formats(d.outputType())
 	if err != nil {
@@ -44,24 +49,23 @@ func Probe(path string) (Info, error) {
 	if err != nil {
 		return in, err
 	}
-	rawIn := false
+	rawIn, codedIn := false, false
 	for _, f := range raw {
 		in.Raw = append(in.Raw, fourCCName(f.FourCC))
-		if !f.Compressed {
-			rawIn = true
-		}
+		rawIn = rawIn || !f.Compressed
+		codedIn = codedIn || f.Compressed
 		if f.FourCC == fccI420 || f.FourCC == fccNV12 {
 			in.H264 = true // for now: takes camnode's frames
 		}
 	}
-	codedOut := false
+	codedOut, rawOut := false, false
 	for _, f := range coded {
 		in.Coded = append(in.Coded, fourCCName(f.FourCC))
-		if f.Compressed {
-			codedOut = true
-		}
+		codedOut = codedOut || f.Compressed
+		rawOut = rawOut || !f.Compressed
 	}
 	in.Encoder = rawIn && codedOut
+	in.Decoder = codedIn && rawOut
 	in.H264 = in.H264 && in.Encoder && slices.Contains(in.Coded, "H264")
 	return in, nil
 }
