@@ -538,3 +538,13 @@ func (e *Encoder) release() error {
 	e.out, e.cap = nil, nil
 	return errors.Join(err, d.close())
 }
+
+// New is Open for an encoder.Source's Open field: on error the Encoder is a nil
+// interface, not a nil *Encoder inside one.
+func New(o encoder.Options, p Params) (encoder.Encoder, error) {
+	e, err := Open(o, p)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}

@@ -48,3 +48,12 @@ func Probe(path string) (Info, error) { return Info{Path: path}, ErrNotM2M }
 
 // Encoders lists none.
 func Encoders() []Info { return nil }
+
+// New fails: V4L2 exists on Linux only.
+func New(o encoder.Options, p Params) (encoder.Encoder, error) {
+	_, err := Open(o, p)
+	return nil, err
+}
+
+// FindH264 finds none.
+func FindH264() (Info, bool) { return Info{}, false }

@@ -91,3 +91,17 @@ func Encoders() []Info {
 	}
 	return out
 }
+
+// FindH264 returns the first memory-to-memory encoder that makes H.264 from camnode's
+// frames (for CAMNODE_ENCODER=auto), preferring DefaultDevice; false when there is none.
+func FindH264() (Info, bool) {
+	if in, err := Probe(DefaultDevice); err == nil && in.H264 {
+		return in, true
+	}
+	for _, in := range Encoders() {
+		if in.H264 {
+			return in, true
+		}
+	}
+	return Info{}, false
+}

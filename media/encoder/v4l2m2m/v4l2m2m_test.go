@@ -139,3 +139,13 @@ func FuzzUnit(f *testing.F) {
 		}
 	})
 }
+
+func TestNewReturnsNilInterfaceOnError(t *testing.T) {
+	e, err := New(encoder.Options{Width: 320, Height: 240}, Params{Device: "/dev/null"})
+	if err == nil || e != nil {
+		t.Errorf("New(/dev/null) = %v, %v; want a nil Encoder and an error", e, err)
+	}
+	if _, ok := FindH264(); ok {
+		t.Log("this machine has a memory-to-memory H.264 encoder")
+	}
+}
