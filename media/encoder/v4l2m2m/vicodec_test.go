@@ -509,7 +509,7 @@ func TestVicodecProbe(t *testing.T) {
 // the VM may be emulated, TCG, which makes it slow).
 func TestVicodecFigure(t *testing.T) {
 	enc, _ := vicodec(t)
-	const w, h, n = 1280, 720, 60
+	const w, h, n = 1280, 720, 30
 	e, err := Open(encoder.Options{Width: w, Height: h}, Params{Device: enc, Coded: CodedFWHT})
 	if err != nil {
 		t.Fatal(err)
