@@ -67,6 +67,17 @@ func (s *Source) Name() string { return filepath.Base(s.argv[0]) }
 // after two seconds, and is reaped before Run returns. When the command ends by itself
 // Run returns an error with its exit status (wrapping io.EOF for status 0).
 func (s *Source) Run(ctx context.Context, deliver func(*media.AccessUnit) error) error {
+	return s.RunOutput(ctx, func(stdout io.Reader, start time.Time) error {
+		return s.read(ctx, stdout, start, deliver)
+	})
+}
+
+// RunOutput runs the command as Run does (no shell, own process group, stopped and reaped
+// the same way) but hands its standard output to read, for formats other than H.264 (the
+// audio track's ADTS). read returns nil at the end of the output (io.EOF, or
+// os.ErrDeadlineExceeded once the command exited and its output was drained) or when ctx
+// ends; start is when the command started.
+func (s *Source) RunOutput(ctx context.Context, read func(stdout io.Reader, start time.Time) error) error {
 	name := s.Name()
 	cmd := osexec.Command(s.argv[0], s.argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -92,7 +103,7 @@ func (s *Source) Run(ctx context.Context, deliver func(*media.AccessUnit) error)
 	exited := make(chan error, 1)
 	go func() { exited <- s.supervise(ctx, cmd, stdout, stderr, stop) }()
 
-	runErr := s.read(ctx, stdout, start, deliver)
+	runErr := read(stdout, start)
 	var exitErr error
 	exitedByItself := false
 	if runErr == nil && ctx.Err() == nil {
@@ -167,7 +178,7 @@ type chunk struct {
 	at  time.Duration
 }
 
-func (s *Source) read(ctx context.Context, stdout *os.File, start time.Time, deliver func(*media.AccessUnit) error) error {
+func (s *Source) read(ctx context.Context, stdout io.Reader, start time.Time, deliver func(*media.AccessUnit) error) error {
 	var (
 		sp       h264.Splitter
 		chunks   []chunk
