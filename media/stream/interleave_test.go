@@ -132,8 +132,8 @@ func TestQueueAudioWaitsForKeyframe(t *testing.T) {
 	q.skipToKeyframe() // a reconnect with an empty queue
 	pushAudio(q, 0, 5)
 	q.push(context.Background(), tag{kind: kindVideo, time: 40 * time.Millisecond, body: q.buffer()}) // P: dropped
-	pushGOP(q, 2, 3)                                                                                 // keyframe at 66 ms
-	pushAudio(q, 5, 10)                                                                              // 106 .. 298 ms
+	pushGOP(q, 2, 3)                                                                                  // keyframe at 66 ms
+	pushAudio(q, 5, 10)                                                                               // 106 .. 298 ms
 	tags := popReady(q)
 	if len(tags) == 0 || !tags[0].keyframe {
 		t.Fatalf("first tag %+v, want the keyframe", tags)

@@ -64,6 +64,7 @@ type queue struct {
 	// With an audio track the writer waits for both tracks (see ready).
 	hasAudio     bool
 	newest       [2]time.Duration // time of the newest tag pushed, per track; -1 before the first
+	pushedAt     [2]time.Time     // when the newest tag of each track was pushed
 	floor        time.Duration    // audio before this time has no video left to go with
 	popped       time.Duration    // time of the newest tag popped
 	audioDropped uint64
@@ -233,6 +234,9 @@ func (q *queue) push(ctx context.Context, t tag) {
 	}
 	q.tags.insert(t)
 	q.newest[t.track()] = max(q.newest[t.track()], t.time)
+	if q.lossless && q.hasAudio {
+		q.pushedAt[t.track()] = time.Now()
+	}
 	q.bytes += len(t.body)
 	q.mu.Unlock()
 	select {
@@ -265,9 +269,9 @@ func (q *queue) dropGOPLocked() {
 	}
 }
 
-// ready reports whether the oldest tag may go: with an audio track, once the other track
-// has caught up with it (nothing older can come), or once its own track has run holdback
-// ahead of it (the other is late or gone).
+// readyLocked reports whether the oldest tag may go: with an audio track, once the other
+// track has caught up with it (nothing older can come), or once its own track has run
+// holdback ahead of it (the other is late or gone).
 func (q *queue) readyLocked() bool {
 	if q.tags.len() == 0 {
 		return false
@@ -277,8 +281,21 @@ func (q *queue) readyLocked() bool {
 	}
 	h := q.tags.at(0)
 	own := h.track()
-	return h.time <= q.newest[1-own] || q.newest[own]-h.time >= holdback
+	if h.time <= q.newest[1-own] {
+		return true
+	}
+	if q.lossless {
+		// Unpaced producers outrun each other by any amount of stream time, and nothing is
+		// late: wait for the other track for as long as it is alive.
+		return time.Since(q.pushedAt[1-own]) > losslessGiveUp
+	}
+	return q.newest[own]-h.time >= holdback
 }
+
+// losslessGiveUp is how long (wall time) a lossless queue waits for a track that pushes
+// nothing before it sends the other alone: an audio source that is gone for good must not
+// stop an unpaced video; one that lags keeps the order.
+const losslessGiveUp = 3 * time.Second
 
 // pop returns the oldest tag, waiting until there is one that may go or ctx ends.
 func (q *queue) pop(ctx context.Context) (tag, bool) {
@@ -295,9 +312,16 @@ func (q *queue) pop(ctx context.Context) (tag, bool) {
 			}
 			return t, true
 		}
+		var giveUp <-chan time.Time
+		if q.lossless && q.hasAudio && q.tags.len() > 0 {
+			timer := time.NewTimer(losslessGiveUp)
+			defer timer.Stop()
+			giveUp = timer.C
+		}
 		q.mu.Unlock()
 		select {
 		case <-q.notify:
+		case <-giveUp:
 		case <-ctx.Done():
 			return tag{}, false
 		}
