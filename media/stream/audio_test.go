@@ -270,7 +270,6 @@ func TestPublisherSilentAudioIntoNginx(t *testing.T) {
 	}
 }
 
-
 // A program's tone, in real time (-re: a generator that runs faster fills the pipe, seconds
 // of audio that still play after it dies), into nginx-rtmp: the recording holds the 1 kHz
 // tone.
