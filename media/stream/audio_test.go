@@ -49,6 +49,17 @@ type avStream struct {
 // startAV runs the clip (paced or not) into p, and the audio source beside it.
 func startAV(t *testing.T, p *Publisher, clip string, paced bool, src media.AudioSource, clock *audio.VideoClock) *avStream {
 	t.Helper()
+	return startAVFPS(t, p, clip, paced, src, clock, 30)
+}
+
+// startAVAt is startAV of an unpaced clip at fps.
+func startAVAt(t *testing.T, p *Publisher, clip string, src media.AudioSource, clock *audio.VideoClock, fps int) *avStream {
+	t.Helper()
+	return startAVFPS(t, p, clip, false, src, clock, fps)
+}
+
+func startAVFPS(t *testing.T, p *Publisher, clip string, paced bool, src media.AudioSource, clock *audio.VideoClock, fps int) *avStream {
+	t.Helper()
 	v, err := file.Open(clip, file.Options{Unpaced: !paced})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +104,7 @@ func startAV(t *testing.T, p *Publisher, clip string, paced bool, src media.Audi
 				return err
 			}
 			if clock != nil {
-				clock.Advance(au.Time + time.Second/30)
+				clock.Advance(au.Time + time.Second/time.Duration(fps))
 			}
 			return nil
 		})
@@ -115,7 +126,12 @@ func (s *avStream) stop() { s.cancel(); s.wg.Wait() }
 // waitStats waits, with a generous deadline, until the publisher's counters satisfy ok.
 func waitStats(t *testing.T, p *Publisher, what string, ok func(Stats) bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	waitStatsFor(t, p, 3*time.Minute, what, ok)
+}
+
+func waitStatsFor(t *testing.T, p *Publisher, timeout time.Duration, what string, ok func(Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for !ok(p.Stats()) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: stats %+v", what, p.Stats())
@@ -356,4 +372,74 @@ func TestPublisherExecAudioIntoNginx(t *testing.T) {
 	}
 	t.Logf("tone %.1f Hz at %.1f dB until the kill at %v; silence after; largest audio gap %v; %d video, %d audio packets",
 		hz, rms, killedAt, maxGap, len(vp), len(ap))
+}
+
+// Five hours of stream time (unpaced, a 64x64 clip at 10 fps so that the recording stays
+// small) with the default silent track into nginx-rtmp: measured from the recording's
+// packet timestamps, the audio stays within 30 ms of the video from start to end. Audio
+// frame n is at anchor + n*1024/48000 on the video's clock, so it cannot drift; the test
+// holds that against the millisecond timestamps FLV carries and what nginx records.
+func TestPublisherAVOffsetOverFiveHours(t *testing.T) {
+	if testing.Short() {
+		t.Skip("five hours of stream time: about a minute of CPU")
+	}
+	streamTime := 5 * time.Hour
+	if h, err := time.ParseDuration(os.Getenv("AV_STREAM_TIME")); err == nil {
+		streamTime = h
+	}
+	ng := peers.StartNginx(t)
+	peers.Require(t, "ffmpeg")
+	clip := filepath.Join(t.TempDir(), "clip.h264")
+	if out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=10",
+		"-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "baseline", "-pix_fmt", "yuv420p",
+		"-g", "20", "-keyint_min", "20", "-sc_threshold", "0", "-b:v", "20k", "-f", "h264", clip).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, out)
+	}
+	clock := &audio.VideoClock{}
+	silence := audio.Silent(48000, 1)
+	silence.Clock = clock
+	cfg, _ := silence.Config()
+	p := New(Options{URL: ng.URL("hours"), Lossless: true, FrameRate: 10, Audio: cfg})
+	s := startAVAt(t, p, clip, silence, clock, 10)
+	frames := uint64(streamTime / (100 * time.Millisecond))
+	s.setLimit(streamTime)
+	waitStatsFor(t, p, 30*time.Minute, "five hours sent", func(st Stats) bool { return st.FramesSent == frames && st.Queued <= 3 })
+	s.stop()
+	recs := ng.WaitPublishEnded(t, "hours", 1, 5*time.Minute)
+	tracks := peers.ProbeTracks(t, recs[0])
+	if len(tracks) != 2 || tracks[1].Codec != "aac" {
+		t.Fatalf("tracks %+v", tracks)
+	}
+	vp, ap := tracks[0].Packets, tracks[1].Packets
+	if uint64(len(vp)) != frames {
+		t.Fatalf("%d video packets recorded, want %d", len(vp), frames)
+	}
+	// Where each track is on the stream's timeline: video frame j at v0 + j/10 s, audio
+	// frame i at a0 + i*1024/48000 s (both rounded to the millisecond by FLV). The offset
+	// is how far a packet's timestamp is from where its track's own count puts it, taking
+	// the video's first frame as the common origin.
+	v0, a0 := vp[0].DTS, ap[0].PTS
+	var worstVideo, worstAudio time.Duration
+	for j, pk := range vp {
+		worstVideo = max(worstVideo, absDur(pk.DTS-v0-time.Duration(j)*100*time.Millisecond))
+	}
+	for i, pk := range ap {
+		worstAudio = max(worstAudio, absDur(pk.PTS-a0-time.Duration(i)*1024*time.Second/48000))
+	}
+	start := a0 - v0
+	end := (ap[len(ap)-1].PTS + 1024*time.Second/48000) - (vp[len(vp)-1].DTS + 100*time.Millisecond)
+	t.Logf("%v of stream time: %d video, %d audio packets; audio starts %v after the video, ends %v from it; "+
+		"worst drift from the sample count: video %v, audio %v", streamTime, len(vp), len(ap), start, end, worstVideo, worstAudio)
+	// Start and end: within 30 ms (the audio's first frame, delivered before the first
+	// video, is left out: 21 ms). Drift: nothing beyond FLV's millisecond rounding.
+	if absDur(start) > 30*time.Millisecond || absDur(end) > 30*time.Millisecond || worstAudio+worstVideo > 2*time.Millisecond {
+		t.Errorf("A/V offset over %v: start %v, end %v, drift video %v audio %v; want within 30 ms and no drift", streamTime, start, end, worstVideo, worstAudio)
+	}
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }

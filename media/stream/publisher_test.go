@@ -3,13 +3,16 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/audio"
 	"github.com/camnode/camnode/media/flv"
 	"github.com/camnode/camnode/media/ingest"
 	"github.com/camnode/camnode/media/source"
@@ -161,5 +164,91 @@ func TestPublisherReconnectsAndRestartsCleanly(t *testing.T) {
 		if len(s) < 10 || s[:3] != "MSK" {
 			t.Fatalf("%s starts %.10q, want metadata, sequence header, keyframe", f.Name(), s)
 		}
+	}
+}
+
+// A track announced up front is in onMetaData from the first tag, with a measured
+// videodatarate, and its AAC sequence header follows the AVC one before the first keyframe;
+// silence follows on the same connection.
+func TestPublisherAnnouncesAudio(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := runIngest(t, "127.0.0.1:0", dir)
+	defer stop()
+	silence := audio.Silent(44100, 2)
+	cfg, err := silence.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{URL: "rtmp://" + addr + "/live/meta", FrameRate: 30, BitrateKbps: 2500, Audio: cfg})
+	p.SetVideoDataRate(124)
+	src, err := source.Open("testsrc", source.Options{Width: 320, Height: 240, FPS: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); p.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		src.Run(ctx, func(au *media.AccessUnit) error { return p.WriteAccessUnit(ctx, au) })
+	}()
+	go func() {
+		defer wg.Done()
+		silence.RunAudio(ctx, func(f *media.AudioFrame) error { return p.WriteAudio(ctx, f) })
+	}()
+	deadline := time.Now().Add(3 * time.Minute)
+	for st := p.Stats(); st.FramesSent < 10 || st.AudioFramesSent < 10; st = p.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	stop()
+	files, _ := os.ReadDir(dir)
+	if len(files) != 1 {
+		t.Fatalf("recordings %v", files)
+	}
+	f, err := os.Open(filepath.Join(dir, files[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := flv.NewReader(f)
+	var order []byte
+	for len(order) < 4 {
+		tag, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch tag.Type {
+		case flv.TagScript:
+			order = append(order, 'M')
+			vals, err := flv.DecodeAMFValues(tag.Body) // "onMetaData" {…}: the ingest drops @setDataFrame
+			if err != nil || len(vals) < 2 {
+				t.Fatalf("metadata %v %v", vals, err)
+			}
+			m, _ := vals[len(vals)-1].(flv.AMFMap)
+			want := map[string]any{"audiocodecid": 10.0, "audiosamplerate": 44100.0, "stereo": true, "videodatarate": 124.0, "videocodecid": 7.0}
+			for k, v := range want {
+				if m.Get(k) != v {
+					t.Errorf("onMetaData %s = %v, want %v (all: %v)", k, m.Get(k), v, m)
+				}
+			}
+		case flv.TagVideo:
+			v, _ := flv.ParseVideoTag(tag.Body)
+			order = append(order, map[bool]byte{true: 'S', false: 'K'}[v.PacketType == flv.AVCSequenceHeader])
+		case flv.TagAudio:
+			a, _ := flv.ParseAudioTag(tag.Body)
+			if a.PacketType != flv.AACSequenceHeader || !bytes.Equal(a.Data, cfg.ASC) {
+				t.Fatalf("audio tag %+v before the keyframe, want the AAC sequence header % x", a, cfg.ASC)
+			}
+			order = append(order, 'A')
+		}
+	}
+	if string(order) != "MSAK" {
+		t.Fatalf("recording starts %s, want metadata, AVC and AAC sequence headers, keyframe", order)
 	}
 }

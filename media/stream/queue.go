@@ -312,18 +312,22 @@ func (q *queue) pop(ctx context.Context) (tag, bool) {
 			}
 			return t, true
 		}
-		var giveUp <-chan time.Time
+		// A lossless queue that waits for a track re-checks when it may give up on it.
+		var giveUp *time.Timer
+		var giveUpC <-chan time.Time
 		if q.lossless && q.hasAudio && q.tags.len() > 0 {
-			timer := time.NewTimer(losslessGiveUp)
-			defer timer.Stop()
-			giveUp = timer.C
+			giveUp = time.NewTimer(losslessGiveUp)
+			giveUpC = giveUp.C
 		}
 		q.mu.Unlock()
 		select {
 		case <-q.notify:
-		case <-giveUp:
+		case <-giveUpC:
 		case <-ctx.Done():
 			return tag{}, false
+		}
+		if giveUp != nil {
+			giveUp.Stop()
 		}
 	}
 }
