@@ -260,7 +260,7 @@ func TestOpenSourceBurnNeedsRawFrames(t *testing.T) {
 		n.newCarriers()
 		openThroughPipeline(t, n, nil)
 		want := "burn-in off for this stream: it needs raw frames, and CAMNODE_SOURCE file:" + clip +
-			" delivers ready-made H.264 (use testsrc or a camera in a raw format); " + tc.instead
+			" delivers ready-made H.264 (use testsrc, a raw CAMNODE_SOURCE_FORMAT or a camera in a raw format); " + tc.instead
 		if got := ev.named(EventBurnUnavailable); len(got) != 1 || got[0] != want {
 			t.Fatalf("burn_unavailable events %q, want one: %q", got, want)
 		}
@@ -285,10 +285,10 @@ func TestOpenSourceBurnNeedsRawFrames(t *testing.T) {
 func TestOpenSourceTestsrcBurn(t *testing.T) {
 	n, ev := burnNode(t, "testsrc", config.CarrierBurn)
 	n.newCarriers()
-	if !x264.Built {
+	if err := x264.Available(); err != nil {
 		openThroughPipeline(t, n, nil)
 		got := ev.named(EventBurnUnavailable)
-		if len(got) != 1 || !strings.Contains(got[0], "H.264 encoder not built into this camnode") {
+		if len(got) != 1 || !strings.Contains(got[0], err.Error()) {
 			t.Fatalf("burn_unavailable without x264: %q", got)
 		}
 		return

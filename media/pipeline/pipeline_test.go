@@ -294,8 +294,8 @@ func TestSnapshotOfAnH264Source(t *testing.T) {
 
 // Snapshot of a raw source is the frame as drawn, overlay included.
 func TestSnapshotOfARawSourceIsDrawn(t *testing.T) {
-	if !x264.Built {
-		t.Skip("x264 not built in")
+	if err := x264.Available(); err != nil {
+		t.Skip(err)
 	}
 	ov := &marker{}
 	p := New(Options{Source: "testsrc", Capture: sourceOptions{Width: 160, Height: 96, FPS: 15, Bitrate: 200_000, GOP: 15}, Overlay: ov})
