@@ -3,21 +3,22 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media/encoder/x264"
+	"github.com/camnode/camnode/media/source"
 	srcexec "github.com/camnode/camnode/media/source/exec"
 	"github.com/camnode/camnode/media/source/v4l2"
 )
 
 // preflight checks what the settings need of this machine, so that a source that can never
 // work is a bad setting at start (exit 2 naming the variable) rather than a source_failed at
-// ON: an exec: program not on PATH, a file that does not exist, V4L2 or x264 not built into
-// this binary. A camera that is merely unplugged may come back: that is only a warning.
+// ON: an exec: program not on PATH, a file that does not exist, V4L2 not built into this
+// binary, raw pictures (or burn-in into the test pattern) without libx264 to encode them.
+// A camera that is merely unplugged may come back: that is only a warning.
 func preflight(cfg *config.Config) (warnings []string, err error) {
 	bad := func(v, format string, args ...any) error {
 		return &config.Error{Var: config.Prefix + "_" + v, Msg: fmt.Sprintf(format, args...)}
@@ -29,7 +30,10 @@ func preflight(cfg *config.Config) (warnings []string, err error) {
 			return nil, bad("SOURCE", "%s", msg)
 		}
 	case strings.HasPrefix(src, "file:"):
-		path := filePath(src)
+		path, _, err := source.FilePath(src)
+		if err != nil {
+			return nil, bad("SOURCE", "%v", err)
+		}
 		if _, err := os.Stat(path); err != nil {
 			return nil, bad("SOURCE", "cannot read %s: %v", path, errors.Unwrap(err))
 		}
@@ -48,23 +52,27 @@ func preflight(cfg *config.Config) (warnings []string, err error) {
 			return nil, bad("AUDIO", "%s", msg)
 		}
 	}
-	// Raw frames and burn-in need an H.264 encoder.
-	needs := ""
+	// Raw frames, and burn-in into the test pattern, need an H.264 encoder here.
+	var needVar, needs string
 	switch {
 	case cfg.SourceFormat != "" && cfg.SourceFormat != "h264":
-		needs = "CAMNODE_SOURCE_FORMAT=" + cfg.SourceFormat
-	case cfg.Danmaku.Has(config.CarrierBurn):
-		needs = "CAMNODE_DANMAKU=burn"
+		needVar, needs = "SOURCE", "CAMNODE_SOURCE_FORMAT="+cfg.SourceFormat
+	case cfg.Danmaku.Has(config.CarrierBurn) && strings.TrimSpace(src) == "testsrc":
+		needVar, needs = "DANMAKU", "CAMNODE_DANMAKU=burn"
 	}
 	if needs != "" {
 		switch enc := cfg.Encoder; {
-		case enc == "x264" && !x264.Built:
-			return nil, bad("ENCODER", "x264 is not built into this camnode (built with nox264 or without cgo), and %s needs an encoder: use v4l2m2m on a Pi", needs)
-		case strings.HasPrefix(enc, "v4l2m2m:"):
-			dev := strings.TrimPrefix(enc, "v4l2m2m:")
-			if _, err := os.Stat(dev); err != nil {
-				return nil, bad("ENCODER", "%s needs an encoder, and %s is not there: %v", needs, dev, errors.Unwrap(err))
+		case enc == "auto" || enc == "x264" || enc == "":
+			if err := x264.Available(); err != nil {
+				return nil, bad(needVar, "%s with %s needs an H.264 encoder to encode its raw pictures here: %v", source.Describe(src), needs, err)
 			}
+		case strings.HasPrefix(enc, "v4l2m2m"):
+			if dev, ok := strings.CutPrefix(enc, "v4l2m2m:"); ok {
+				if _, err := os.Stat(dev); err != nil {
+					return nil, bad("ENCODER", "%s needs an encoder, and %s is not there: %v", needs, dev, errors.Unwrap(err))
+				}
+			}
+			return nil, bad("ENCODER", "%s needs an encoder, and the V4L2 memory-to-memory encoder is not in this camnode yet: use x264 (or auto)", needs)
 		}
 	}
 	return warnings, nil
@@ -85,17 +93,4 @@ func checkProgram(line string) string {
 		return fmt.Sprintf("exec: program %q not found on PATH%s", argv[0], hint)
 	}
 	return ""
-}
-
-// filePath is the path of a file: source URI (file:///abs, file:rel, with ?loop=&pace=).
-func filePath(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return strings.TrimPrefix(uri, "file://")
-	}
-	if u.Opaque != "" {
-		p, _ := url.PathUnescape(u.Opaque)
-		return p
-	}
-	return u.Path
 }
