@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media/encoder/v4l2m2m"
 	"github.com/camnode/camnode/media/encoder/x264"
 	"github.com/camnode/camnode/media/source"
 	srcexec "github.com/camnode/camnode/media/source/exec"
@@ -61,18 +62,30 @@ func preflight(cfg *config.Config) (warnings []string, err error) {
 		needVar, needs = "DANMAKU", "CAMNODE_DANMAKU=burn"
 	}
 	if needs != "" {
+		dev := ""
 		switch enc := cfg.Encoder; {
-		case enc == "auto" || enc == "x264" || enc == "":
-			if err := x264.Available(); err != nil {
-				return nil, bad(needVar, "%s with %s needs an H.264 encoder to encode its raw pictures here: %v", source.Describe(src), needs, err)
+		case enc == "auto" || enc == "":
+			if in, ok := v4l2m2m.FindH264(); ok {
+				dev = in.Path
 			}
-		case strings.HasPrefix(enc, "v4l2m2m"):
-			if dev, ok := strings.CutPrefix(enc, "v4l2m2m:"); ok {
-				if _, err := os.Stat(dev); err != nil {
-					return nil, bad("ENCODER", "%s needs an encoder, and %s is not there: %v", needs, dev, errors.Unwrap(err))
-				}
+		case enc == "v4l2m2m":
+			dev = v4l2m2m.DefaultDevice
+		case strings.HasPrefix(enc, "v4l2m2m:"):
+			dev = strings.TrimPrefix(enc, "v4l2m2m:")
+		}
+		if dev != "" {
+			if _, err := os.Stat(dev); err != nil {
+				return nil, bad("ENCODER", "%s needs an encoder, and %s is not there: %v", needs, dev, errors.Unwrap(err))
 			}
-			return nil, bad("ENCODER", "%s needs an encoder, and the V4L2 memory-to-memory encoder is not in this camnode yet: use x264 (or auto)", needs)
+			in, err := v4l2m2m.Probe(dev)
+			if err != nil {
+				return nil, bad("ENCODER", "%s needs an encoder, and %s is none: %v", needs, dev, err)
+			}
+			if !in.H264 {
+				return nil, bad("ENCODER", "%s needs an encoder, and %s (%s) makes no H.264 from I420 or NV12: check with camnode probe", needs, dev, in.Card)
+			}
+		} else if err := x264.Available(); err != nil {
+			return nil, bad(needVar, "%s with %s needs an H.264 encoder to encode its raw pictures here: %v", source.Describe(src), needs, err)
 		}
 	}
 	return warnings, nil

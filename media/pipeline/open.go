@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/encoder"
+	"github.com/camnode/camnode/media/encoder/v4l2m2m"
 	"github.com/camnode/camnode/media/encoder/x264"
 	"github.com/camnode/camnode/media/picture"
 	"github.com/camnode/camnode/media/source"
@@ -43,7 +45,8 @@ func (p *Pipeline) openSource() (opened, error) {
 	enc.FPS, enc.Bitrate, enc.GOP = opts.FPS, opts.Bitrate, opts.GOP
 	// raw encodes frames, telling the overlay it draws; or, without an encoder, says why.
 	raw := func(frames media.FrameSource, what string, args ...any) (opened, error) {
-		if err := p.encoderAvailable(); err != nil {
+		re, err := p.rawEncoder()
+		if err != nil {
 			if burn {
 				ov.Unavailable(noEncoder(err))
 			}
@@ -52,8 +55,8 @@ func (p *Pipeline) openSource() (opened, error) {
 		if burn {
 			ov.Drawing()
 		}
-		p.log.Info(what, append(args, "encoder", "x264", "preset", enc.Preset, "profile", enc.Profile, "burn", burn)...)
-		return opened{src: encodeRaw(frames, enc, p.draw), raw: true}, nil
+		p.log.Info(what, append(args, "encoder", re.name, "preset", enc.Preset, "profile", enc.Profile, "burn", burn)...)
+		return opened{src: encodeRaw(frames, enc, re.open, p.draw), raw: true}, nil
 	}
 	src, err := source.Open(p.opts.Source, opts)
 	var rawCam *v4l2.RawOnlyError
@@ -79,7 +82,7 @@ func (p *Pipeline) openSource() (opened, error) {
 	case *testsrc.Source:
 		if !s.Live() {
 			if burn {
-				ov.Unavailable(noEncoder(p.encoderAvailable()))
+				ov.Unavailable(noEncoder(x264.Available()))
 			}
 			return opened{src: src}, nil // the embedded clip
 		}
@@ -90,7 +93,7 @@ func (p *Pipeline) openSource() (opened, error) {
 		}
 		return raw(orient(frames, opts.Orientation), "source: test pattern", "orientation", opts.Orientation.String())
 	case *v4l2.Source:
-		if burn && p.encoderAvailable() == nil {
+		if _, err := p.rawEncoder(); burn && err == nil {
 			// A camera with its own H.264 encoder and raw formats too: burn asks for the raw
 			// ones, encoded here (more CPU, and USB may grant a lower rate raw).
 			if path, err := v4l2.DevicePath(p.opts.Source); err == nil {
@@ -113,14 +116,50 @@ func noEncoder(err error) string {
 	return fmt.Sprintf("it draws into raw frames and encodes them, but %v", err)
 }
 
-// encoderAvailable says whether raw frames can be encoded here with Options.Encoder.
-func (p *Pipeline) encoderAvailable() error {
-	switch e := p.opts.Encoder; e {
-	case "", "auto", "x264":
-		return x264.Available()
+// rawEncoder is the H.264 encoder raw frames go through: its name for the log, and how
+// to open one for frames of a size and pixel format.
+type rawEncoder struct {
+	name string
+	open func(encoder.Options, media.PixelFormat) (encoder.Encoder, error)
+}
+
+// rawEncoder chooses the encoder of Options.Encoder, and says why there is none: "x264";
+// "v4l2m2m" (at v4l2m2m.DefaultDevice) or "v4l2m2m:/dev/videoN"; "auto" (or empty), the
+// board's memory-to-memory H.264 encoder when it has one, else x264.
+func (p *Pipeline) rawEncoder() (rawEncoder, error) {
+	dev := ""
+	switch e := p.opts.Encoder; {
+	case e == "" || e == "auto":
+		if in, ok := v4l2m2m.FindH264(); ok {
+			dev = in.Path
+		}
+	case e == "x264":
+	case e == "v4l2m2m":
+		dev = v4l2m2m.DefaultDevice
+	case strings.HasPrefix(e, "v4l2m2m:"):
+		dev = strings.TrimPrefix(e, "v4l2m2m:")
 	default:
-		return fmt.Errorf("encoder %q is not in this camnode yet: set CAMNODE_ENCODER=x264", e)
+		return rawEncoder{}, fmt.Errorf("encoder %q: want auto, x264, v4l2m2m or v4l2m2m:/dev/videoN", e)
 	}
+	if dev != "" {
+		in, err := v4l2m2m.Probe(dev)
+		if err != nil {
+			return rawEncoder{}, fmt.Errorf("H.264 encoder %s: %w", dev, err)
+		}
+		if !in.H264 {
+			return rawEncoder{}, fmt.Errorf("%s (%s) is not an H.264 encoder camnode can use (it codes %s from %s)",
+				dev, in.Card, strings.Join(in.Coded, ", "), strings.Join(in.Raw, ", "))
+		}
+		return rawEncoder{name: "v4l2m2m:" + dev, open: func(o encoder.Options, f media.PixelFormat) (encoder.Encoder, error) {
+			return v4l2m2m.New(o, v4l2m2m.Params{Device: dev, Raw: f})
+		}}, nil
+	}
+	if err := x264.Available(); err != nil {
+		return rawEncoder{}, err
+	}
+	return rawEncoder{name: "x264 " + x264.Version(), open: func(o encoder.Options, _ media.PixelFormat) (encoder.Encoder, error) {
+		return x264.New(o)
+	}}, nil
 }
 
 // orient turns every frame of frames by o (nothing to do for the identity).
@@ -150,29 +189,36 @@ func (s *orientedFrames) RunFrames(ctx context.Context, deliver func(*media.Fram
 	})
 }
 
-// encodeRaw turns a raw source into H.264 with x264 (the settings' FPS, bitrate, GOP,
-// preset and profile; the size of the frames), drawing overlay into each frame first when it is set.
-func encodeRaw(frames media.FrameSource, opts encoder.Options, overlay func(*media.Frame) error) *encoder.Source {
+// encodeRaw turns a raw source into H.264 with the encoder open makes (the settings' FPS,
+// bitrate, GOP, preset and profile; the size and pixel format of the frames), drawing
+// overlay into each frame first when it is set.
+func encodeRaw(frames media.FrameSource, opts encoder.Options, open func(encoder.Options, media.PixelFormat) (encoder.Encoder, error),
+	overlay func(*media.Frame) error) *encoder.Source {
 	return &encoder.Source{
 		Frames:  frames,
 		Overlay: overlay,
 		Open: func() (encoder.Encoder, error) {
-			return &fittedEncoder{opts: opts, frames: frames}, nil
+			return &fittedEncoder{opts: opts, frames: frames, open: open}, nil
 		},
 	}
 }
 
-// fittedEncoder is x264 opened at the size of the frames it is given: a camera grants
-// the size nearest to the one asked for, known only once it delivers. A new size opens
-// a new encoder, whose first picture is an IDR with its SPS and PPS.
+// fittedEncoder is an encoder opened at the size and pixel format of the frames it is
+// given: a camera grants the size nearest to the one asked for, known only once it
+// delivers. A new size opens a new encoder, whose first picture is an IDR with its SPS
+// and PPS.
 type fittedEncoder struct {
 	opts   encoder.Options
 	frames media.FrameSource
-	enc    *x264.Encoder
+	open   func(encoder.Options, media.PixelFormat) (encoder.Encoder, error)
+	enc    encoder.Encoder
+	width  int
+	height int
+	format media.PixelFormat
 }
 
 func (e *fittedEncoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.AccessUnit) error) error {
-	if e.enc == nil || e.enc.Options().Width != f.Width || e.enc.Options().Height != f.Height {
+	if e.enc == nil || e.width != f.Width || e.height != f.Height || e.format != f.Format {
 		if e.enc != nil {
 			e.enc.Close()
 			e.enc = nil
@@ -182,11 +228,11 @@ func (e *fittedEncoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*me
 		if fs, ok := e.frames.(*v4l2.FrameSource); ok && fs.Format().FPS > 0 {
 			opts.FPS = fs.Format().FPS // the rate the driver granted
 		}
-		enc, err := x264.New(opts)
+		enc, err := e.open(opts, f.Format)
 		if err != nil {
 			return err
 		}
-		e.enc = enc
+		e.enc, e.width, e.height, e.format = enc, f.Width, f.Height, f.Format
 	}
 	return e.enc.Encode(f, forceKeyframe, emit)
 }

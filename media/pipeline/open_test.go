@@ -74,14 +74,14 @@ func TestRawExecSourceWithoutEncoder(t *testing.T) {
 	p := New(Options{
 		Source:  "exec:head -c 4608 /dev/zero",
 		Capture: source.Options{Width: 64, Height: 48, FPS: 15, Format: "yuv420"},
-		Encoder: "v4l2m2m:/dev/video11",
+		Encoder: "v4l2m2m:/dev/null",
 		Overlay: ov,
 	})
 	_, err := p.openSource()
-	if err == nil || !strings.Contains(err.Error(), "yuv420 pictures (CAMNODE_SOURCE_FORMAT), which need an encoder") {
+	if err == nil || !strings.Contains(err.Error(), "yuv420 pictures (CAMNODE_SOURCE_FORMAT), which need an encoder: H.264 encoder /dev/null:") {
 		t.Fatalf("error %v", err)
 	}
-	if got := ov.get(); !strings.Contains(got, "v4l2m2m") {
+	if got := ov.get(); !strings.Contains(got, "/dev/null") {
 		t.Fatalf("overlay told %q", got)
 	}
 }

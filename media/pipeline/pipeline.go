@@ -63,9 +63,10 @@ type Options struct {
 	Capture source.Options
 	// OpenSource, when set, replaces the opening of Source (tests).
 	OpenSource func() (media.Source, error)
-	// Encoder is the H.264 encoder of raw frames (CAMNODE_ENCODER): "auto" (or empty) and
-	// "x264" both mean libx264 until a hardware encoder lands. Encoding holds its preset,
-	// tune and profile; size, rate, bitrate and GOP come from the frames and Capture.
+	// Encoder is the H.264 encoder of raw frames (CAMNODE_ENCODER): "x264", "v4l2m2m",
+	// "v4l2m2m:/dev/videoN", or "auto" (or empty): the board's memory-to-memory H.264
+	// encoder when it has one, else x264. Encoding holds the preset, tune and profile;
+	// size, rate, bitrate and GOP come from the frames and Capture.
 	Encoder  string
 	Encoding encoder.Options
 

@@ -370,7 +370,8 @@ func TestEncodeRawFitsTheFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	drawn := 0
-	src := encodeRaw(frames, encoder.Options{FPS: 15, Bitrate: 500_000, GOP: 15}, func(*media.Frame) error {
+	openX264 := func(o encoder.Options, _ media.PixelFormat) (encoder.Encoder, error) { return x264.New(o) }
+	src := encodeRaw(frames, encoder.Options{FPS: 15, Bitrate: 500_000, GOP: 15}, openX264, func(*media.Frame) error {
 		drawn++
 		return nil
 	})
