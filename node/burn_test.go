@@ -329,3 +329,31 @@ func TestBurnWithABadFontSaysSo(t *testing.T) {
 		t.Fatalf("burn_unavailable events after the source opened: %q", got)
 	}
 }
+
+// A font chain without CJK (CAMNODE_DANMAKU_FONT names a Latin font): the stream runs,
+// and what it lacks is said once, as a stream_warning naming the package, however many
+// streams start. The settings' size reaches the renderer.
+func TestBurnFontWarningsOnce(t *testing.T) {
+	const latin = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+	if _, err := os.Stat(latin); err != nil {
+		t.Skip(err) // fonts-dejavu-core
+	}
+	n, ev := burnNode(t, "testsrc", config.CarrierBurn)
+	n.cfg.DanmakuFont, n.cfg.DanmakuSize = latin, 0.1
+	n.chat = newChatIntake(n.cfg, ev.publish)
+	b := n.chat.burn
+	if b.opts.FontPath != latin || b.opts.FontScale != 0.1 {
+		t.Fatalf("render options %+v: want the font and size of the settings", b.opts)
+	}
+	for range 3 {
+		b.pipelineStarted(n.log)
+		b.pipelineStopped()
+	}
+	got := ev.named(EventStreamWarning)
+	if len(got) != 1 || !strings.Contains(got[0], "no CJK font") || !strings.Contains(got[0], "fonts-noto-cjk") {
+		t.Fatalf("stream_warning events %q: want one saying no CJK font and its package", got)
+	}
+	if e := ev.named(EventBurnUnavailable); len(e) != 0 {
+		t.Fatalf("burn_unavailable for a missing CJK font: %q", e)
+	}
+}
