@@ -256,7 +256,9 @@ func TestPublisherSilentAudioIntoNginx(t *testing.T) {
 	clip := makeClip(t, 4)
 	clock := &audio.VideoClock{}
 	silence := audio.Silent(48000, 1)
-	silence.Clock = clock
+	// Unpaced, a lead saves nothing, and it would let the audio run past the video where
+	// the test holds the video.
+	silence.Clock, silence.Lead = clock, -1
 	cfg, err := silence.Config()
 	if err != nil {
 		t.Fatal(err)
@@ -415,7 +417,7 @@ func TestPublisherAVOffsetOverFiveHours(t *testing.T) {
 	}
 	clock := &audio.VideoClock{}
 	silence := audio.Silent(48000, 1)
-	silence.Clock = clock
+	silence.Clock, silence.Lead = clock, -1
 	cfg, _ := silence.Config()
 	p := New(Options{URL: ng.URL("hours"), Lossless: true, FrameRate: 10, Audio: cfg})
 	s := startAVAt(t, p, clip, silence, clock, 10)
