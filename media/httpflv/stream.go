@@ -26,9 +26,8 @@ var _ interface {
 
 // videoConfig is one SPS/PPS set, immutable once made; packets point at the one they need.
 type videoConfig struct {
-	sps, pps [][]byte
-	record   []byte // AVCDecoderConfigurationRecord
-	meta     flv.Metadata
+	*h264.ParameterSets
+	meta flv.Metadata
 }
 
 // audioConfig is one AAC configuration, immutable once made.
@@ -197,56 +196,27 @@ func (s *stream) trackConfig(au *media.AccessUnit) (*videoConfig, error) {
 	s.mu.Lock()
 	cur := s.video
 	s.mu.Unlock()
-	var sps, pps [][]byte
-	for _, n := range au.NALUs {
-		switch h264.NALType(n) {
-		case h264.TypeSPS:
-			sps = append(sps, n)
-		case h264.TypePPS:
-			pps = append(pps, n)
-		}
+	var ps *h264.ParameterSets
+	if cur != nil {
+		ps = cur.ParameterSets
 	}
-	if len(sps) == 0 && len(pps) == 0 {
-		return cur, nil
-	}
-	if cur != nil && (len(sps) == 0 || slices.EqualFunc(cur.sps, sps, bytes.Equal)) && (len(pps) == 0 || slices.EqualFunc(cur.pps, pps, bytes.Equal)) {
-		return cur, nil
-	}
-	if len(sps) == 0 && cur != nil {
-		sps = cur.sps
-	}
-	if len(pps) == 0 && cur != nil {
-		pps = cur.pps
-	}
-	if len(sps) == 0 || len(pps) == 0 {
-		return cur, nil // wait for a unit that has both
-	}
-	info, err := h264.ParseSPS(sps[0])
+	next, err := h264.NextParameterSets(ps, au.NALUs)
 	if err != nil {
 		return cur, fmt.Errorf("httpflv: %w", err)
 	}
-	cfg := &videoConfig{sps: cloneNALs(sps), pps: cloneNALs(pps)}
-	if cfg.record, err = h264.AppendDecoderConfig(nil, cfg.sps, cfg.pps); err != nil {
-		return cur, fmt.Errorf("httpflv: %w", err)
+	if next == ps {
+		return cur, nil
 	}
 	rate := s.opts.FrameRate
-	if r := info.FrameRate(); r > 0 {
+	if r := next.Info.FrameRate(); r > 0 {
 		rate = r
 	}
-	cfg.meta = flv.Metadata{Width: info.Width, Height: info.Height, FrameRate: rate,
-		VideoDataRateKbps: s.opts.BitrateKbps, Encoder: "camnode"}
+	cfg := &videoConfig{ParameterSets: next, meta: flv.Metadata{Width: next.Info.Width, Height: next.Info.Height,
+		FrameRate: rate, VideoDataRateKbps: s.opts.BitrateKbps, Encoder: "camnode"}}
 	s.mu.Lock()
 	s.video = cfg
 	s.mu.Unlock()
 	return cfg, nil
-}
-
-func cloneNALs(in [][]byte) [][]byte {
-	out := make([][]byte, len(in))
-	for i, n := range in {
-		out[i] = bytes.Clone(n)
-	}
-	return out
 }
 
 // offer queues p for every browser; one that falls ClientQueue behind is dropped, so a

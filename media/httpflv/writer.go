@@ -54,7 +54,7 @@ func (w *flvWriter) append(batch []*packet) []byte {
 					w.scratch = flv.AppendMetadata(w.scratch[:0], p.video.meta)
 					w.buf = flv.AppendTag(w.buf, flv.TagScript, ts, w.scratch[setDataFrame:])
 				}
-				w.scratch = flv.AppendSequenceHeader(w.scratch[:0], p.video.record)
+				w.scratch = flv.AppendSequenceHeader(w.scratch[:0], p.video.Record)
 				w.buf = flv.AppendTag(w.buf, flv.TagVideo, ts, w.scratch)
 				w.video = p.video
 			}

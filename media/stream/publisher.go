@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,11 +98,11 @@ type Stats struct {
 	AudioFramesDropped uint64
 }
 
-// decoderConfig is one SPS/PPS set, immutable once made; tags point at the one they need.
+// decoderConfig is one SPS/PPS set with the metadata it gives, immutable once made; tags
+// point at the one they need.
 type decoderConfig struct {
-	sps, pps [][]byte
-	record   []byte // AVCDecoderConfigurationRecord
-	meta     flv.Metadata
+	*h264.ParameterSets
+	meta flv.Metadata
 }
 
 // audioConfig is one AAC configuration, immutable once made; audio tags point at theirs.
@@ -310,60 +309,28 @@ func (p *Publisher) WriteData(ctx context.Context, at time.Duration, body []byte
 
 // trackConfig notices a new SPS/PPS in the unit and makes a new decoderConfig for it.
 func (p *Publisher) trackConfig(au *media.AccessUnit) error {
-	var sps, pps [][]byte
-	for _, n := range au.NALUs {
-		switch h264.NALType(n) {
-		case h264.TypeSPS:
-			sps = append(sps, n)
-		case h264.TypePPS:
-			pps = append(pps, n)
-		}
+	var cur *h264.ParameterSets
+	if p.config != nil {
+		cur = p.config.ParameterSets
 	}
-	if len(sps) == 0 && len(pps) == 0 {
-		return nil
-	}
-	if p.config != nil && slices.EqualFunc(p.config.sps, sps, bytes.Equal) && (len(pps) == 0 || slices.EqualFunc(p.config.pps, pps, bytes.Equal)) {
-		return nil
-	}
-	if len(sps) == 0 && p.config != nil {
-		sps = p.config.sps
-	}
-	if len(pps) == 0 {
-		if p.config == nil {
-			return nil // wait for a unit that has both
-		}
-		pps = p.config.pps
-	}
-	if len(sps) == 0 {
-		return nil
-	}
-	info, err := h264.ParseSPS(sps[0])
+	ps, err := h264.NextParameterSets(cur, au.NALUs)
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	cfg := &decoderConfig{sps: cloneNALs(sps), pps: cloneNALs(pps)}
-	if cfg.record, err = h264.AppendDecoderConfig(nil, cfg.sps, cfg.pps); err != nil {
-		return fmt.Errorf("stream: %w", err)
+	if ps == cur {
+		return nil
 	}
 	rate := p.opts.FrameRate
-	if r := info.FrameRate(); r > 0 {
+	if r := ps.Info.FrameRate(); r > 0 {
 		rate = r
 	}
-	cfg.meta = flv.Metadata{Width: info.Width, Height: info.Height, FrameRate: rate,
-		VideoDataRateKbps: p.opts.BitrateKbps, Encoder: "camnode"}
+	cfg := &decoderConfig{ParameterSets: ps, meta: flv.Metadata{Width: ps.Info.Width, Height: ps.Info.Height,
+		FrameRate: rate, VideoDataRateKbps: p.opts.BitrateKbps, Encoder: "camnode"}}
 	if p.config != nil {
-		p.log.Info("new sequence parameters", "width", info.Width, "height", info.Height)
+		p.log.Info("new sequence parameters", "width", ps.Info.Width, "height", ps.Info.Height)
 	}
 	p.config = cfg
 	return nil
-}
-
-func cloneNALs(in [][]byte) [][]byte {
-	out := make([][]byte, len(in))
-	for i, n := range in {
-		out[i] = bytes.Clone(n)
-	}
-	return out
 }
 
 // Stats returns the counters.
@@ -520,7 +487,7 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 			}
 			err := writeMeta(ts, p.metadata(t.config, audio))
 			if err == nil {
-				scratch = flv.AppendSequenceHeader(scratch[:0], t.config.record)
+				scratch = flv.AppendSequenceHeader(scratch[:0], t.config.Record)
 				err = conn.WriteVideo(ts, scratch)
 			}
 			sent = t.config
