@@ -85,6 +85,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Port %s is taken (another RTMP server?); the demo ingest uses %s instead.\n", *rtmpAddr, srv.Addr())
 	}
 
+	node.Version = version
 	cfg.MQTTURL = "tcp://" + broker.Addr()
 	cfg.RTMPURL = "rtmp://" + srv.Addr().String() + "/live/" + cfg.NodeID
 	n, err := node.New(cfg, log)
