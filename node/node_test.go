@@ -560,6 +560,7 @@ type nopDestination struct{}
 
 func (nopDestination) WriteAccessUnit(context.Context, *media.AccessUnit) error { return nil }
 func (nopDestination) WriteData(context.Context, time.Duration, []byte)         {}
+func (nopDestination) WriteAudio(context.Context, *media.AudioFrame) error      { return nil }
 
 type nopAudio struct{}
 

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/camnode/camnode/media/encoder/v4l2m2m"
 	"github.com/camnode/camnode/media/source/v4l2"
 )
 
@@ -14,6 +16,8 @@ const probeUsage = `usage: camnode probe [/dev/videoN ...] [--json]
 Lists the V4L2 cameras (every /dev/video* when no device is named): driver, card, bus,
 the formats with their sizes and frame rates, the encoder controls, and whether camnode
 can stream from each (H.264 straight from the camera, or raw frames for an encoder).
+Without a device named it also lists the memory-to-memory (hardware) encoders, with
+the raw formats they take and the coded formats they give (CAMNODE_ENCODER=v4l2m2m:…).
 --json prints the same, with every control, as a JSON array.
 `
 
@@ -68,7 +72,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "camnode probe: %v\n", err)
 			return 1
 		}
-	} else if err := writeProbeText(stdout, devs, len(paths) > 0); err != nil {
+	} else if err := writeProbeText(stdout, devs, len(paths) > 0, encodersFor(paths)); err != nil {
 		fmt.Fprintf(stderr, "camnode probe: %v\n", err)
 		return 1
 	}
@@ -79,17 +83,45 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// writeProbeText shows cameras in full; when listing everything, nodes that are not
-// cameras (codecs, outputs, metadata, unreadable ones) get one line each at the end.
-func writeProbeText(w io.Writer, devs []v4l2.DeviceInfo, named bool) error {
+// encodersFor lists the memory-to-memory encoders when no device is named.
+func encodersFor(paths []string) []v4l2m2m.Info {
+	if len(paths) > 0 {
+		return nil
+	}
+	return v4l2m2m.Encoders()
+}
+
+// writeProbeText shows cameras in full; when listing everything, the memory-to-memory
+// encoders follow, one line each, then the nodes that are neither (decoders, outputs,
+// metadata, unreadable ones).
+func writeProbeText(w io.Writer, devs []v4l2.DeviceInfo, named bool, encoders []v4l2m2m.Info) error {
+	isEncoder := map[string]bool{}
+	for _, e := range encoders {
+		isEncoder[e.Path] = true
+	}
 	var others []string
 	for _, d := range devs {
+		if isEncoder[d.Path] {
+			continue
+		}
 		if !named && len(d.Formats) == 0 && d.Reason != "" {
 			others = append(others, fmt.Sprintf("  %s: %s", d.Path, d.Reason))
 			continue
 		}
 		if err := d.WriteText(w); err != nil {
 			return err
+		}
+		fmt.Fprintln(w)
+	}
+	if len(encoders) > 0 {
+		fmt.Fprintln(w, "Memory-to-memory encoders:")
+		for _, e := range encoders {
+			use := "not H.264: camnode cannot stream with it"
+			if e.H264 {
+				use = "CAMNODE_ENCODER=v4l2m2m:" + e.Path
+			}
+			fmt.Fprintf(w, "  %s: %s (%s), %s to %s; %s\n", e.Path, cmp.Or(e.Name, e.Card), e.Driver,
+				strings.Join(e.Raw, " "), strings.Join(e.Coded, " "), use)
 		}
 		fmt.Fprintln(w)
 	}

@@ -166,7 +166,7 @@ func (s *stream) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 	if s.nClients.Load() == 0 {
 		return nil
 	}
-	s.offer(&packet{kind: flv.TagAudio, at: f.Time, body: appendAACFrame(nil, f.Data), audio: cfg})
+	s.offer(&packet{kind: flv.TagAudio, at: f.Time, body: flv.AppendAudioTag(nil, f.Data), audio: cfg})
 	return nil
 }
 
@@ -383,22 +383,4 @@ func (s *stream) written(c *client, n int) {
 	if !c.dropped {
 		c.bytes -= n
 	}
-}
-
-// appendAACFrame appends the audio tag body of one raw AAC frame:
-//
-//	0xAF  0x01  raw AAC frame
-//	AAC(10)<<4 | 44 kHz(3)<<2 | 16 bit(1)<<1 | stereo(1): fixed for AAC, the ASC tells the truth
-//
-// TODO(lead): media/flv gains AppendAudioTag and AppendAudioSequenceHeader on the audio
-// branch; use them here and in appendAACSequenceHeader once both branches are merged.
-func appendAACFrame(dst, frame []byte) []byte {
-	return append(append(dst, 0xaf, 0x01), frame...)
-}
-
-// appendAACSequenceHeader appends the audio tag body of the AAC configuration:
-//
-//	0xAF  0x00  AudioSpecificConfig
-func appendAACSequenceHeader(dst, asc []byte) []byte {
-	return append(append(dst, 0xaf, 0x00), asc...)
 }

@@ -60,7 +60,7 @@ func (w *flvWriter) append(batch []*packet) []byte {
 			}
 		case flv.TagAudio:
 			if p.audio != w.audio {
-				w.scratch = appendAACSequenceHeader(w.scratch[:0], p.audio.asc)
+				w.scratch = flv.AppendAudioSequenceHeader(w.scratch[:0], p.audio.asc)
 				w.buf = flv.AppendTag(w.buf, flv.TagAudio, ts, w.scratch)
 				w.audio = p.audio
 			}

@@ -26,15 +26,12 @@ import (
 
 // Destination takes the stream: the RTMP publishers the pipeline makes for
 // Options.Targets, and whatever else Options.Extra holds (the local HTTP-FLV server).
-// Both methods are called from the source's goroutine and must not block for long: a
-// destination that cannot keep up drops, it never holds back the others.
+// WriteAccessUnit and WriteData are called from the source's goroutine, WriteAudio from the
+// audio track's; none may block for long: a destination that cannot keep up drops, it
+// never holds back the others.
 type Destination interface {
 	WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error
 	WriteData(ctx context.Context, at time.Duration, body []byte)
-}
-
-// audioDestination is a Destination that takes the audio track too.
-type audioDestination interface {
 	WriteAudio(ctx context.Context, f *media.AudioFrame) error
 }
 
@@ -441,18 +438,12 @@ func (p *Pipeline) drain(ctx context.Context) {
 
 // runAudio runs the audio source until ctx ends, restarting it with backoff when it fails.
 func (p *Pipeline) runAudio(ctx context.Context) {
-	var ads []audioDestination
-	for _, d := range p.dests {
-		if a, ok := d.(audioDestination); ok {
-			ads = append(ads, a)
-		}
-	}
 	backoff := p.opts.ReconnectMin
 	for {
 		began := time.Now()
 		err := p.opts.Audio.RunAudio(ctx, func(f *media.AudioFrame) error {
-			for _, a := range ads {
-				if err := a.WriteAudio(ctx, f); err != nil {
+			for _, d := range p.dests {
+				if err := d.WriteAudio(ctx, f); err != nil {
 					p.log.Debug("audio frame not taken", "err", err)
 				}
 			}

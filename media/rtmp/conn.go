@@ -520,6 +520,16 @@ func (c *Conn) WriteVideo(timestamp uint32, body []byte) error {
 	return c.writeMedia(csidVideo, typeVideo, timestamp, body)
 }
 
+// csidAudio is the chunk stream of audio messages (ffmpeg's choice too), apart from video so
+// that each compresses its chunk headers against its own kind.
+const csidAudio = 4
+
+// WriteAudio sends one audio message: an FLV audio tag body (flv.AppendAudioSequenceHeader,
+// flv.AppendAudioTag) at timestamp ms, failing like WriteVideo.
+func (c *Conn) WriteAudio(timestamp uint32, body []byte) error {
+	return c.writeMedia(csidAudio, typeAudio, timestamp, body)
+}
+
 // WriteData sends one AMF0 data message, such as flv.AppendMetadata's output, at timestamp
 // ms.
 func (c *Conn) WriteData(timestamp uint32, body []byte) error {
@@ -548,10 +558,7 @@ func (c *Conn) writeMedia(csid uint32, typeID byte, timestamp uint32, body []byt
 		err = c.bw.Flush()
 	}
 	if err != nil {
-		kind := "video"
-		if typeID == typeDataAMF0 {
-			kind = "data"
-		}
+		kind := map[byte]string{typeVideo: "video", typeAudio: "audio", typeDataAMF0: "data"}[typeID]
 		c.writeErr = fmt.Errorf("rtmp: %s: write %s message (%d bytes) at %d ms: %w", c.url.Redacted(), kind, len(body), timestamp, err)
 		return c.writeErr
 	}

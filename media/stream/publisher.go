@@ -1,6 +1,7 @@
-// Package stream publishes access units to an RTMP ingest: FLV tags through a bounded queue
-// to one writer goroutine that owns the connection, reconnects with capped backoff, and
-// resends metadata and the sequence header after every reconnect.
+// Package stream publishes access units and AAC frames to an RTMP ingest: FLV tags through
+// a bounded queue, in timestamp order, to one writer goroutine that owns the connection,
+// reconnects with capped backoff, and resends metadata and the sequence headers after every
+// reconnect.
 package stream
 
 import (
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -32,10 +34,17 @@ type Options struct {
 	SendBuffer time.Duration
 	// Lossless blocks the producer instead of dropping (unpaced sources: files, benchmarks).
 	Lossless bool
-	// FrameRate and BitrateKbps go into onMetaData (the SPS may not say the rate).
+	// FrameRate and BitrateKbps go into onMetaData (the SPS may not say the rate);
+	// SetVideoDataRate replaces BitrateKbps with a measured rate.
 	FrameRate   float64
 	BitrateKbps float64
-	Logger      *slog.Logger
+	// Audio announces the AAC track before its first frame (silence knows its
+	// configuration at once): onMetaData describes it from the first tag, the AAC sequence
+	// header follows the AVC one after every (re)connect, and the writer interleaves from
+	// the start. Nil: a track that WriteAudio brings is announced when it comes, and a
+	// publisher that is never given audio sends video only.
+	Audio  *media.AudioConfig
+	Logger *slog.Logger
 	// OnStatus is called whenever the connection state changes, from the publisher's
 	// goroutines but one call at a time, in order. It must not block for long. Live comes
 	// once the first keyframe went out and the ingest kept the connection for
@@ -83,6 +92,11 @@ type Stats struct {
 	// Refused is true from a refusal by the ingest (State Failed) until the next
 	// connection that the ingest accepts.
 	Refused bool
+	// Audio frames given to WriteAudio, sent, and dropped: with the video of a dropped
+	// GOP, before the first video, or too late to go out in timestamp order.
+	AudioFramesIn      uint64
+	AudioFramesSent    uint64
+	AudioFramesDropped uint64
 }
 
 // decoderConfig is one SPS/PPS set, immutable once made; tags point at the one they need.
@@ -92,8 +106,25 @@ type decoderConfig struct {
 	meta     flv.Metadata
 }
 
-// Publisher turns access units into FLV tags and sends them. WriteAccessUnit is called from
-// the source's goroutine; Run owns the connection.
+// audioConfig is one AAC configuration, immutable once made; audio tags point at theirs.
+type audioConfig struct {
+	sampleRate, channels int
+	asc                  []byte  // AudioSpecificConfig
+	rateKbps             float64 // for onMetaData: from the first frame's size
+}
+
+func newAudioConfig(c *media.AudioConfig, frameSize int) *audioConfig {
+	return &audioConfig{sampleRate: c.SampleRate, channels: c.Channels, asc: bytes.Clone(c.ASC),
+		rateKbps: math.Round(float64(frameSize*8*c.SampleRate)/1024/100) / 10}
+}
+
+func (a *audioConfig) same(c *media.AudioConfig) bool {
+	return a.sampleRate == c.SampleRate && a.channels == c.Channels && bytes.Equal(a.asc, c.ASC)
+}
+
+// Publisher turns access units and AAC frames into FLV tags and sends them. WriteAccessUnit
+// is called from the video source's goroutine, WriteAudio from the audio source's; Run owns
+// the connection.
 type Publisher struct {
 	opts  Options
 	log   *slog.Logger
@@ -104,6 +135,17 @@ type Publisher struct {
 	base    time.Duration
 	started bool
 	nalus   [][]byte
+
+	// audio producer side, touched only by the goroutine that calls WriteAudio
+	audio *audioConfig
+
+	// shared by the producers and the writer
+	videoStart atomic.Int64                // p.base, once started, for the audio producer
+	started2   atomic.Bool                 // p.started, for the audio producer
+	knownAudio atomic.Pointer[audioConfig] // the newest audio configuration, for metadata
+	videoRate  atomic.Uint64               // float64 bits of SetVideoDataRate; 0: BitrateKbps
+	audioIn    atomic.Uint64
+	audioSent  atomic.Uint64
 
 	framesIn  atomic.Uint64
 	sent      atomic.Uint64
@@ -138,7 +180,53 @@ func New(opts Options) *Publisher {
 	// Bytes bound: the send buffer at twice the nominal bitrate, at least 8 MiB, so a
 	// burst of large keyframes does not count as a slow network.
 	maxBytes := max(8<<20, int(opts.BitrateKbps*125*2*opts.SendBuffer.Seconds()))
-	return &Publisher{opts: opts, log: opts.Logger, queue: newQueue(opts.SendBuffer, maxBytes, opts.Lossless)}
+	p := &Publisher{opts: opts, log: opts.Logger, queue: newQueue(opts.SendBuffer, maxBytes, opts.Lossless)}
+	if a := opts.Audio; a != nil {
+		// An announced track is silence nearly always: onMetaData gives its rate from
+		// the size of a silent frame (4 bytes mono, 6 stereo).
+		p.knownAudio.Store(newAudioConfig(a, 2+2*a.Channels))
+		p.queue.expectAudio()
+	}
+	return p
+}
+
+// SetVideoDataRate sets the videodatarate that onMetaData announces from the next
+// (re)connect or sequence header on: the measured rate of a stream camnode passes through,
+// in place of Options.BitrateKbps. It may be called from any goroutine.
+func (p *Publisher) SetVideoDataRate(kbps float64) {
+	p.videoRate.Store(math.Float64bits(kbps))
+}
+
+// WriteAudio queues one AAC frame. It copies what it needs and never blocks (except in
+// Lossless mode, like WriteAccessUnit); it may be called from another goroutine than
+// WriteAccessUnit, but from one goroutine at a time. Frames before the first video
+// keyframe are dropped: the stream starts with video. The frame's Time is on the video's
+// clock (media.AudioFrame).
+func (p *Publisher) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
+	p.audioIn.Add(1)
+	if f.Config == nil || len(f.Config.ASC) == 0 {
+		return errors.New("stream: audio frame without an AudioSpecificConfig")
+	}
+	if p.audio == nil || !p.audio.same(f.Config) {
+		p.audio = newAudioConfig(f.Config, len(f.Data))
+		if k := p.knownAudio.Load(); k == nil || !k.same(f.Config) {
+			p.knownAudio.Store(p.audio)
+		} else {
+			p.audio = k // the announced track: no second sequence header for it
+		}
+	}
+	if !p.started2.Load() {
+		p.queue.dropAudio()
+		return nil
+	}
+	t := f.Time - time.Duration(p.videoStart.Load())
+	if t < 0 {
+		p.queue.dropAudio()
+		return nil
+	}
+	body := flv.AppendAudioTag(p.queue.audioBuffer(), f.Data)
+	p.queue.push(ctx, tag{kind: kindAudio, time: t, body: body, audio: p.audio})
+	return nil
 }
 
 // WriteAccessUnit queues one access unit. It copies what it needs and never blocks (except
@@ -163,6 +251,8 @@ func (p *Publisher) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) e
 			return nil
 		}
 		p.started, p.base = true, au.Time
+		p.videoStart.Store(int64(au.Time))
+		p.started2.Store(true)
 	}
 	// AUDs mean nothing in AVCC; SPS/PPS stay in-band too (they also travel in the
 	// sequence header), which helps players that join mid-stream without it.
@@ -255,7 +345,8 @@ func (p *Publisher) Stats() Stats {
 	s := Stats{
 		FramesIn: p.framesIn.Load(), FramesSent: p.sent.Load(), FramesDropped: dropped, GOPsDropped: gops,
 		Keyframes: p.keyframes.Load(), Reconnects: p.reconns.Load(), Queued: queued, QueuedBytes: qbytes,
-		Refused: p.refused.Load(),
+		Refused:       p.refused.Load(),
+		AudioFramesIn: p.audioIn.Load(), AudioFramesSent: p.audioSent.Load(), AudioFramesDropped: p.queue.audioStats(),
 	}
 	p.mu.Lock()
 	s.BytesSent = p.bytesPrev.Load()
@@ -356,8 +447,25 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 		}
 	}()
 
-	var sent *decoderConfig
-	var scratch []byte
+	var (
+		sent      *decoderConfig // the video configuration this connection has
+		sentAudio *audioConfig   // the audio configuration this connection has
+		sentMeta  flv.Metadata
+		scratch   []byte
+	)
+	writeMeta := func(ts uint32, m flv.Metadata) error {
+		if m == sentMeta {
+			return nil
+		}
+		scratch = flv.AppendMetadata(scratch[:0], m)
+		sentMeta = m
+		return conn.WriteData(ts, scratch)
+	}
+	writeAudioHeader := func(ts uint32, a *audioConfig) error {
+		scratch = flv.AppendAudioSequenceHeader(scratch[:0], a.asc)
+		sentAudio = a
+		return conn.WriteAudio(ts, scratch)
+	}
 	reported := false
 	for {
 		t, ok := p.queue.pop(popCtx)
@@ -375,33 +483,59 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 			return err
 		}
 		ts := uint32(t.time / time.Millisecond)
+		// After a (re)connect: metadata, the AVC sequence header, the AAC one when the
+		// track is known, then media. A new SPS/PPS or AAC configuration later sends its
+		// header again (and metadata, when what it says changed).
 		if t.kind == kindVideo && t.config != sent {
-			if sent == nil || sent.meta != t.config.meta {
-				scratch = flv.AppendMetadata(scratch[:0], t.config.meta)
-				if err := conn.WriteData(ts, scratch); err != nil {
-					p.queue.recycle(t.body)
-					return readerErr(conn, err)
-				}
+			audio := sentAudio
+			if audio == nil {
+				audio = p.knownAudio.Load()
 			}
-			scratch = flv.AppendSequenceHeader(scratch[:0], t.config.record)
-			if err := conn.WriteVideo(ts, scratch); err != nil {
+			err := writeMeta(ts, p.metadata(t.config, audio))
+			if err == nil {
+				scratch = flv.AppendSequenceHeader(scratch[:0], t.config.record)
+				err = conn.WriteVideo(ts, scratch)
+			}
+			sent = t.config
+			if err == nil && sentAudio == nil && audio != nil {
+				err = writeAudioHeader(ts, audio)
+			}
+			if err != nil {
 				p.queue.recycle(t.body)
 				return readerErr(conn, err)
 			}
-			sent = t.config
 		}
-		if sent == nil { // a data tag before any video: nothing to attach it to yet
+		if sent == nil { // a data or audio tag before any video: nothing to attach it to yet
+			if t.kind == kindAudio {
+				p.queue.dropAudio()
+			}
 			p.queue.recycle(t.body)
 			continue
 		}
-		if t.kind == kindVideo {
+		if t.kind == kindAudio && t.audio != sentAudio {
+			err := writeMeta(ts, p.metadata(sent, t.audio))
+			if err == nil {
+				err = writeAudioHeader(ts, t.audio)
+			}
+			if err != nil {
+				p.queue.recycle(t.body)
+				return readerErr(conn, err)
+			}
+		}
+		switch t.kind {
+		case kindVideo:
 			err = conn.WriteVideo(ts, t.body)
-		} else {
+		case kindAudio:
+			err = conn.WriteAudio(ts, t.body)
+		default:
 			err = conn.WriteData(ts, t.body)
 		}
 		p.queue.recycle(t.body)
 		if err != nil {
 			return readerErr(conn, err)
+		}
+		if t.kind == kindAudio {
+			p.audioSent.Add(1)
 		}
 		if t.kind == kindVideo {
 			p.sent.Add(1)
@@ -418,6 +552,19 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 			}
 		}
 	}
+}
+
+// metadata is what onMetaData says about the video configuration v and the audio a (nil:
+// no audio).
+func (p *Publisher) metadata(v *decoderConfig, a *audioConfig) flv.Metadata {
+	m := v.meta
+	if r := math.Float64frombits(p.videoRate.Load()); r > 0 {
+		m.VideoDataRateKbps = r
+	}
+	if a != nil {
+		m.AudioSampleRate, m.AudioChannels, m.AudioDataRateKbps = a.sampleRate, a.channels, a.rateKbps
+	}
+	return m
 }
 
 // reportLive says Live once the connection has lasted rtmp.RefusalWindow since the publish

@@ -11,8 +11,15 @@ type tagKind uint8
 
 const (
 	kindVideo tagKind = iota // FLV video tag body (AVCC)
-	kindData                 // AMF0 data message body (onTextData)
+	kindData                 // AMF0 data message body (onTextData), on the video's clock
+	kindAudio                // FLV audio tag body (raw AAC)
 )
+
+// holdback is how far (in stream time) one track may run ahead in the queue while the
+// other has nothing to interleave with it, before the writer sends it anyway: audio and
+// video go out in timestamp order, but a late or failed audio source never holds the
+// video back for longer than this (nor a stalled video the audio).
+const holdback = 500 * time.Millisecond
 
 // tag is one message waiting for the writer. body is a buffer from the queue's free list.
 type tag struct {
@@ -21,11 +28,22 @@ type tag struct {
 	time     time.Duration // stream time (capture clock)
 	body     []byte
 	config   *decoderConfig // the SPS/PPS this video tag decodes with
+	audio    *audioConfig   // the AudioSpecificConfig this audio tag decodes with
 }
 
-// queue is the bounded hand-off between the source goroutine and the writer goroutine.
-// It holds at most maxSpan of stream time (and maxBytes); past that it drops the oldest whole
-// GOP — never part of one — so what the writer sends always decodes.
+// track is 0 for video and what travels on its clock (data), 1 for audio.
+func (t *tag) track() int {
+	if t.kind == kindAudio {
+		return 1
+	}
+	return 0
+}
+
+// queue is the bounded hand-off between the producers (the video source's goroutine and
+// the audio source's) and the writer goroutine. It keeps tags in timestamp order, video
+// before audio of the same time, and holds at most maxSpan of stream time (and maxBytes);
+// past that it drops the oldest whole GOP — never part of one — with the audio of the same
+// span, so what the writer sends always decodes and the tracks never drift apart.
 type queue struct {
 	maxSpan  time.Duration
 	maxBytes int
@@ -35,12 +53,21 @@ type queue struct {
 	tags    ring
 	bytes   int
 	free    [][]byte
+	small   [][]byte      // free audio buffers, apart from the video-sized ones
 	notify  chan struct{} // a tag was pushed
 	space   chan struct{} // a tag was popped (lossless producers wait on it)
 	dropped uint64        // video frames dropped
 	gops    uint64        // times a GOP (or its tail) was dropped
 	waitKey bool          // after dropping everything, drop until the next keyframe
 	closed  bool
+
+	// With an audio track the writer waits for both tracks (see ready).
+	hasAudio     bool
+	newest       [2]time.Duration // time of the newest tag pushed, per track; -1 before the first
+	pushedAt     [2]time.Time     // when the newest tag of each track was pushed
+	floor        time.Duration    // audio before this time has no video left to go with
+	popped       time.Duration    // time of the newest tag popped
+	audioDropped uint64
 }
 
 // ring is a FIFO of tags that reuses its array: no allocation per tag once it has grown.
@@ -63,6 +90,22 @@ func (r *ring) push(t tag) {
 	r.buf[(r.head+r.n)%len(r.buf)] = t
 	r.n++
 }
+
+// insert adds t in timestamp order: after every tag of an earlier time, and after the tags
+// of the same time unless t is video and they are audio (video leads at equal times, so a
+// keyframe comes before the audio it starts). Producers push in order per track, so t
+// moves past a few tags of the other track at most.
+func (r *ring) insert(t tag) {
+	r.push(t)
+	for i := r.n - 1; i > 0; i-- {
+		prev := r.at(i - 1)
+		if prev.time < t.time || prev.time == t.time && !(t.kind != kindAudio && prev.kind == kindAudio) {
+			break
+		}
+		*r.at(i), *prev = *prev, *r.at(i)
+	}
+}
+
 func (r *ring) pop() tag {
 	p := r.at(0)
 	t := *p
@@ -74,7 +117,7 @@ func (r *ring) pop() tag {
 
 func newQueue(maxSpan time.Duration, maxBytes int, lossless bool) *queue {
 	return &queue{maxSpan: maxSpan, maxBytes: maxBytes, lossless: lossless,
-		notify: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+		notify: make(chan struct{}, 1), space: make(chan struct{}, 1), newest: [2]time.Duration{-1, -1}}
 }
 
 // buffer returns an empty buffer from the free list, for the producer to fill and push.
@@ -89,6 +132,35 @@ func (q *queue) buffer() []byte {
 	return make([]byte, 0, 64*1024)
 }
 
+// audioBuffer returns an empty buffer for an audio tag: AAC frames are small, and keeping
+// them out of the 64 KiB video buffers keeps a queue of audio from costing megabytes.
+func (q *queue) audioBuffer() []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if n := len(q.small); n > 0 {
+		b := q.small[n-1]
+		q.small = q.small[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, 1024)
+}
+
+// freeLocked puts a body on the free list its size belongs to, if there is room.
+func (q *queue) freeLocked(b []byte) {
+	switch {
+	case cap(b) == 0 || cap(b) > 4<<20:
+	case cap(b) <= smallBuffer:
+		if len(q.small) < 512 {
+			q.small = append(q.small, b)
+		}
+	case len(q.free) < 256:
+		q.free = append(q.free, b)
+	}
+}
+
+// smallBuffer is the largest capacity kept on the audio free list.
+const smallBuffer = 16 << 10
+
 // recycle returns a body to the free list. The list is bounded: buffers beyond it are left
 // to the garbage collector, so a burst never pins its peak memory.
 func (q *queue) recycle(b []byte) {
@@ -96,9 +168,7 @@ func (q *queue) recycle(b []byte) {
 		return
 	}
 	q.mu.Lock()
-	if len(q.free) < 256 {
-		q.free = append(q.free, b)
-	}
+	q.freeLocked(b)
 	q.mu.Unlock()
 }
 
@@ -110,6 +180,17 @@ func (q *queue) push(ctx context.Context, t tag) {
 		q.mu.Unlock()
 		q.recycle(t.body)
 		return
+	}
+	if t.kind == kindAudio {
+		q.hasAudio = true
+		// Audio of a span whose video was dropped, or that would go out after later
+		// tags already went: leave it out, so the tracks stay in step and in order.
+		if q.waitKey || t.time < q.floor || t.time < q.popped {
+			q.audioDropped++
+			q.mu.Unlock()
+			q.recycle(t.body)
+			return
+		}
 	}
 	if t.kind == kindVideo && q.waitKey {
 		if !t.keyframe {
@@ -133,14 +214,29 @@ func (q *queue) push(ctx context.Context, t tag) {
 	for !q.lossless && q.overLocked(t) && q.tags.len() > 0 {
 		q.dropGOPLocked()
 	}
+	if t.kind == kindAudio && (q.waitKey || t.time < q.floor) {
+		q.audioDropped++
+		q.mu.Unlock()
+		q.recycle(t.body)
+		return
+	}
 	if t.kind == kindVideo && q.waitKey && !t.keyframe {
 		q.dropped++
 		q.mu.Unlock()
 		q.recycle(t.body)
 		return
 	}
-	q.waitKey = false
-	q.tags.push(t)
+	if t.kind == kindVideo && q.waitKey {
+		q.floor = max(q.floor, t.time)
+	}
+	if t.kind != kindAudio {
+		q.waitKey = false
+	}
+	q.tags.insert(t)
+	q.newest[t.track()] = max(q.newest[t.track()], t.time)
+	if q.lossless && q.hasAudio {
+		q.pushedAt[t.track()] = time.Now()
+	}
 	q.bytes += len(t.body)
 	q.mu.Unlock()
 	select {
@@ -168,14 +264,46 @@ func (q *queue) dropGOPLocked() {
 	}
 	q.dropLocked(n)
 	q.gops++
+	if q.tags.len() > 0 {
+		q.floor = max(q.floor, q.tags.at(0).time)
+	}
 }
 
-// pop returns the oldest tag, waiting until there is one or ctx ends.
+// readyLocked reports whether the oldest tag may go: with an audio track, once the other
+// track has caught up with it (nothing older can come), or once its own track has run
+// holdback ahead of it (the other is late or gone).
+func (q *queue) readyLocked() bool {
+	if q.tags.len() == 0 {
+		return false
+	}
+	if !q.hasAudio {
+		return true
+	}
+	h := q.tags.at(0)
+	own := h.track()
+	if h.time <= q.newest[1-own] {
+		return true
+	}
+	if q.lossless {
+		// Unpaced producers outrun each other by any amount of stream time, and nothing is
+		// late: wait for the other track for as long as it is alive.
+		return time.Since(q.pushedAt[1-own]) > losslessGiveUp
+	}
+	return q.newest[own]-h.time >= holdback
+}
+
+// losslessGiveUp is how long (wall time) a lossless queue waits for a track that pushes
+// nothing before it sends the other alone: an audio source that is gone for good must not
+// stop an unpaced video; one that lags keeps the order.
+const losslessGiveUp = 3 * time.Second
+
+// pop returns the oldest tag, waiting until there is one that may go or ctx ends.
 func (q *queue) pop(ctx context.Context) (tag, bool) {
 	for {
 		q.mu.Lock()
-		if q.tags.len() > 0 {
+		if q.readyLocked() {
 			t := q.tags.pop()
+			q.popped = max(q.popped, t.time)
 			q.bytes -= len(t.body)
 			q.mu.Unlock()
 			select {
@@ -184,17 +312,28 @@ func (q *queue) pop(ctx context.Context) (tag, bool) {
 			}
 			return t, true
 		}
+		// A lossless queue that waits for a track re-checks when it may give up on it.
+		var giveUp *time.Timer
+		var giveUpC <-chan time.Time
+		if q.lossless && q.hasAudio && q.tags.len() > 0 {
+			giveUp = time.NewTimer(losslessGiveUp)
+			giveUpC = giveUp.C
+		}
 		q.mu.Unlock()
 		select {
 		case <-q.notify:
+		case <-giveUpC:
 		case <-ctx.Done():
 			return tag{}, false
+		}
+		if giveUp != nil {
+			giveUp.Stop()
 		}
 	}
 }
 
-// skipToKeyframe drops queued video tags before the first keyframe (after a reconnect the
-// first tag must be a keyframe), and reports whether one is queued.
+// skipToKeyframe drops queued tags before the first keyframe (after a reconnect the first
+// tag must be a keyframe, and no audio may come before it).
 func (q *queue) skipToKeyframe() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -205,20 +344,23 @@ func (q *queue) skipToKeyframe() {
 	q.dropLocked(n)
 	if q.tags.len() == 0 {
 		q.waitKey = true
+	} else {
+		q.floor = max(q.floor, q.tags.at(0).time)
 	}
 }
 
-// dropLocked drops the n oldest tags, counting the video frames among them.
+// dropLocked drops the n oldest tags, counting the video and audio frames among them.
 func (q *queue) dropLocked(n int) {
 	for i := 0; i < n; i++ {
 		t := q.tags.pop()
-		if t.kind == kindVideo {
+		switch t.kind {
+		case kindVideo:
 			q.dropped++
+		case kindAudio:
+			q.audioDropped++
 		}
 		q.bytes -= len(t.body)
-		if len(q.free) < 256 && cap(t.body) <= 4<<20 {
-			q.free = append(q.free, t.body)
-		}
+		q.freeLocked(t.body)
 	}
 }
 
@@ -228,7 +370,7 @@ func (t *tag) isKeyframe() bool { return t.kind == kindVideo && t.keyframe }
 func (q *queue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.tags, q.bytes, q.free = ring{}, 0, nil
+	q.tags, q.bytes, q.free, q.small = ring{}, 0, nil, nil
 	q.mu.Unlock()
 }
 
@@ -236,4 +378,24 @@ func (q *queue) stats() (dropped, gops uint64, queued int, bytes int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.dropped, q.gops, q.tags.len(), q.bytes
+}
+
+// dropAudio counts an audio frame dropped outside the queue.
+func (q *queue) dropAudio() {
+	q.mu.Lock()
+	q.audioDropped++
+	q.mu.Unlock()
+}
+
+func (q *queue) audioStats() (dropped uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.audioDropped
+}
+
+// expectAudio makes the writer wait for audio from the start (the track was announced).
+func (q *queue) expectAudio() {
+	q.mu.Lock()
+	q.hasAudio = true
+	q.mu.Unlock()
 }

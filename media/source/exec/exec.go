@@ -171,6 +171,15 @@ func (s *Source) RunFrames(ctx context.Context, deliver func(*media.Frame) error
 	return s.run(ctx, func(stdout *os.File, start time.Time) error { return s.readFrames(ctx, stdout, start, deliver) })
 }
 
+// RunOutput runs the command as Run does (no shell, own process group, stopped and reaped
+// the same way) but hands its standard output to read, for formats other than video (the
+// audio track's ADTS). read returns nil at the end of the output (io.EOF, or
+// os.ErrDeadlineExceeded once the command exited and its output was drained) or when ctx
+// ends; start is when the command started.
+func (s *Source) RunOutput(ctx context.Context, read func(stdout io.Reader, start time.Time) error) error {
+	return s.run(ctx, func(stdout *os.File, start time.Time) error { return read(stdout, start) })
+}
+
 // run starts the command, has read consume its output, and stops and reaps it.
 func (s *Source) run(ctx context.Context, read func(stdout *os.File, start time.Time) error) error {
 	name := s.Name()
@@ -273,7 +282,7 @@ type chunk struct {
 	at  time.Duration
 }
 
-func (s *Source) read(ctx context.Context, stdout *os.File, start time.Time, deliver func(*media.AccessUnit) error) error {
+func (s *Source) read(ctx context.Context, stdout io.Reader, start time.Time, deliver func(*media.AccessUnit) error) error {
 	var (
 		sp       h264.Splitter
 		chunks   []chunk

@@ -115,7 +115,8 @@ func (l *captureLoop) run(ctx context.Context, handle func(b buffer, t time.Dura
 
 // captureClock turns driver timestamps into times from the first frame. V4L2 capture
 // drivers stamp buffers on CLOCK_MONOTONIC when the frame was taken; a buffer without
-// such a stamp gets its arrival time on the same clock. Times never go backwards.
+// such a stamp gets its arrival time on the same clock. Times always move forward, by a
+// millisecond at least.
 type captureClock struct {
 	started    bool
 	base, last time.Duration
@@ -130,8 +131,10 @@ func (c *captureClock) at(b buffer) time.Duration {
 		c.started, c.base, c.last = true, ts, 0
 		return 0
 	}
+	// At least a millisecond after the last: FLV carries milliseconds, and two frames
+	// stamped within one (a late feeder, a loaded machine) must not share a timestamp.
 	t := ts - c.base
-	if t <= c.last {
+	if t < c.last+time.Millisecond {
 		t = c.last + time.Millisecond
 	}
 	c.last = t

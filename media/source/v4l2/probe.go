@@ -55,6 +55,9 @@ func describe(cam camera) (DeviceInfo, error) {
 	}
 	if err := checkCapture(cam); err != nil {
 		d.Reason = err.Error()
+		if c.caps&(capVideoM2M|capVideoM2MMPlane) != 0 && c.caps&(capVideoCapture|capVideoCaptureMPlan) == 0 {
+			d.Reason = m2mReason(d.Path, c.card)
+		}
 		return d, nil
 	}
 	formats, err := cam.formats()

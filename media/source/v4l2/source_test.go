@@ -316,8 +316,9 @@ func TestCaptureClock(t *testing.T) {
 		c.at(buffer{time: 10*time.Second + 40*ms, monotonic: true}),
 		c.at(buffer{time: 10*time.Second + 40*ms, monotonic: true}), // same stamp twice
 		c.at(buffer{time: 10*time.Second + 120*ms, monotonic: true}),
+		c.at(buffer{time: 10*time.Second + 120*ms + ms/2, monotonic: true}), // within a millisecond
 	}
-	want := []time.Duration{0, 40 * ms, 41 * ms, 120 * ms}
+	want := []time.Duration{0, 40 * ms, 41 * ms, 120 * ms, 121 * ms}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("times %v, want %v", got, want)
 	}

@@ -110,7 +110,7 @@ func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, env
 }
 
 // stop asks the guest camnode to exit and waits for the VM; it returns camnode's exit code
-// as run-vivid.sh passes it on.
+// as scripts/vm/run.sh passes it on.
 func (g *guest) stop(t *testing.T) int {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(g.share, "stop"), nil, 0o644); err != nil {

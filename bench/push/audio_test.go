@@ -1,0 +1,133 @@
+//go:build linux
+
+package push
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/camnode/camnode/bench/internal/figures"
+	"github.com/camnode/camnode/internal/peers"
+)
+
+// BenchmarkPushAudio streams the clip BENCH_CLIP names into nginx-rtmp in real time with a
+// silent AAC track beside it, as the platforms want it: once with `ffmpeg -re` copying the
+// video and encoding anullsrc to AAC, once with camnode's publisher and its constant silent
+// frame (the avpush program BENCH_AVPUSH names). It reports the CPU time and peak RSS of
+// each process and camnode's share of ffmpeg's. Both recordings must hold every frame of
+// the clip and an AAC track, or the figures mean nothing.
+func BenchmarkPushAudio(b *testing.B) {
+	ctx := figures.Interruptible(b)
+	bin, clip := figures.MustEnv(b, "BENCH_AVPUSH"), probeClip(b, figures.MustEnv(b, "BENCH_CLIP"))
+	ingest := peers.StartNginx(b)
+
+	var ff, cn usage
+	for i := 0; b.Loop(); i++ {
+		u := pushFFmpegAudio(ctx, b, ingest, clip, fmt.Sprintf("ffmpeg-aac-%d", i))
+		ff.user, ff.sys, ff.maxRSS = ff.user+u.user, ff.sys+u.sys, max(ff.maxRSS, u.maxRSS)
+		u = pushAVPush(ctx, b, ingest, bin, clip, fmt.Sprintf("camnode-aac-%d", i))
+		cn.user, cn.sys, cn.maxRSS = cn.user+u.user, cn.sys+u.sys, max(cn.maxRSS, u.maxRSS)
+	}
+	n := time.Duration(b.N)
+	ff.user, ff.sys, cn.user, cn.sys = ff.user/n, ff.sys/n, cn.user/n, cn.sys/n
+
+	cpuRatio := cn.cpu().Seconds() / ff.cpu().Seconds()
+	rssRatio := float64(cn.maxRSS) / float64(ff.maxRSS)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(cn.cpu().Seconds(), "camnode-cpu-s/op")
+	b.ReportMetric(ff.cpu().Seconds(), "ffmpeg-cpu-s/op")
+	b.ReportMetric(float64(cn.maxRSS)/1e6, "camnode-maxrss-MB")
+	b.ReportMetric(float64(ff.maxRSS)/1e6, "ffmpeg-maxrss-MB")
+	b.ReportMetric(cpuRatio, "cpu-ratio")
+	b.ReportMetric(rssRatio, "rss-ratio")
+	verdict := func(r float64) string {
+		if r <= 0.5 {
+			return "meets <= 0.50x"
+		}
+		return "MISSES <= 0.50x"
+	}
+	row := func(name string, u usage) string {
+		return fmt.Sprintf("  %-28s %7.3f s %7.3f s %8.3f s %9.1f MB\n", name, u.user.Seconds(), u.sys.Seconds(), u.cpu().Seconds(), float64(u.maxRSS)/1e6)
+	}
+	figures.Report(b, fmt.Sprintf("Push in real time with silent AAC audio: %s (%dx%d, %d frames) into nginx-rtmp; %d run(s), every frame and an aac track recorded\n",
+		clip.path, clip.width, clip.height, clip.frames, b.N)+
+		fmt.Sprintf("  %-28s %9s %9s %10s %12s\n", "", "CPU user", "CPU sys", "CPU total", "max RSS")+
+		row("ffmpeg -re -c:v copy + AAC", ff)+row("camnode publisher + silence", cn)+
+		fmt.Sprintf("  camnode/ffmpeg               CPU %.2fx (%s), RSS %.2fx (%s)\n", cpuRatio, verdict(cpuRatio), rssRatio, verdict(rssRatio)))
+}
+
+// pushFFmpegAudio runs the reference: ffmpeg reading the raw clip in real time (-re, at the
+// clip's 30 fps), copying the video and encoding silence from anullsrc to AAC-LC, mono
+// 48 kHz, as a streamer adds a silent track for YouTube.
+func pushFFmpegAudio(ctx context.Context, b *testing.B, ingest *peers.Nginx, clip clipInfo, stream string) usage {
+	b.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-v", "error",
+		"-re", "-framerate", "30", "-f", "h264", "-i", clip.path,
+		"-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono",
+		"-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-shortest", "-f", "flv", ingest.URL(stream))
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("ffmpeg push to %s: %v\n%s", ingest.URL(stream), err, stderr.String())
+	}
+	checkRecordingAAC(b, ingest, clip, stream)
+	return rusage(cmd.ProcessState)
+}
+
+// pushAVPush runs camnode's publisher with silence (bench/push/avpush) until it played the
+// clip once and sent every frame.
+func pushAVPush(ctx context.Context, b *testing.B, ingest *peers.Nginx, bin string, clip clipInfo, stream string) usage {
+	b.Helper()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, clip.path, ingest.URL(stream))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s: %v\n%s", bin, err, out.String())
+	}
+	checkRecordingAAC(b, ingest, clip, stream)
+	return rusage(cmd.ProcessState)
+}
+
+// checkRecordingAAC checks a recording as checkRecording does and that it has an AAC track.
+func checkRecordingAAC(b *testing.B, ingest *peers.Nginx, clip clipInfo, stream string) {
+	b.Helper()
+	checkRecording(b, ingest, clip, stream)
+	rec := ingest.Recordings(stream)[0]
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "a:0", "-count_packets",
+		"-show_entries", "stream=codec_name,sample_rate,nb_read_packets", "-of", "json", rec).Output()
+	if err != nil {
+		b.Fatalf("ffprobe %s: %v", rec, err)
+	}
+	var p struct {
+		Streams []struct {
+			Codec   string `json:"codec_name"`
+			Rate    string `json:"sample_rate"`
+			Packets string `json:"nb_read_packets"`
+		}
+	}
+	if err := json.Unmarshal(out, &p); err != nil || len(p.Streams) != 1 || p.Streams[0].Codec != "aac" {
+		b.Fatalf("recording of %s: no aac track (%s)", stream, out)
+	}
+	// The audio lasts as long as the video, within a second.
+	packets, _ := strconv.Atoi(p.Streams[0].Packets)
+	rate, _ := strconv.Atoi(p.Streams[0].Rate)
+	if rate == 0 || abs(float64(packets*1024)/float64(rate)-float64(clip.frames)/30) > 1 {
+		b.Fatalf("recording of %s: %d AAC frames at %d Hz for %d video frames", stream, packets, rate, clip.frames)
+	}
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}

@@ -1,0 +1,86 @@
+package audio
+
+import (
+	"context"
+	"time"
+
+	"github.com/camnode/camnode/media"
+)
+
+// Raw AAC-LC frames of digital silence: one individual channel stream (mono) or a channel
+// pair (stereo) with max_sfb 0, so no scale factors and no spectral data, then END. They
+// are the frames ffmpeg's AAC encoder writes for anullsrc, and they decode to zero samples
+// at every sampling rate (the band tables are never consulted).
+var (
+	silentMono   = []byte{0x01, 0x18, 0x20, 0x07}
+	silentStereo = []byte{0x21, 0x10, 0x04, 0x60, 0x8c, 0x1c}
+)
+
+// silentFrame is the silent raw frame for the channel count (1 or 2).
+func silentFrame(channels int) []byte {
+	if channels == 2 {
+		return silentStereo
+	}
+	return silentMono
+}
+
+// frameTime is the start of frame n of a stream at rate Hz, from the sample count: exact to
+// the nanosecond however long the stream runs, so that audio never drifts from the clock.
+func frameTime(n int64, rate int) time.Duration {
+	samples := n * SamplesPerFrame
+	r := int64(rate)
+	return time.Duration(samples/r)*time.Second + time.Duration(samples%r*int64(time.Second)/r)
+}
+
+// SilentSource is a media.AudioSource of AAC-LC silence: one constant raw frame of 1024
+// samples per frame time, so it costs next to nothing. Frame n is stamped anchor +
+// n*1024/rate, where anchor is the Clock's time when RunAudio starts, and is delivered when
+// the Clock reaches that time.
+type SilentSource struct {
+	// Clock is the video's clock; nil means the wall clock from the start of RunAudio.
+	Clock  Clock
+	header ADTSHeader
+	err    error
+}
+
+var _ media.AudioSource = (*SilentSource)(nil)
+
+// Silent returns a source of AAC-LC silence at sampleRate Hz (48000 or 44100 are the usual
+// ones) with 1 or 2 channels. A rate or channel count AAC cannot carry makes Config and
+// RunAudio fail.
+func Silent(sampleRate, channels int) *SilentSource {
+	h, err := LC(sampleRate, channels)
+	return &SilentSource{header: h, err: err}
+}
+
+// Config is the track's configuration, known before the first frame (for the publisher's
+// metadata).
+func (s *SilentSource) Config() (*media.AudioConfig, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s.header.Config(), nil
+}
+
+// RunAudio delivers silent frames until ctx ends (then it returns nil) or deliver fails.
+func (s *SilentSource) RunAudio(ctx context.Context, deliver func(*media.AudioFrame) error) error {
+	cfg, err := s.Config()
+	if err != nil {
+		return err
+	}
+	clock := s.Clock
+	if clock == nil {
+		clock = WallClock(time.Now())
+	}
+	frame := media.AudioFrame{Data: silentFrame(cfg.Channels), Config: cfg}
+	anchor := clock.Now()
+	for n := int64(0); ; n++ {
+		frame.Time = anchor + frameTime(n, cfg.SampleRate)
+		if clock.Wait(ctx, frame.Time) != nil {
+			return nil
+		}
+		if err := deliver(&frame); err != nil {
+			return err
+		}
+	}
+}
