@@ -14,6 +14,7 @@ import (
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/audio"
 	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/media/snapshot"
@@ -53,6 +54,7 @@ type status struct {
 	Width     int            `json:"width,omitempty"`
 	Height    int            `json:"height,omitempty"`
 	FPS       float64        `json:"fps,omitempty"` // the stream's
+	Audio     string         `json:"audio"`         // silent, none or exec:<program>
 	Error     string         `json:"error,omitempty"`
 }
 
@@ -154,6 +156,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.session = s
+	if err := n.setAudioTrack(); err != nil {
+		return nil, err
+	}
 	if cfg.HTTP != "" {
 		if err := n.listenPlayer(); err != nil {
 			return nil, err
@@ -180,6 +185,66 @@ func (n *Node) listenPlayer() error {
 	n.extra = append(n.extra, srv)
 	n.device.ConfigurationURL = configurationURL(srv.Addr())
 	return nil
+}
+
+// setAudioTrack makes the audio track of CAMNODE_AUDIO: AAC silence at
+// CAMNODE_AUDIO_RATE (silent), none, or a program's ADTS AAC under its supervisor, whose
+// failures (silence stands in) are audio_failed events. A command line that cannot be
+// split is a *config.Error naming CAMNODE_AUDIO.
+func (n *Node) setAudioTrack() error {
+	cfg := n.cfg
+	switch {
+	case cfg.Audio == "none":
+		n.audio = nil
+	case strings.HasPrefix(cfg.Audio, "exec:"):
+		a, err := audio.Exec(strings.TrimPrefix(cfg.Audio, "exec:"))
+		if err != nil {
+			return &config.Error{Var: config.Prefix + "_AUDIO", Msg: n.clean(err)}
+		}
+		a.Logger = n.log
+		a.RestartMin, a.RestartMax = cfg.ReconnectMin, cfg.ReconnectMax
+		a.OnStatus = func(s audio.Status) {
+			if s.Failed {
+				n.event(EventAudioFailed, n.clean(s.Err)+"; silence until it is back")
+				return
+			}
+			n.log.Info("audio back", "program", a.Name())
+		}
+		n.audio = a
+	default:
+		n.audio = audio.Silent(cfg.AudioRate, 1)
+	}
+	return nil
+}
+
+// audioAnnounced is the configuration of an audio track that knows it before its first
+// frame (silence, a program of declared format): the publishers announce it from the
+// start.
+func (n *Node) audioAnnounced() *media.AudioConfig {
+	c, ok := n.audio.(interface {
+		Config() (*media.AudioConfig, error)
+	})
+	if !ok {
+		return nil
+	}
+	ac, err := c.Config()
+	if err != nil {
+		return nil
+	}
+	return ac
+}
+
+// describeAudio is CAMNODE_AUDIO as the state shows it: an exec command by its program's
+// name only (its arguments may hold credentials).
+func describeAudio(setting string) string {
+	rest, ok := strings.CutPrefix(setting, "exec:")
+	if !ok {
+		return setting
+	}
+	if a, err := audio.Exec(rest); err == nil {
+		return "exec:" + a.Name()
+	}
+	return "exec:"
 }
 
 // PlayerURL is the local player page's address (never with its token), "" without
@@ -226,7 +291,7 @@ func newNode(cfg *config.Config, log *slog.Logger) *Node {
 	n.device = n.deviceInfo()
 	n.chat = newChatIntake(cfg, n.event)
 	now := stamp(time.Now())
-	n.status = status{State: StateIdle, Since: now, Started: now, Source: describeSource(cfg.Source),
+	n.status = status{State: StateIdle, Since: now, Started: now, Source: describeSource(cfg.Source), Audio: describeAudio(cfg.Audio),
 		Target: strings.Join(n.targetNames, " "), Targets: make([]targetStatus, len(n.targets))}
 	for i, t := range n.targetNames {
 		n.status.Targets[i] = targetStatus{Target: t, State: targetIdle, Since: now}

@@ -60,6 +60,7 @@ func (n *Node) startPipeline(ctx context.Context) {
 			SendBuffer:   cfg.SendBuffer,
 			FrameRate:    cfg.FPS,
 			BitrateKbps:  float64(cfg.Bitrate) / 1000,
+			Audio:        n.audioAnnounced(),
 			Logger:       n.log,
 		},
 		Extra:        n.extra,
