@@ -176,3 +176,28 @@ func TestSnapshotOfAnH264Source(t *testing.T) {
 		t.Fatalf("snapshot %v (info %+v), want the clip's 320x180", img.Bounds(), info)
 	}
 }
+
+// TestSnapshotSaysWhyWithoutDecoder: an H.264-only source on a machine without ffmpeg
+// gives no picture; the retained info says why (what to install), and the stream goes on.
+func TestSnapshotSaysWhyWithoutDecoder(t *testing.T) {
+	peers.Require(t, "ffmpeg", "mosquitto_sub")
+	clip := makeClip(t, "320x180", 900, 30)
+	r := newRig(t, "snapnoffmpeg", clip)
+	r.env["CAMNODE_SNAPSHOT_INTERVAL"] = "0"
+	r.env["PATH"] = t.TempDir() // nothing to run: no ffmpeg
+	r.goLive(t)
+	from := len(r.sub.Messages())
+	peers.Publish(t, r.broker, r.topic("snapshot/set"), "PRESS")
+	m := r.await(t, from, "snapshot/info", func(s string) bool { return strings.Contains(s, `"error"`) }, "the snapshot's failure")
+	if !strings.Contains(m.Payload, "install ffmpeg") {
+		t.Fatalf("snapshot info %s: want why (install ffmpeg)", m.Payload)
+	}
+	if b, _ := r.retainedSnapshot(t); len(b) != 0 {
+		t.Fatalf("a %d-byte picture retained without a decoder", len(b))
+	}
+	from = len(r.sub.Messages())
+	r.await(t, from, "telemetry", func(s string) bool {
+		var tm telemetryMsg
+		return json.Unmarshal([]byte(s), &tm) == nil && tm.FPS > 0
+	}, "the stream going on")
+}
