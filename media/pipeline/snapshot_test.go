@@ -50,3 +50,24 @@ func TestSnapshotKeyframeGetsTheStreamsParameterSets(t *testing.T) {
 		t.Fatalf("the keyframe does not decode: %v", err)
 	}
 }
+
+// The frame path's cost of snapshots: nothing asked (every frame), and one 1280x720 copy
+// when a snapshot is asked for.
+func BenchmarkSnapshotOfferFrame(b *testing.B) {
+	f := &media.Frame{Format: media.PixelI420, Width: 1280, Height: 720, Strides: [3]int{1280, 640, 640}}
+	f.Planes[0], f.Planes[1], f.Planes[2] = make([]byte, 1280*720), make([]byte, 640*360), make([]byte, 640*360)
+	b.Run("idle", func(b *testing.B) {
+		var s snapshotter
+		for b.Loop() {
+			s.offerFrame(f)
+		}
+	})
+	b.Run("asked", func(b *testing.B) {
+		var s snapshotter
+		for b.Loop() {
+			ch := s.request()
+			s.offerFrame(f)
+			<-ch
+		}
+	})
+}
