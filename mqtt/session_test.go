@@ -327,7 +327,7 @@ func TestBrokerRestart(t *testing.T) {
 	}
 
 	sub := peers.Subscribe(t, m, n.topics.Availability)
-	if msg, ok := sub.WaitFor(func(msg peers.Message) bool { return msg.Topic == n.topics.Availability }, 5*time.Second); !ok || msg.Payload != Online {
+	if msg, ok := sub.WaitFor(func(msg peers.Message) bool { return msg.Topic == n.topics.Availability }, 30*time.Second); !ok || msg.Payload != Online {
 		t.Errorf("availability after the restart: %+v", msg)
 	}
 	peers.Publish(t, m, n.topics.StreamSet, "stop")

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -69,7 +70,8 @@ func newBurner(cfg *config.Config, c *chatIntake) *burner {
 	return &burner{
 		c: c,
 		opts: render.Options{
-			FontPath:  cfg.DanmakuFont,
+			FontPath:  strings.Join(cfg.DanmakuFonts(), ":"),
+			FontScale: cfg.DanmakuSize,
 			LaneShare: cfg.DanmakuArea,
 			Opacity:   cfg.DanmakuOpacity,
 		},
@@ -77,7 +79,9 @@ func newBurner(cfg *config.Config, c *chatIntake) *burner {
 	}
 }
 
-// renderer loads the font once and returns the renderer, or why it cannot be had.
+// renderer loads the font once and returns the renderer, or why it cannot be had. What
+// the font chain lacks (a CJK or emoji font) is logged and published once, as a
+// stream_warning: the stream runs, and some characters show as boxes.
 func (b *burner) renderer(log *slog.Logger) (*render.Renderer, error) {
 	b.loadOnce.Do(func() {
 		r, err := render.New(b.opts)
@@ -93,6 +97,13 @@ func (b *burner) renderer(log *slog.Logger) (*render.Renderer, error) {
 			cjk = "no (install fonts-noto-cjk, or set CAMNODE_DANMAKU_FONT): non-Latin text shows as boxes"
 		}
 		log.Info("burn-in danmaku", "font", r.Font(), "cjk", cjk)
+		warnings := r.FontWarnings()
+		for _, w := range warnings {
+			log.Warn("burn-in danmaku font", "warning", w)
+		}
+		if len(warnings) > 0 {
+			b.c.rep.publish(EventStreamWarning, "burn-in: "+strings.Join(warnings, "; "))
+		}
 	})
 	return b.r, b.loadErr
 }

@@ -260,7 +260,7 @@ func TestOpenSourceBurnNeedsRawFrames(t *testing.T) {
 		n.newCarriers()
 		openThroughPipeline(t, n, nil)
 		want := "burn-in off for this stream: it needs raw frames, and CAMNODE_SOURCE file:" + clip +
-			" delivers ready-made H.264 (use testsrc or a camera in a raw format); " + tc.instead
+			" delivers ready-made H.264 (use testsrc, a raw CAMNODE_SOURCE_FORMAT or a camera in a raw format); " + tc.instead
 		if got := ev.named(EventBurnUnavailable); len(got) != 1 || got[0] != want {
 			t.Fatalf("burn_unavailable events %q, want one: %q", got, want)
 		}
@@ -285,10 +285,10 @@ func TestOpenSourceBurnNeedsRawFrames(t *testing.T) {
 func TestOpenSourceTestsrcBurn(t *testing.T) {
 	n, ev := burnNode(t, "testsrc", config.CarrierBurn)
 	n.newCarriers()
-	if !x264.Built {
+	if err := x264.Available(); err != nil {
 		openThroughPipeline(t, n, nil)
 		got := ev.named(EventBurnUnavailable)
-		if len(got) != 1 || !strings.Contains(got[0], "H.264 encoder not built into this camnode") {
+		if len(got) != 1 || !strings.Contains(got[0], err.Error()) {
 			t.Fatalf("burn_unavailable without x264: %q", got)
 		}
 		return
@@ -327,5 +327,33 @@ func TestBurnWithABadFontSaysSo(t *testing.T) {
 	}
 	if got := ev.named(EventBurnUnavailable); len(got) != 1 {
 		t.Fatalf("burn_unavailable events after the source opened: %q", got)
+	}
+}
+
+// A font chain without CJK (CAMNODE_DANMAKU_FONT names a Latin font): the stream runs,
+// and what it lacks is said once, as a stream_warning naming the package, however many
+// streams start. The settings' size reaches the renderer.
+func TestBurnFontWarningsOnce(t *testing.T) {
+	const latin = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+	if _, err := os.Stat(latin); err != nil {
+		t.Skip(err) // fonts-dejavu-core
+	}
+	n, ev := burnNode(t, "testsrc", config.CarrierBurn)
+	n.cfg.DanmakuFont, n.cfg.DanmakuSize = latin, 0.1
+	n.chat = newChatIntake(n.cfg, ev.publish)
+	b := n.chat.burn
+	if b.opts.FontPath != latin || b.opts.FontScale != 0.1 {
+		t.Fatalf("render options %+v: want the font and size of the settings", b.opts)
+	}
+	for range 3 {
+		b.pipelineStarted(n.log)
+		b.pipelineStopped()
+	}
+	got := ev.named(EventStreamWarning)
+	if len(got) != 1 || !strings.Contains(got[0], "no CJK font") || !strings.Contains(got[0], "fonts-noto-cjk") {
+		t.Fatalf("stream_warning events %q: want one saying no CJK font and its package", got)
+	}
+	if e := ev.named(EventBurnUnavailable); len(e) != 0 {
+		t.Fatalf("burn_unavailable for a missing CJK font: %q", e)
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/media/encoder"
+	"github.com/camnode/camnode/media/picture"
 	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/media/rtmp"
 	"github.com/camnode/camnode/media/source"
@@ -48,11 +50,16 @@ func (n *Node) startPipeline(ctx context.Context) {
 	if n.chat.burn != nil {
 		overlay = n.chat.burn
 	}
+	// The settings were checked at start: a bad rotation never gets here.
+	turn, _ := picture.ParseOrientation(cfg.Rotate, cfg.Flip)
 	opts := pipeline.Options{
 		Source: cfg.Source,
 		Capture: source.Options{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
-			Bitrate: int(cfg.Bitrate), GOP: cfg.GOP.Frames(cfg.FPS), Logger: n.log},
-		Targets: n.targets,
+			Bitrate: int(cfg.Bitrate), GOP: cfg.GOP.Frames(cfg.FPS), Format: cfg.SourceFormat,
+			Orientation: turn, Logger: n.log},
+		Encoder:  cfg.Encoder,
+		Encoding: encoder.Options{Preset: cfg.X264Preset, Profile: cfg.X264Profile},
+		Targets:  n.targets,
 		Publish: stream.Options{
 			RTMP:         rtmp.Options{Timeout: cfg.RTMPTimeout, WriteTimeout: cfg.RTMPTimeout, TLSConfig: n.rtmpTLS(), Logger: n.log},
 			ReconnectMin: cfg.ReconnectMin,

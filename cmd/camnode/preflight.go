@@ -3,21 +3,23 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media/encoder/v4l2m2m"
 	"github.com/camnode/camnode/media/encoder/x264"
+	"github.com/camnode/camnode/media/source"
 	srcexec "github.com/camnode/camnode/media/source/exec"
 	"github.com/camnode/camnode/media/source/v4l2"
 )
 
 // preflight checks what the settings need of this machine, so that a source that can never
 // work is a bad setting at start (exit 2 naming the variable) rather than a source_failed at
-// ON: an exec: program not on PATH, a file that does not exist, V4L2 or x264 not built into
-// this binary. A camera that is merely unplugged may come back: that is only a warning.
+// ON: an exec: program not on PATH, a file that does not exist, V4L2 not built into this
+// binary, raw pictures (or burn-in into the test pattern) without libx264 to encode them.
+// A camera that is merely unplugged may come back: that is only a warning.
 func preflight(cfg *config.Config) (warnings []string, err error) {
 	bad := func(v, format string, args ...any) error {
 		return &config.Error{Var: config.Prefix + "_" + v, Msg: fmt.Sprintf(format, args...)}
@@ -29,7 +31,10 @@ func preflight(cfg *config.Config) (warnings []string, err error) {
 			return nil, bad("SOURCE", "%s", msg)
 		}
 	case strings.HasPrefix(src, "file:"):
-		path := filePath(src)
+		path, _, err := source.FilePath(src)
+		if err != nil {
+			return nil, bad("SOURCE", "%v", err)
+		}
 		if _, err := os.Stat(path); err != nil {
 			return nil, bad("SOURCE", "cannot read %s: %v", path, errors.Unwrap(err))
 		}
@@ -48,23 +53,39 @@ func preflight(cfg *config.Config) (warnings []string, err error) {
 			return nil, bad("AUDIO", "%s", msg)
 		}
 	}
-	// Raw frames and burn-in need an H.264 encoder.
-	needs := ""
+	// Raw frames, and burn-in into the test pattern, need an H.264 encoder here.
+	var needVar, needs string
 	switch {
 	case cfg.SourceFormat != "" && cfg.SourceFormat != "h264":
-		needs = "CAMNODE_SOURCE_FORMAT=" + cfg.SourceFormat
-	case cfg.Danmaku.Has(config.CarrierBurn):
-		needs = "CAMNODE_DANMAKU=burn"
+		needVar, needs = "SOURCE", "CAMNODE_SOURCE_FORMAT="+cfg.SourceFormat
+	case cfg.Danmaku.Has(config.CarrierBurn) && strings.TrimSpace(src) == "testsrc":
+		needVar, needs = "DANMAKU", "CAMNODE_DANMAKU=burn"
 	}
 	if needs != "" {
+		dev := ""
 		switch enc := cfg.Encoder; {
-		case enc == "x264" && !x264.Built:
-			return nil, bad("ENCODER", "x264 is not built into this camnode (built with nox264 or without cgo), and %s needs an encoder: use v4l2m2m on a Pi", needs)
+		case enc == "auto" || enc == "":
+			if in, ok := v4l2m2m.FindH264(); ok {
+				dev = in.Path
+			}
+		case enc == "v4l2m2m":
+			dev = v4l2m2m.DefaultDevice
 		case strings.HasPrefix(enc, "v4l2m2m:"):
-			dev := strings.TrimPrefix(enc, "v4l2m2m:")
+			dev = strings.TrimPrefix(enc, "v4l2m2m:")
+		}
+		if dev != "" {
 			if _, err := os.Stat(dev); err != nil {
 				return nil, bad("ENCODER", "%s needs an encoder, and %s is not there: %v", needs, dev, errors.Unwrap(err))
 			}
+			in, err := v4l2m2m.Probe(dev)
+			if err != nil {
+				return nil, bad("ENCODER", "%s needs an encoder, and %s is none: %v", needs, dev, err)
+			}
+			if !in.H264 {
+				return nil, bad("ENCODER", "%s needs an encoder, and %s (%s) makes no H.264 from I420 or NV12: check with camnode probe", needs, dev, in.Card)
+			}
+		} else if err := x264.Available(); err != nil {
+			return nil, bad(needVar, "%s with %s needs an H.264 encoder to encode its raw pictures here: %v", source.Describe(src), needs, err)
 		}
 	}
 	return warnings, nil
@@ -85,17 +106,4 @@ func checkProgram(line string) string {
 		return fmt.Sprintf("exec: program %q not found on PATH%s", argv[0], hint)
 	}
 	return ""
-}
-
-// filePath is the path of a file: source URI (file:///abs, file:rel, with ?loop=&pace=).
-func filePath(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return strings.TrimPrefix(uri, "file://")
-	}
-	if u.Opaque != "" {
-		p, _ := url.PathUnescape(u.Opaque)
-		return p
-	}
-	return u.Path
 }

@@ -60,7 +60,7 @@ func collect(t *testing.T, src media.AudioSource, clock Clock, n int) (frames []
 }
 
 // Silence follows the video's clock: frame n is stamped anchor + n*1024/rate and delivered
-// only once the video got there.
+// no more than Lead ahead of the video.
 func TestSilentFollowsTheVideoClock(t *testing.T) {
 	var clock VideoClock
 	clock.Advance(500 * time.Millisecond) // the video started before the audio
@@ -92,8 +92,8 @@ func TestSilentFollowsTheVideoClock(t *testing.T) {
 		if f.Time != want {
 			t.Fatalf("frame %d at %v, want %v", i, f.Time, want)
 		}
-		if at[i] < f.Time {
-			t.Fatalf("frame %d (%v) delivered when the video was at %v", i, f.Time, at[i])
+		if at[i] < f.Time-DefaultLead {
+			t.Fatalf("frame %d (%v) delivered when the video was at %v, more than %v before", i, f.Time, at[i], DefaultLead)
 		}
 		if string(f.Data) != string(silentStereo) || f.Config.SampleRate != 48000 || f.Config.Channels != 2 {
 			t.Fatalf("frame %d: % x %+v", i, f.Data, f.Config)
@@ -101,15 +101,22 @@ func TestSilentFollowsTheVideoClock(t *testing.T) {
 	}
 }
 
-// On the wall clock no frame comes before its time.
+// On the wall clock no frame comes more than Lead before its time; without a lead, none
+// before its time.
 func TestSilentPacedByTheWallClock(t *testing.T) {
-	clock := WallClock(time.Now())
-	src := Silent(44100, 1)
-	src.Clock = clock
-	frames, at := collect(t, src, clock, 20)
-	for i, f := range frames {
-		if at[i] < f.Time {
-			t.Fatalf("frame %d (%v) delivered at %v", i, f.Time, at[i])
+	for _, lead := range []time.Duration{-1, 0, 50 * time.Millisecond} {
+		clock := WallClock(time.Now())
+		src := Silent(44100, 1)
+		src.Clock, src.Lead = clock, lead
+		want := max(lead, 0)
+		if lead == 0 {
+			want = DefaultLead
+		}
+		frames, at := collect(t, src, clock, 20)
+		for i, f := range frames {
+			if at[i] < f.Time-want {
+				t.Fatalf("lead %v: frame %d (%v) delivered at %v", lead, i, f.Time, at[i])
+			}
 		}
 	}
 }

@@ -1,13 +1,18 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/encoder"
+	"github.com/camnode/camnode/media/encoder/v4l2m2m"
 	"github.com/camnode/camnode/media/encoder/x264"
+	"github.com/camnode/camnode/media/picture"
 	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/exec"
 	"github.com/camnode/camnode/media/source/testsrc"
 	"github.com/camnode/camnode/media/source/v4l2"
 )
@@ -20,10 +25,11 @@ type opened struct {
 }
 
 // openSource opens Options.Source for one run, and decides whether the overlay draws into
-// it. Raw frames (testsrc, a camera with raw formats only, or with raw formats beside its
-// H.264 when burn-in is on) go through x264, each frame through draw first. A source of
-// ready-made H.264 only (file:, exec:, a camera without raw formats) streams as it is;
-// the overlay is then told why it cannot draw, and the other carriers go on.
+// it. Raw frames (testsrc, a raw exec: source, a camera with raw formats only, or with raw
+// formats beside its H.264 when burn-in is on) go through the encoder, each frame turned
+// by Capture.Orientation and drawn into first. A source of ready-made H.264 only (file:,
+// exec: writing h264, a camera without raw formats) streams as it is; the overlay is then
+// told why it cannot draw, and the other carriers go on.
 func (p *Pipeline) openSource() (opened, error) {
 	if p.opts.OpenSource != nil {
 		src, err := p.opts.OpenSource()
@@ -35,87 +41,184 @@ func (p *Pipeline) openSource() (opened, error) {
 	}
 	ov := p.opts.Overlay
 	burn := ov != nil && ov.Enabled()
-	enc := encoder.Options{FPS: opts.FPS, Bitrate: opts.Bitrate, GOP: opts.GOP}
-	src, err := source.Open(p.opts.Source, opts)
-	var raw *v4l2.RawOnlyError
-	if errors.As(err, &raw) {
-		if !x264.Built {
+	enc := p.opts.Encoding
+	enc.FPS, enc.Bitrate, enc.GOP = opts.FPS, opts.Bitrate, opts.GOP
+	// raw encodes frames, telling the overlay it draws; or, without an encoder, says why.
+	raw := func(frames media.FrameSource, what string, args ...any) (opened, error) {
+		re, err := p.rawEncoder()
+		if err != nil {
 			if burn {
-				ov.Unavailable(noEncoder())
+				ov.Unavailable(noEncoder(err))
 			}
-			_, xerr := x264.New(encoder.Options{})
-			return opened{}, fmt.Errorf("%w: %w", err, xerr)
+			return opened{}, err
 		}
 		if burn {
 			ov.Drawing()
 		}
-		p.log.Info("source: raw camera, encoding with x264", "device", raw.Device, "formats", raw.Formats, "burn", burn)
-		return opened{src: encodeRaw(raw.Frames, enc, p.draw), raw: true}, nil
+		p.log.Info(what, append(args, "encoder", re.name, "preset", enc.Preset, "profile", enc.Profile, "burn", burn)...)
+		return opened{src: encodeRaw(frames, enc, re.open, p.draw), raw: true}, nil
+	}
+	src, err := source.Open(p.opts.Source, opts)
+	var rawCam *v4l2.RawOnlyError
+	if errors.As(err, &rawCam) {
+		o, xerr := raw(rawCam.Frames, "source: raw camera, encoding it", "device", rawCam.Device, "formats", rawCam.Formats)
+		if xerr != nil {
+			return o, fmt.Errorf("%w: %w", err, xerr)
+		}
+		return o, nil
 	}
 	if err != nil {
 		return opened{}, err
 	}
-	if ts, ok := src.(*testsrc.Source); ok {
-		if !ts.Live() {
+	switch s := src.(type) {
+	case *exec.Source:
+		if s.Raw() {
+			o, err := raw(s, "source: raw pictures from a program, encoding them", "program", s.Name(), "format", opts.Format)
+			if err != nil {
+				return o, fmt.Errorf("source: exec:%s writes %s pictures (CAMNODE_SOURCE_FORMAT), which need an encoder: %w", s.Name(), opts.Format, err)
+			}
+			return o, nil
+		}
+	case *testsrc.Source:
+		if !s.Live() {
 			if burn {
-				ov.Unavailable(noEncoder())
+				ov.Unavailable(noEncoder(x264.Available()))
 			}
 			return opened{src: src}, nil // the embedded clip
 		}
-		if burn {
-			ov.Drawing()
+		frames, err := testsrc.NewFrameSource(testsrc.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS,
+			Bitrate: opts.Bitrate, GOP: opts.GOP, Logger: opts.Logger})
+		if err != nil {
+			return opened{}, err
 		}
-		return opened{src: testsrc.New(testsrc.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS,
-			Bitrate: opts.Bitrate, GOP: opts.GOP, Overlay: p.draw, Logger: opts.Logger}), raw: true}, nil
-	}
-	if _, ok := src.(*v4l2.Source); ok && burn && x264.Built {
-		// A camera with its own H.264 encoder and raw formats too: burn asks for the raw
-		// ones, encoded here (more CPU, and USB may grant a lower rate raw).
-		if path, err := v4l2.DevicePath(p.opts.Source); err == nil {
-			vo := v4l2.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS, Logger: opts.Logger}
-			if frames, err := v4l2.OpenFrames(path, vo); err == nil {
-				ov.Drawing()
-				p.log.Info("source: camera has H.264 and raw formats; capturing raw for burn-in, encoding with x264", "device", path)
-				return opened{src: encodeRaw(frames, enc, p.draw), raw: true}, nil
+		return raw(orient(frames, opts.Orientation), "source: test pattern", "orientation", opts.Orientation.String())
+	case *v4l2.Source:
+		if _, err := p.rawEncoder(); burn && err == nil {
+			// A camera with its own H.264 encoder and raw formats too: burn asks for the raw
+			// ones, encoded here (more CPU, and USB may grant a lower rate raw).
+			if path, err := v4l2.DevicePath(p.opts.Source); err == nil {
+				vo := v4l2.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS, Logger: opts.Logger, Orientation: opts.Orientation}
+				if frames, err := v4l2.OpenFrames(path, vo); err == nil {
+					return raw(frames, "source: camera has H.264 and raw formats; capturing raw for burn-in", "device", path)
+				}
 			}
 		}
 	}
 	if burn {
-		ov.Unavailable(fmt.Sprintf("it needs raw frames, and CAMNODE_SOURCE %s delivers ready-made H.264 (use testsrc or a camera in a raw format)",
+		ov.Unavailable(fmt.Sprintf("it needs raw frames, and CAMNODE_SOURCE %s delivers ready-made H.264 (use testsrc, a raw CAMNODE_SOURCE_FORMAT or a camera in a raw format)",
 			source.Describe(p.opts.Source)))
 	}
 	return opened{src: src}, nil
 }
 
-// noEncoder says why burn cannot work in a camnode built without x264.
-func noEncoder() string {
-	_, err := x264.New(encoder.Options{})
+// noEncoder says why burn cannot work without an encoder.
+func noEncoder(err error) string {
 	return fmt.Sprintf("it draws into raw frames and encodes them, but %v", err)
 }
 
-// encodeRaw turns a raw source into H.264 with x264 (the settings' FPS, bitrate and GOP;
-// the size of the frames), drawing overlay into each frame first when it is set.
-func encodeRaw(frames media.FrameSource, opts encoder.Options, overlay func(*media.Frame) error) *encoder.Source {
+// rawEncoder is the H.264 encoder raw frames go through: its name for the log, and how
+// to open one for frames of a size and pixel format.
+type rawEncoder struct {
+	name string
+	open func(encoder.Options, media.PixelFormat) (encoder.Encoder, error)
+}
+
+// rawEncoder chooses the encoder of Options.Encoder, and says why there is none: "x264";
+// "v4l2m2m" (at v4l2m2m.DefaultDevice) or "v4l2m2m:/dev/videoN"; "auto" (or empty), the
+// board's memory-to-memory H.264 encoder when it has one, else x264.
+func (p *Pipeline) rawEncoder() (rawEncoder, error) {
+	dev := ""
+	switch e := p.opts.Encoder; {
+	case e == "" || e == "auto":
+		if in, ok := v4l2m2m.FindH264(); ok {
+			dev = in.Path
+		}
+	case e == "x264":
+	case e == "v4l2m2m":
+		dev = v4l2m2m.DefaultDevice
+	case strings.HasPrefix(e, "v4l2m2m:"):
+		dev = strings.TrimPrefix(e, "v4l2m2m:")
+	default:
+		return rawEncoder{}, fmt.Errorf("encoder %q: want auto, x264, v4l2m2m or v4l2m2m:/dev/videoN", e)
+	}
+	if dev != "" {
+		in, err := v4l2m2m.Probe(dev)
+		if err != nil {
+			return rawEncoder{}, fmt.Errorf("H.264 encoder %s: %w", dev, err)
+		}
+		if !in.H264 {
+			return rawEncoder{}, fmt.Errorf("%s (%s) is not an H.264 encoder camnode can use (it codes %s from %s)",
+				dev, in.Card, strings.Join(in.Coded, ", "), strings.Join(in.Raw, ", "))
+		}
+		return rawEncoder{name: "v4l2m2m:" + dev, open: func(o encoder.Options, f media.PixelFormat) (encoder.Encoder, error) {
+			return v4l2m2m.New(o, v4l2m2m.Params{Device: dev, Raw: f})
+		}}, nil
+	}
+	if err := x264.Available(); err != nil {
+		return rawEncoder{}, err
+	}
+	return rawEncoder{name: "x264 " + x264.Version(), open: func(o encoder.Options, _ media.PixelFormat) (encoder.Encoder, error) {
+		return x264.New(o)
+	}}, nil
+}
+
+// orient turns every frame of frames by o (nothing to do for the identity).
+func orient(frames media.FrameSource, o picture.Orientation) media.FrameSource {
+	if o.IsIdentity() {
+		return frames
+	}
+	return &orientedFrames{frames: frames, o: o}
+}
+
+// orientedFrames is a FrameSource whose pictures are turned before they are delivered;
+// the turned picture lives in one buffer reused frame after frame.
+type orientedFrames struct {
+	frames media.FrameSource
+	o      picture.Orientation
+}
+
+func (s *orientedFrames) RunFrames(ctx context.Context, deliver func(*media.Frame) error) error {
+	var buf []byte
+	return s.frames.RunFrames(ctx, func(f *media.Frame) error {
+		out, b, err := s.o.Apply(buf, f)
+		if err != nil {
+			return err
+		}
+		buf = b
+		return deliver(&out)
+	})
+}
+
+// encodeRaw turns a raw source into H.264 with the encoder open makes (the settings' FPS,
+// bitrate, GOP, preset and profile; the size and pixel format of the frames), drawing
+// overlay into each frame first when it is set.
+func encodeRaw(frames media.FrameSource, opts encoder.Options, open func(encoder.Options, media.PixelFormat) (encoder.Encoder, error),
+	overlay func(*media.Frame) error) *encoder.Source {
 	return &encoder.Source{
 		Frames:  frames,
 		Overlay: overlay,
 		Open: func() (encoder.Encoder, error) {
-			return &fittedEncoder{opts: opts, frames: frames}, nil
+			return &fittedEncoder{opts: opts, frames: frames, open: open}, nil
 		},
 	}
 }
 
-// fittedEncoder is x264 opened at the size of the frames it is given: a camera grants
-// the size nearest to the one asked for, known only once it delivers. A new size opens
-// a new encoder, whose first picture is an IDR with its SPS and PPS.
+// fittedEncoder is an encoder opened at the size and pixel format of the frames it is
+// given: a camera grants the size nearest to the one asked for, known only once it
+// delivers. A new size opens a new encoder, whose first picture is an IDR with its SPS
+// and PPS.
 type fittedEncoder struct {
 	opts   encoder.Options
 	frames media.FrameSource
-	enc    *x264.Encoder
+	open   func(encoder.Options, media.PixelFormat) (encoder.Encoder, error)
+	enc    encoder.Encoder
+	width  int
+	height int
+	format media.PixelFormat
 }
 
 func (e *fittedEncoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.AccessUnit) error) error {
-	if e.enc == nil || e.enc.Options().Width != f.Width || e.enc.Options().Height != f.Height {
+	if e.enc == nil || e.width != f.Width || e.height != f.Height || e.format != f.Format {
 		if e.enc != nil {
 			e.enc.Close()
 			e.enc = nil
@@ -125,11 +228,11 @@ func (e *fittedEncoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*me
 		if fs, ok := e.frames.(*v4l2.FrameSource); ok && fs.Format().FPS > 0 {
 			opts.FPS = fs.Format().FPS // the rate the driver granted
 		}
-		enc, err := x264.New(opts)
+		enc, err := e.open(opts, f.Format)
 		if err != nil {
 			return err
 		}
-		e.enc = enc
+		e.enc, e.width, e.height, e.format = enc, f.Width, f.Height, f.Format
 	}
 	return e.enc.Encode(f, forceKeyframe, emit)
 }

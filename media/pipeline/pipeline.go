@@ -9,6 +9,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/media/encoder"
 	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/picture"
 	"github.com/camnode/camnode/media/rtmp"
 	"github.com/camnode/camnode/media/source"
 	"github.com/camnode/camnode/media/source/file"
@@ -60,6 +63,12 @@ type Options struct {
 	Capture source.Options
 	// OpenSource, when set, replaces the opening of Source (tests).
 	OpenSource func() (media.Source, error)
+	// Encoder is the H.264 encoder of raw frames (CAMNODE_ENCODER): "x264", "v4l2m2m",
+	// "v4l2m2m:/dev/videoN", or "auto" (or empty): the board's memory-to-memory H.264
+	// encoder when it has one, else x264. Encoding holds the preset, tune and profile;
+	// size, rate, bitrate and GOP come from the frames and Capture.
+	Encoder  string
+	Encoding encoder.Options
 
 	// Targets are the RTMP ingest URLs, secrets and all; each gets its own publisher,
 	// made from Publish with the URL, Lossless, OnStatus and RequestKeyframe filled in.
@@ -308,6 +317,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	backoff := p.opts.ReconnectMin
 	var format Status
 	warn := newPassthroughCheck()
+	warnedTurn := false
 	for {
 		o, err := p.openSource()
 		if err == nil {
@@ -345,6 +355,14 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					}
 				}
 				if !o.raw {
+					if !warnedTurn {
+						// Once per start: an H.264 camera whose controls cannot turn its
+						// picture as asked streams it unturned.
+						warnedTurn = true
+						if u, ok := o.src.(interface{ Unapplied() picture.Orientation }); ok && !u.Unapplied().IsIdentity() {
+							p.status(Status{Kind: StreamWarning, Err: fmt.Errorf("the camera's controls cannot do %q of CAMNODE_ROTATE/CAMNODE_FLIP, and camnode passes its H.264 through unturned: the stream shows the picture without it (use a raw format to turn it here)", u.Unapplied())})
+						}
+					}
 					for _, w := range warn.check(au) {
 						p.status(Status{Kind: StreamWarning, Err: errors.New(w)})
 					}

@@ -294,8 +294,8 @@ func TestSnapshotOfAnH264Source(t *testing.T) {
 
 // Snapshot of a raw source is the frame as drawn, overlay included.
 func TestSnapshotOfARawSourceIsDrawn(t *testing.T) {
-	if !x264.Built {
-		t.Skip("x264 not built in")
+	if err := x264.Available(); err != nil {
+		t.Skip(err)
 	}
 	ov := &marker{}
 	p := New(Options{Source: "testsrc", Capture: sourceOptions{Width: 160, Height: 96, FPS: 15, Bitrate: 200_000, GOP: 15}, Overlay: ov})
@@ -370,7 +370,8 @@ func TestEncodeRawFitsTheFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	drawn := 0
-	src := encodeRaw(frames, encoder.Options{FPS: 15, Bitrate: 500_000, GOP: 15}, func(*media.Frame) error {
+	openX264 := func(o encoder.Options, _ media.PixelFormat) (encoder.Encoder, error) { return x264.New(o) }
+	src := encodeRaw(frames, encoder.Options{FPS: 15, Bitrate: 500_000, GOP: 15}, openX264, func(*media.Frame) error {
 		drawn++
 		return nil
 	})

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/picture"
 	"github.com/camnode/camnode/media/source/exec"
 	"github.com/camnode/camnode/media/source/file"
 	"github.com/camnode/camnode/media/source/testsrc"
@@ -25,14 +26,24 @@ type Options struct {
 	FPS     float64
 	Bitrate int // bits/s
 	GOP     int // frames from one keyframe to the next
-	Logger  *slog.Logger
+	// Format is what an exec: source writes (exec.Formats): "h264" (or empty), or raw
+	// pictures of Width x Height at FPS ("yuv420", "nv12", "yuyv", "mjpeg"), which the
+	// returned *exec.Source delivers through RunFrames. Other sources tell their own.
+	Format string
+	// Orientation turns the picture: a camera's controls where it has them, else the raw
+	// path (a raw exec: source, a raw camera); an H.264 camera leaves the rest undone
+	// (v4l2.Source.Unapplied).
+	Orientation picture.Orientation
+	Logger      *slog.Logger
 }
 
 // Open returns the source uri names:
 //
 //	file:///path/clip.h264[?pace=0][&loop=0]   Annex-B file, looped in real time; pace=0
 //	file:relative/clip.h264                    plays as fast as consumed, loop=0 plays once
-//	exec:<command line>                        a command writing Annex-B to stdout
+//	exec:<command line>                        a command writing Annex-B to stdout, or
+//	                                           raw pictures (Options.Format): then an
+//	                                           *exec.Source whose Raw() is true
 //	testsrc                                    live test pattern at the size and rate of opts
 //	v4l2:///dev/videoN                         a V4L2 camera with H.264; for a camera with
 //	                                           raw formats only the error is a
@@ -51,7 +62,8 @@ func Open(uri string, opts Options) (media.Source, error) {
 	case "file":
 		return openFile(uri, opts)
 	case "exec":
-		s, err := exec.New(rest, exec.Options{Logger: opts.Logger})
+		s, err := exec.New(rest, exec.Options{Logger: opts.Logger, Format: opts.Format,
+			Width: opts.Width, Height: opts.Height, FPS: opts.FPS, Orientation: opts.Orientation})
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +103,7 @@ func openV4L2(uri string, opts Options) (media.Source, error) {
 		return nil, err
 	}
 	s, err := v4l2.Open(path, v4l2.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS,
-		Bitrate: opts.Bitrate, GOP: opts.GOP, Logger: opts.Logger})
+		Bitrate: opts.Bitrate, GOP: opts.GOP, Logger: opts.Logger, Orientation: opts.Orientation})
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +111,7 @@ func openV4L2(uri string, opts Options) (media.Source, error) {
 }
 
 func openFile(uri string, opts Options) (media.Source, error) {
-	path, q, err := filePath(uri)
+	path, q, err := FilePath(uri)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +139,9 @@ func openFile(uri string, opts Options) (media.Source, error) {
 	return s, nil
 }
 
-func filePath(uri string) (string, url.Values, error) {
+// FilePath returns the path and the query of a file: source URI (file:///abs/clip.h264,
+// file:relative/clip.h264, with ?pace=&loop=): the one parser of that form.
+func FilePath(uri string) (string, url.Values, error) {
 	u, err := url.Parse(strings.TrimSpace(uri))
 	if err != nil {
 		return "", nil, fmt.Errorf("source: file URI: %w", err)
@@ -156,7 +170,7 @@ func Describe(uri string) string {
 	case "testsrc":
 		return "testsrc"
 	case "file":
-		if path, _, err := filePath(uri); err == nil {
+		if path, _, err := FilePath(uri); err == nil {
 			return "file:" + path
 		}
 		return "file"

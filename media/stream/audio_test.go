@@ -71,7 +71,12 @@ func startAVFPS(t *testing.T, p *Publisher, clip string, paced bool, src media.A
 	go func() { defer s.wg.Done(); p.Run(ctx) }()
 	// An unpaced video waits for the audio's first frame: it would otherwise be seconds
 	// ahead before the audio's goroutine anchors its first frame on the video's clock.
+	// It also never runs further ahead of the audio than a fraction of the writer's
+	// holdback: the audio's goroutine may be descheduled for any length of time (qemu, a
+	// loaded machine), while a camera's video cannot outrun its microphone by seconds.
 	audioStarted := make(chan struct{})
+	var audioAt atomic.Int64 // the time of the last audio frame delivered
+	audioMoved := make(chan struct{}, 1)
 	go func() {
 		defer s.wg.Done()
 		first := true
@@ -80,7 +85,13 @@ func startAVFPS(t *testing.T, p *Publisher, clip string, paced bool, src media.A
 				first = false
 				close(audioStarted)
 			}
-			return p.WriteAudio(ctx, f)
+			err := p.WriteAudio(ctx, f)
+			audioAt.Store(int64(f.Time))
+			select {
+			case audioMoved <- struct{}{}:
+			default:
+			}
+			return err
 		})
 	}()
 	go func() {
@@ -93,6 +104,13 @@ func startAVFPS(t *testing.T, p *Publisher, clip string, paced bool, src media.A
 			}
 		}
 		v.Run(ctx, func(au *media.AccessUnit) error {
+			for !paced && au.Time-time.Duration(audioAt.Load()) > holdback/2 {
+				select {
+				case <-audioMoved:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
 			for au.Time >= time.Duration(s.limit.Load()) {
 				select {
 				case <-s.moved:
@@ -238,7 +256,9 @@ func TestPublisherSilentAudioIntoNginx(t *testing.T) {
 	clip := makeClip(t, 4)
 	clock := &audio.VideoClock{}
 	silence := audio.Silent(48000, 1)
-	silence.Clock = clock
+	// Unpaced, a lead saves nothing, and it would let the audio run past the video where
+	// the test holds the video.
+	silence.Clock, silence.Lead = clock, -1
 	cfg, err := silence.Config()
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +417,7 @@ func TestPublisherAVOffsetOverFiveHours(t *testing.T) {
 	}
 	clock := &audio.VideoClock{}
 	silence := audio.Silent(48000, 1)
-	silence.Clock = clock
+	silence.Clock, silence.Lead = clock, -1
 	cfg, _ := silence.Config()
 	p := New(Options{URL: ng.URL("hours"), Lossless: true, FrameRate: 10, Audio: cfg})
 	s := startAVAt(t, p, clip, silence, clock, 10)

@@ -138,6 +138,7 @@ type Publisher struct {
 
 	// audio producer side, touched only by the goroutine that calls WriteAudio
 	audio *audioConfig
+	early []earlyAudio // frames that came before the first keyframe, oldest first
 
 	// shared by the producers and the writer
 	videoStart atomic.Int64                // p.base, once started, for the audio producer
@@ -197,11 +198,23 @@ func (p *Publisher) SetVideoDataRate(kbps float64) {
 	p.videoRate.Store(math.Float64bits(kbps))
 }
 
+// earlyAudio is a frame that came before the first keyframe: the keyframe's time decides
+// whether it belongs to the stream.
+type earlyAudio struct {
+	time   time.Duration
+	data   []byte
+	config *audioConfig
+}
+
+// maxEarlyAudio bounds the frames kept before the first keyframe (about 1.4 s at 48 kHz).
+const maxEarlyAudio = 64
+
 // WriteAudio queues one AAC frame. It copies what it needs and never blocks (except in
 // Lossless mode, like WriteAccessUnit); it may be called from another goroutine than
-// WriteAccessUnit, but from one goroutine at a time. Frames before the first video
-// keyframe are dropped: the stream starts with video. The frame's Time is on the video's
-// clock (media.AudioFrame).
+// WriteAccessUnit, but from one goroutine at a time. The stream starts with video: frames
+// of a time before the first keyframe are dropped; frames that come before the keyframe
+// but belong after it (audio runs a little ahead) wait for it. The frame's Time is on the
+// video's clock (media.AudioFrame).
 func (p *Publisher) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 	p.audioIn.Add(1)
 	if f.Config == nil || len(f.Config.ASC) == 0 {
@@ -216,17 +229,31 @@ func (p *Publisher) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 		}
 	}
 	if !p.started2.Load() {
-		p.queue.dropAudio()
+		if len(p.early) == maxEarlyAudio {
+			p.early = p.early[1:]
+			p.queue.dropAudio()
+		}
+		p.early = append(p.early, earlyAudio{f.Time, bytes.Clone(f.Data), p.audio})
 		return nil
 	}
-	t := f.Time - time.Duration(p.videoStart.Load())
+	for _, e := range p.early {
+		p.pushAudio(ctx, e.time, e.data, e.config)
+	}
+	p.early = nil
+	p.pushAudio(ctx, f.Time, f.Data, p.audio)
+	return nil
+}
+
+// pushAudio queues an audio tag at capture time at, or drops it when it is before the
+// stream's start.
+func (p *Publisher) pushAudio(ctx context.Context, at time.Duration, data []byte, cfg *audioConfig) {
+	t := at - time.Duration(p.videoStart.Load())
 	if t < 0 {
 		p.queue.dropAudio()
-		return nil
+		return
 	}
-	body := flv.AppendAudioTag(p.queue.audioBuffer(), f.Data)
-	p.queue.push(ctx, tag{kind: kindAudio, time: t, body: body, audio: p.audio})
-	return nil
+	body := flv.AppendAudioTag(p.queue.audioBuffer(), data)
+	p.queue.push(ctx, tag{kind: kindAudio, time: t, body: body, audio: cfg})
 }
 
 // WriteAccessUnit queues one access unit. It copies what it needs and never blocks (except

@@ -295,7 +295,7 @@ func (q *queue) readyLocked() bool {
 // losslessGiveUp is how long (wall time) a lossless queue waits for a track that pushes
 // nothing before it sends the other alone: an audio source that is gone for good must not
 // stop an unpaced video; one that lags keeps the order.
-const losslessGiveUp = 3 * time.Second
+const losslessGiveUp = 10 * time.Second
 
 // pop returns the oldest tag, waiting until there is one that may go or ctx ends.
 func (q *queue) pop(ctx context.Context) (tag, bool) {

@@ -4,6 +4,8 @@
 // bench/run.sh measures it against ffmpeg -re with anullsrc AAC (bench/push).
 //
 //	avpush CLIP.h264 rtmp://host/app/stream
+//
+// AVPUSH_AUDIO=none leaves the audio out, to tell its share of the cost.
 package main
 
 import (
@@ -48,7 +50,11 @@ func run(clip, url string) error {
 	if err != nil {
 		return err
 	}
-	p := stream.New(stream.Options{URL: url, FrameRate: 30, BitrateKbps: 8000, Audio: cfg})
+	opts := stream.Options{URL: url, FrameRate: 30, BitrateKbps: 8000, Audio: cfg}
+	if os.Getenv("AVPUSH_AUDIO") == "none" {
+		opts.Audio = nil
+	}
+	p := stream.New(opts)
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -57,6 +63,9 @@ func run(clip, url string) error {
 	go func() { defer wg.Done(); p.Run(runCtx) }()
 	go func() {
 		defer wg.Done()
+		if os.Getenv("AVPUSH_AUDIO") == "none" {
+			return
+		}
 		silence.RunAudio(runCtx, func(f *media.AudioFrame) error { return p.WriteAudio(runCtx, f) })
 	}()
 	err = video.Run(runCtx, func(au *media.AccessUnit) error { return p.WriteAccessUnit(runCtx, au) })

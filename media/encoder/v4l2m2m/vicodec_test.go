@@ -418,7 +418,9 @@ func TestVicodecCycles(t *testing.T) {
 	for range 20 {
 		cycle()
 	}
-	if f, m, g := openFDs(t), mappings(t), runtime.NumGoroutine(); f != fds || m != maps || g > gor {
+	// Mappings: the Go runtime maps a little memory of its own as the heap grows; buffers
+	// left mapped would add at least one mapping a cycle (20).
+	if f, m, g := openFDs(t), mappings(t), runtime.NumGoroutine(); f != fds || m > maps+5 || g > gor {
 		t.Errorf("after 20 cycles: %d descriptors (before %d), %d mappings (before %d), %d goroutines (before %d)", f, fds, m, maps, g, gor)
 	}
 }
