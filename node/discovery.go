@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"time"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/snapshot"
 	"github.com/camnode/camnode/mqtt"
 )
@@ -110,7 +113,7 @@ func (n *Node) onHAOnline() {
 	})
 }
 
-// publishSnapshot is what a snapshot.Taker publishes through: the JPEG retained on
+// publishSnapshot is what runSnapshots (node/snapshot.go) publishes through: the JPEG retained on
 // <base>/snapshot (Home Assistant's image entity) and its snapshot.Info retained on
 // <base>/snapshot/info (the entity's attributes). A failed snapshot leaves the last picture
 // in place and says why in the info.
@@ -121,4 +124,55 @@ func (n *Node) publishSnapshot(jpeg []byte, info snapshot.Info) {
 	}
 	b, _ := json.Marshal(info)
 	n.session.Publish(n.topics.SnapshotInfo, true, b)
+}
+
+// configurationURL is the local player's page as Home Assistant links it from the device
+// (its "Visit" link), when the player listens where Home Assistant's users can reach it:
+// "" on loopback. An address of every interface (0.0.0.0, ::) is shown with this machine's
+// first non-loopback address. The token is never part of it: the user adds ?token=.
+func configurationURL(addr net.Addr) string {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok || httpflv.Loopback(ta.IP.String()) {
+		return ""
+	}
+	ip := ta.IP
+	if ip.IsUnspecified() {
+		ip = hostAddress()
+		if ip == nil {
+			return ""
+		}
+	}
+	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(ta.Port)) + "/"
+}
+
+// hostAddress is this machine's first global unicast address on an interface that is up,
+// IPv4 first; nil when it has none.
+func hostAddress() net.IP {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var v6 net.IP
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || !ipn.IP.IsGlobalUnicast() {
+				continue
+			}
+			if ipn.IP.To4() != nil {
+				return ipn.IP
+			}
+			if v6 == nil {
+				v6 = ipn.IP
+			}
+		}
+	}
+	return v6
 }

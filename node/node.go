@@ -14,7 +14,10 @@ import (
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/audio"
+	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/pipeline"
+	"github.com/camnode/camnode/media/snapshot"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -51,6 +54,7 @@ type status struct {
 	Width     int            `json:"width,omitempty"`
 	Height    int            `json:"height,omitempty"`
 	FPS       float64        `json:"fps,omitempty"` // the stream's
+	Audio     string         `json:"audio"`         // silent, none or exec:<program>
 	Error     string         `json:"error,omitempty"`
 }
 
@@ -86,6 +90,12 @@ type Node struct {
 	// extra destinations and the audio track of every stream (AddDestination, SetAudio).
 	extra []pipeline.Destination
 	audio media.AudioSource
+	// player is the local player (CAMNODE_HTTP), also in extra; nil when off.
+	player *httpflv.Server
+	// snapshotAsked carries <base>/snapshot/set to runSnapshots; decoder decodes the
+	// keyframes of an H.264-only source for it.
+	snapshotAsked chan struct{}
+	decoder       snapshot.Decoder
 	// running is the pipeline of the stream, for Snapshot from any goroutine.
 	running atomic.Pointer[mediaPipeline]
 	// newPipeline makes the media pipeline of each start (pipeline.New; tests swap it).
@@ -146,7 +156,114 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.session = s
+	if err := n.setAudioTrack(); err != nil {
+		return nil, err
+	}
+	if cfg.HTTP != "" {
+		if err := n.listenPlayer(); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// listenPlayer binds the local player of CAMNODE_HTTP and makes it one more destination of
+// every stream. An address it cannot listen on is a *config.Error naming CAMNODE_HTTP (or
+// CAMNODE_HTTP_TOKEN when it is the token that is missing).
+func (n *Node) listenPlayer() error {
+	cfg := n.cfg
+	srv, err := httpflv.Listen(httpflv.Options{Addr: cfg.HTTP, Token: cfg.HTTPToken, FrameRate: cfg.FPS,
+		BitrateKbps: float64(cfg.Bitrate) / 1000, Logger: n.log})
+	if err != nil {
+		v := "HTTP"
+		if errors.Is(err, httpflv.ErrTokenRequired) {
+			v = "HTTP_TOKEN"
+		}
+		return &config.Error{Var: config.Prefix + "_" + v, Msg: n.clean(err)}
+	}
+	n.player = srv
+	n.extra = append(n.extra, srv)
+	n.device.ConfigurationURL = configurationURL(srv.Addr())
+	return nil
+}
+
+// setAudioTrack makes the audio track of CAMNODE_AUDIO: AAC silence at
+// CAMNODE_AUDIO_RATE (silent), none, or a program's ADTS AAC under its supervisor, whose
+// failures (silence stands in) are audio_failed events. A command line that cannot be
+// split is a *config.Error naming CAMNODE_AUDIO.
+func (n *Node) setAudioTrack() error {
+	cfg := n.cfg
+	switch {
+	case cfg.Audio == "none":
+		n.audio = nil
+	case strings.HasPrefix(cfg.Audio, "exec:"):
+		a, err := audio.Exec(strings.TrimPrefix(cfg.Audio, "exec:"))
+		if err != nil {
+			return &config.Error{Var: config.Prefix + "_AUDIO", Msg: n.clean(err)}
+		}
+		a.Logger = n.log
+		a.RestartMin, a.RestartMax = cfg.ReconnectMin, cfg.ReconnectMax
+		a.OnStatus = func(s audio.Status) {
+			if s.Failed {
+				n.event(EventAudioFailed, n.clean(s.Err)+"; silence until it is back")
+				return
+			}
+			n.log.Info("audio back", "program", a.Name())
+		}
+		n.audio = a
+	default:
+		n.audio = audio.Silent(cfg.AudioRate, 1)
+	}
+	return nil
+}
+
+// audioAnnounced is the configuration of an audio track that knows it before its first
+// frame (silence, a program of declared format): the publishers announce it from the
+// start.
+func (n *Node) audioAnnounced() *media.AudioConfig {
+	c, ok := n.audio.(interface {
+		Config() (*media.AudioConfig, error)
+	})
+	if !ok {
+		return nil
+	}
+	ac, err := c.Config()
+	if err != nil {
+		return nil
+	}
+	return ac
+}
+
+// describeAudio is CAMNODE_AUDIO as the state shows it: an exec command by its program's
+// name only (its arguments may hold credentials).
+func describeAudio(setting string) string {
+	rest, ok := strings.CutPrefix(setting, "exec:")
+	if !ok {
+		return setting
+	}
+	if a, err := audio.Exec(rest); err == nil {
+		return "exec:" + a.Name()
+	}
+	return "exec:"
+}
+
+// PlayerURL is the local player page's address (never with its token), "" without
+// CAMNODE_HTTP.
+func (n *Node) PlayerURL() string {
+	if n.player == nil {
+		return ""
+	}
+	return n.player.URL()
+}
+
+// endExtra tells the extra destinations that take it (the local player) that the stream
+// stopped: their viewers see it end and wait for the next one.
+func (n *Node) endExtra() {
+	for _, d := range n.extra {
+		if e, ok := d.(interface{ End() }); ok {
+			e.End()
+		}
+	}
 }
 
 // newNode is New without the MQTT session.
@@ -159,6 +276,7 @@ func newNode(cfg *config.Config, log *slog.Logger) *Node {
 		start:           time.Now(),
 		targets:         strings.Fields(cfg.RTMPURL),
 		notes:           make(chan note, 64),
+		snapshotAsked:   make(chan struct{}, 1),
 		danmaku:         true,
 		newPipeline:     newMediaPipeline,
 	}
@@ -173,7 +291,7 @@ func newNode(cfg *config.Config, log *slog.Logger) *Node {
 	n.device = n.deviceInfo()
 	n.chat = newChatIntake(cfg, n.event)
 	now := stamp(time.Now())
-	n.status = status{State: StateIdle, Since: now, Started: now, Source: describeSource(cfg.Source),
+	n.status = status{State: StateIdle, Since: now, Started: now, Source: describeSource(cfg.Source), Audio: describeAudio(cfg.Audio),
 		Target: strings.Join(n.targetNames, " "), Targets: make([]targetStatus, len(n.targets))}
 	for i, t := range n.targetNames {
 		n.status.Targets[i] = targetStatus{Target: t, State: targetIdle, Since: now}
@@ -217,6 +335,24 @@ func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("node running", "node_id", n.cfg.NodeID, "base_topic", n.topics.Base,
 		"source", describeSource(n.cfg.Source), "target", n.status.Target, "autostart", n.cfg.Autostart)
 
+	if n.player != nil {
+		// The player outlives every stream: it is stopped after the last one, below.
+		playerCtx, stopPlayer := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopPlayer()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.player.Run(playerCtx); err != nil {
+				n.log.Error("local player", "err", n.clean(err))
+			}
+		}()
+		n.log.Info("local player", "url", n.player.URL())
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.runSnapshots(ctx)
+	}()
 	chatCtx, stopChat := context.WithCancel(ctx)
 	defer stopChat()
 	wg.Add(1)
@@ -272,6 +408,12 @@ func (n *Node) handle(ctx context.Context, cmd mqtt.Command) {
 			return
 		}
 		n.event(EventKeyframe, "requested by command")
+	case mqtt.CommandSnapshot:
+		if n.pipe == nil {
+			n.event(EventCommandRejected, "snapshot/set: the stream is off")
+			return
+		}
+		n.askSnapshot()
 	case mqtt.CommandRestart:
 		if !n.desired {
 			n.event(EventCommandRejected, "restart/set: the stream is off")

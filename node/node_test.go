@@ -108,7 +108,7 @@ type fakePipe struct {
 func (p *fakePipe) Start(ctx context.Context) { p.started, p.startCtx = true, ctx }
 func (p *fakePipe) Stop()                     { p.stopped = true }
 func (p *fakePipe) RequestKeyframe() error    { p.keys++; return p.keyErr }
-func (p *fakePipe) Snapshot(context.Context) (*pipeline.Picture, error) {
+func (p *fakePipe) NextPicture(context.Context, bool) (*pipeline.Picture, error) {
 	return &pipeline.Picture{}, nil
 }
 func (p *fakePipe) Stats() pipeline.Stats {

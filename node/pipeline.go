@@ -21,7 +21,7 @@ type mediaPipeline interface {
 	Stop()
 	Stats() pipeline.Stats
 	RequestKeyframe() error
-	Snapshot(ctx context.Context) (*pipeline.Picture, error)
+	NextPicture(ctx context.Context, askKeyframe bool) (*pipeline.Picture, error)
 }
 
 // pipelineOptions are the options of one pipeline.
@@ -67,6 +67,7 @@ func (n *Node) startPipeline(ctx context.Context) {
 			SendBuffer:   cfg.SendBuffer,
 			FrameRate:    cfg.FPS,
 			BitrateKbps:  float64(cfg.Bitrate) / 1000,
+			Audio:        n.audioAnnounced(),
 			Logger:       n.log,
 		},
 		Extra:        n.extra,
@@ -105,6 +106,7 @@ func (n *Node) stopPipeline() {
 	close(r.stopped)
 	n.running.Store(nil)
 	r.p.Stop()
+	n.endExtra()
 	n.tel.done(r.p.Stats())
 	n.chat.pipelineStopped(r.carriers)
 	n.pipe = nil
@@ -227,9 +229,13 @@ var errStreamOff = errors.New("the stream is off")
 // Snapshot returns a copy of the next picture of the running stream (see
 // pipeline.Pipeline.Snapshot). Safe from any goroutine; an error while the stream is off.
 func (n *Node) Snapshot(ctx context.Context) (*pipeline.Picture, error) {
+	return n.nextPicture(ctx, true)
+}
+
+func (n *Node) nextPicture(ctx context.Context, askKeyframe bool) (*pipeline.Picture, error) {
 	p := n.running.Load()
 	if p == nil {
 		return nil, errStreamOff
 	}
-	return (*p).Snapshot(ctx)
+	return (*p).NextPicture(ctx, askKeyframe)
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/internal/demo"
 	"github.com/camnode/camnode/media/ingest"
 	"github.com/camnode/camnode/node"
@@ -24,6 +25,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	mqttAddr := fs.String("mqtt", "127.0.0.1:1883", "address of the embedded MQTT broker")
 	rtmpAddr := fs.String("rtmp", "127.0.0.1:1935", "address of the embedded RTMP ingest")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the local player (CAMNODE_HTTP wins when set)")
 	dir := fs.String("dir", "rec", "directory the ingest records into")
 	duration := fs.Duration("for", 0, "stop after this long (0: until Ctrl-C)")
 	if err := fs.Parse(args); err != nil {
@@ -85,10 +87,30 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "Port %s is taken (another RTMP server?); the demo ingest uses %s instead.\n", *rtmpAddr, srv.Addr())
 	}
 
+	if cfg.HTTP == "" {
+		// The player's port is taken the way the other listeners' are: a free one if it
+		// is busy. The probe's socket is closed for the node to bind the address again.
+		pl, fellBack, err := demo.Listen(*httpAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "camnode demo: player: %v\n", err)
+			return 1
+		}
+		cfg.HTTP = pl.Addr().String()
+		pl.Close()
+		if fellBack {
+			fmt.Fprintf(stdout, "Port %s is taken (another web server?); the player uses %s instead.\n", *httpAddr, cfg.HTTP)
+		}
+	}
+	node.Version = version
 	cfg.MQTTURL = "tcp://" + broker.Addr()
 	cfg.RTMPURL = "rtmp://" + srv.Addr().String() + "/live/" + cfg.NodeID
 	n, err := node.New(cfg, log)
 	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "camnode demo: bad setting %s\n", ce)
+			return 2
+		}
 		fmt.Fprintf(stderr, "camnode demo: %v\n", err)
 		return 1
 	}
@@ -118,16 +140,18 @@ camnode demo: everything runs on this machine, nothing to set up.
   MQTT broker  tcp://%s            (embedded)
   RTMP ingest  rtmp://%s/live      (embedded, records to %s)
   node         %q streaming %s
+  player       %s       (open it in a browser: the picture with its chat)
 
 Try in another terminal:
   mosquitto_sub %s -v -t '%s/#'
   mosquitto_pub %s -t %s/stream/set -m OFF
   mosquitto_pub %s -t %s/stream/set -m ON
   mosquitto_pub %s -t %s/keyframe/set -m PRESS
+  mosquitto_pub %s -t %s/chat -m 'hello from MQTT'
 Each recording is printed here when it ends; watch one with: ffplay <file>.flv
 Ctrl-C stops the demo.
 
-`, broker.Addr(), srv.Addr(), recDir, cfg.NodeID, cfg.Source, mq, base, mq, base, mq, base, mq, base)
+`, broker.Addr(), srv.Addr(), recDir, cfg.NodeID, cfg.Source, n.PlayerURL(), mq, base, mq, base, mq, base, mq, base, mq, base)
 
 	go func() {
 		for {

@@ -25,7 +25,7 @@ Usage:
   camnode demo [flags]   everything embedded: MQTT broker, RTMP ingest that records, a node
   camnode probe [dev]    list cameras, their formats, sizes, rates and controls
   camnode forget [flags] clear the node's Home Assistant discovery from the broker
-  camnode version        print the version
+  camnode version        print the version and what this machine gives camnode
   camnode --help         this text and every setting
 
 Exit codes: 0 clean stop (SIGINT/SIGTERM), 2 bad configuration, 1 anything else.
@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "forget":
 		return runForget(args, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "camnode", versionString())
+		versionReport(stdout)
 		return 0
 	case "help", "--help", "-help", "-h":
 		fmt.Fprint(stdout, usageText)

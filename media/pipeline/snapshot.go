@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/h264"
 )
 
 // Picture is a copy of one picture of the stream, owned by the caller: Frame for a raw
@@ -20,9 +21,19 @@ type Picture struct {
 // burn-in when the source is raw, else the next keyframe (the source is asked for one
 // when it can make it). It waits until then or until ctx ends. The frame path only
 // checks a flag unless a snapshot is waiting: no frame is ever delayed for nothing.
+//
+// The pipeline only hands the picture over; encoding it (snapshot.FromFrame, or ffmpeg
+// through snapshot.Decoder) is the caller's, on the caller's goroutine.
 func (p *Pipeline) Snapshot(ctx context.Context) (*Picture, error) {
+	return p.NextPicture(ctx, true)
+}
+
+// NextPicture is Snapshot; askKeyframe false waits for the stream's own next keyframe
+// instead of asking an H.264 source for one (a periodic snapshot does not add IDR
+// pictures to the stream).
+func (p *Pipeline) NextPicture(ctx context.Context, askKeyframe bool) (*Picture, error) {
 	ch := p.snap.request()
-	if !p.snap.raw.Load() {
+	if askKeyframe && !p.snap.raw.Load() {
 		p.RequestKeyframe() // a source that cannot: the next keyframe comes in its time
 	}
 	select {
@@ -45,6 +56,10 @@ type snapshotter struct {
 
 	mu      sync.Mutex
 	waiting []chan snapResult
+
+	// params are the last SPS and PPS seen, source's goroutine only: put in front of a
+	// keyframe that comes without its own (a decoder needs them).
+	sps, pps []byte
 }
 
 func (s *snapshotter) setRaw(raw bool) { s.raw.Store(raw) }
@@ -85,15 +100,40 @@ func (s *snapshotter) offerFrame(f *media.Frame) {
 	s.deliver(snapResult{pic: &Picture{Frame: c}})
 }
 
-// offerAccessUnit copies au for the waiting snapshots if it is a keyframe.
+// offerAccessUnit copies au for the waiting snapshots if it is a keyframe, with the
+// stream's last SPS and PPS in front when it lacks its own. It notes the parameter sets
+// of every keyframe (a compare, and a copy only when they change).
 func (s *snapshotter) offerAccessUnit(au *media.AccessUnit) {
-	if !au.Keyframe || !s.wanted.Load() {
+	if !au.Keyframe {
 		return
 	}
-	c := &media.AccessUnit{Time: au.Time, CompositionOffset: au.CompositionOffset, Keyframe: true,
-		NALUs: make([][]byte, len(au.NALUs))}
-	for i, n := range au.NALUs {
-		c.NALUs[i] = bytes.Clone(n)
+	hasSPS, hasPPS := false, false
+	for _, n := range au.NALUs {
+		switch h264.NALType(n) {
+		case h264.TypeSPS:
+			hasSPS = true
+			if !bytes.Equal(n, s.sps) {
+				s.sps = bytes.Clone(n)
+			}
+		case h264.TypePPS:
+			hasPPS = true
+			if !bytes.Equal(n, s.pps) {
+				s.pps = bytes.Clone(n)
+			}
+		}
+	}
+	if !s.wanted.Load() {
+		return
+	}
+	c := &media.AccessUnit{Time: au.Time, CompositionOffset: au.CompositionOffset, Keyframe: true}
+	if !hasSPS && s.sps != nil {
+		c.NALUs = append(c.NALUs, bytes.Clone(s.sps))
+	}
+	if !hasPPS && s.pps != nil {
+		c.NALUs = append(c.NALUs, bytes.Clone(s.pps))
+	}
+	for _, n := range au.NALUs {
+		c.NALUs = append(c.NALUs, bytes.Clone(n))
 	}
 	s.deliver(snapResult{pic: &Picture{AU: c}})
 }
