@@ -42,8 +42,15 @@ if [ "${FRESH_KEEP:-0}" != 1 ] || [ ! -x "$root/usr/bin/git" ]; then
 		{ tail -n 20 "$root.debootstrap.log" >&2; exit 1; }
 	chroot "$root" dpkg-query -W -f '${Package}\n' | sort >"$root.base-packages"
 fi
-# The same sources as the host, so the chroot's apt sees what a fresh Debian 12 sees.
+# The same sources as the host, so the chroot's apt sees what a fresh Debian 12 sees, and the
+# certificate authorities this machine's network needs (a TLS-inspecting egress proxy has
+# its own CA in /usr/local/share/ca-certificates): part of the network, not of the project.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+	mkdir -p "$root/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+	chroot "$root" update-ca-certificates >/dev/null 2>&1 || true
+fi
 [ -f /etc/apt/sources.list.d/debian.sources ] && cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
 
 for m in proc sys dev dev/pts; do
