@@ -38,10 +38,26 @@ func (d *JPEGDecoder) Turbo() bool { return d.turbo != nil }
 // Decode sets fr to the picture in data, in the decoder's own buffers (valid until the
 // next call). Pictures in 4:2:2, 4:4:4 and other subsamplings and greyscale come out as
 // I420 too.
+//
+// JPEG (JFIF) samples are full range, 0 to 255; camnode's H.264 is video range like every
+// camera's, 16 to 235 for luma and 16 to 240 for chroma, so Decode maps them: without it
+// blacks and whites clip and the picture has too much contrast.
 func (d *JPEGDecoder) Decode(data []byte, fr *media.Frame) error {
+	var err error
 	if d.turbo != nil {
-		return d.turbo.decode(data, fr)
+		err = d.turbo.decode(data, fr)
+	} else {
+		err = d.decodeStd(data, fr)
 	}
+	if err != nil {
+		return err
+	}
+	toVideoRange(fr)
+	return nil
+}
+
+// decodeStd decodes with image/jpeg.
+func (d *JPEGDecoder) decodeStd(data []byte, fr *media.Frame) error {
 	src := data
 	if at, ok := missingHuffmanTables(data); ok {
 		d.fixed = append(append(append(d.fixed[:0], data[:at]...), standardDHT()...), data[at:]...)
@@ -155,3 +171,30 @@ var standardDHT = sync.OnceValue(func() []byte {
 	}
 	return dht
 })
+
+// videoLuma and videoChroma map a full-range sample to video range (ITU-R BT.601/709
+// "studio swing"): 0..255 to 16..235 and 16..240, rounded.
+var videoLuma, videoChroma = func() (l, c [256]byte) {
+	for i := range 256 {
+		l[i] = byte(16 + (i*219+127)/255)
+		c[i] = byte(16 + (i*224+127)/255)
+	}
+	return l, c
+}()
+
+// toVideoRange maps the I420 picture fr from full to video range, in place.
+func toVideoRange(fr *media.Frame) {
+	mapPlane(fr.Planes[0], fr.Strides[0], fr.Width, fr.Height, &videoLuma)
+	cw, ch := (fr.Width+1)/2, (fr.Height+1)/2
+	mapPlane(fr.Planes[1], fr.Strides[1], cw, ch, &videoChroma)
+	mapPlane(fr.Planes[2], fr.Strides[2], cw, ch, &videoChroma)
+}
+
+func mapPlane(p []byte, stride, w, h int, lut *[256]byte) {
+	for y := range h {
+		row := p[y*stride : y*stride+w]
+		for i, v := range row {
+			row[i] = lut[v]
+		}
+	}
+}
