@@ -104,3 +104,11 @@ func (s *SilentSource) RunAudio(ctx context.Context, deliver func(*media.AudioFr
 		}
 	}
 }
+
+// FollowVideo makes the silence follow the clock of video that is not paced in real time
+// (a file played as fast as the ingest takes it): frames are due as the video reaches
+// their time, not as the wall clock does, or the audio would hold such a stream back to
+// real time. Call it before RunAudio.
+func (s *SilentSource) FollowVideo(c *VideoClock) {
+	s.Clock, s.Lead = c, -1
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/audio"
 	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/encoder"
 	"github.com/camnode/camnode/media/h264"
@@ -145,6 +146,9 @@ type Pipeline struct {
 
 	framesOut atomic.Uint64 // access units the source delivered
 	snap      snapshotter
+	// videoClock is the time of the latest access unit, for an audio track that follows an
+	// unpaced source (file ?pace=0); nil otherwise.
+	videoClock *audio.VideoClock
 
 	mu         sync.Mutex
 	src        media.Source
@@ -167,6 +171,10 @@ func New(opts Options) *Pipeline {
 	}
 	p := &Pipeline{opts: opts, log: opts.Logger}
 	lossless := unpaced(opts.Source)
+	if a, ok := opts.Audio.(interface{ FollowVideo(*audio.VideoClock) }); ok && lossless {
+		p.videoClock = &audio.VideoClock{}
+		a.FollowVideo(p.videoClock)
+	}
 	for i, u := range opts.Targets {
 		po := opts.Publish
 		po.URL = u
@@ -376,6 +384,9 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					if err := d.WriteAccessUnit(ctx, out); err != nil {
 						return err
 					}
+				}
+				if p.videoClock != nil {
+					p.videoClock.Advance(out.Time)
 				}
 				for _, body := range data {
 					for _, d := range p.dests {
