@@ -71,7 +71,7 @@ func startAVFPS(t *testing.T, p *Publisher, clip string, paced bool, src media.A
 	go func() { defer s.wg.Done(); p.Run(ctx) }()
 	// An unpaced video waits for the audio's first frame: it would otherwise be seconds
 	// ahead before the audio's goroutine anchors its first frame on the video's clock.
-	// It also never runs further ahead of the audio than a fraction of the writer's
+	// It also never runs further ahead of the audio than a tenth of the writer's
 	// holdback: the audio's goroutine may be descheduled for any length of time (qemu, a
 	// loaded machine), while a camera's video cannot outrun its microphone by seconds.
 	audioStarted := make(chan struct{})
@@ -104,7 +104,7 @@ func startAVFPS(t *testing.T, p *Publisher, clip string, paced bool, src media.A
 			}
 		}
 		v.Run(ctx, func(au *media.AccessUnit) error {
-			for !paced && au.Time-time.Duration(audioAt.Load()) > holdback/2 {
+			for !paced && au.Time-time.Duration(audioAt.Load()) > holdback/10 {
 				select {
 				case <-audioMoved:
 				case <-ctx.Done():
