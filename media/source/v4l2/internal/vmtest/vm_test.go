@@ -60,6 +60,9 @@ type guest struct {
 	done  chan error
 }
 
+// vmX264 is the host's libx264 (scripts/deps.sh installs libx264-164), copied into the guest.
+const vmX264 = "/usr/lib/x86_64-linux-gnu/libx264.so.164"
+
 func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, env, extra map[string]string) *guest {
 	t.Helper()
 	env = maps.Clone(env)
@@ -77,13 +80,20 @@ func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, env
 	}
 	// The feeder plays the 1280x720 clip (GOP 30) into the loopback at 30 fps. The host
 	// ends camnode by creating /mnt/host/stop: SIGTERM, a clean exit, the VM powers off.
-	pre = append(pre,
+	// camnode opens libx264 at run time (a raw camera needs it); the static binary's dlopen
+	// needs the library and the glibc it was linked with, at the host's paths: the guest
+	// has no libc of its own.
+	pre = append(pre, "export X264_LIBRARY="+vmX264,
 		"/h264feed -dev /dev/video10 -fps 30 -w 1280 -h 720 /clip.h264 >/dev/null &",
 		"(while [ ! -e /mnt/host/stop ]; do sleep 0.2; done; kill -TERM $(pidof test)) &")
 	args := []string{"--loopback", "video_nr=10 exclusive_caps=1", "--share", share,
 		"--add", clip + ":/clip.h264", "--add", feeder + ":/h264feed",
 		"--netopt", fmt.Sprintf("guestfwd=tcp:10.0.2.100:1883-cmd:busybox nc 127.0.0.1 %d", broker.Port),
-		"--pre", strings.Join(pre, "\n"), "--timeout", "240", camnode}
+		"--pre", strings.Join(pre, "\n"), "--timeout", "240"}
+	for _, lib := range []string{vmX264, "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6", "/lib64/ld-linux-x86-64.so.2"} {
+		args = append(args, "--add", lib+":"+lib)
+	}
+	args = append(args, camnode)
 	g := &guest{cmd: exec.Command(run, args...), out: &console{}, share: share, done: make(chan error, 1)}
 	g.cmd.Stdout, g.cmd.Stderr = g.out, g.out
 	// RESTRICT=off: slirp also NATs the guest's own connections, so the ingest is
