@@ -90,7 +90,7 @@ func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, env
 		"--add", clip + ":/clip.h264", "--add", feeder + ":/h264feed",
 		"--netopt", fmt.Sprintf("guestfwd=tcp:10.0.2.100:1883-cmd:busybox nc 127.0.0.1 %d", broker.Port),
 		"--pre", strings.Join(pre, "\n"), "--timeout", "240"}
-	for _, lib := range []string{vmX264, "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6", "/lib64/ld-linux-x86-64.so.2"} {
+	for _, lib := range []string{vmX264, "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6", "/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"} {
 		args = append(args, "--add", lib+":"+lib)
 	}
 	args = append(args, camnode)
