@@ -53,6 +53,10 @@ if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
 fi
 [ -f /etc/apt/sources.list.d/debian.sources ] && cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
 
+# The chroot's / is a mount point of its own, as on a real machine (unshare --propagation,
+# used by the thermal-zone telemetry test, refuses a root that is not one).
+mount --bind "$root" "$root"
+mounts+=("$root")
 for m in proc sys dev dev/pts; do
 	mkdir -p "$root/$m"
 	case $m in

