@@ -7,9 +7,9 @@
 #
 #   scripts/fresh-machine.sh [ROOT]     ROOT defaults to /var/tmp/camnode-fresh (about 3 GB
 #                                       after the run); needs root and Debian's mirror
-#   FRESH_KEEP=1                        reuse an existing ROOT's base system (only the clone
-#                                       and what make test installed are thrown away: the base
-#                                       is re-made when FRESH_KEEP is not set)
+#   FRESH_KEEP=1                        reuse an existing ROOT as it is, with what earlier runs
+#                                       installed (a quick re-run, not a fresh machine: without
+#                                       FRESH_KEEP the base is made anew)
 #   FRESH_CMD='make demo'               run another command than `make test` in the clone
 #
 # Prints the packages the run installed and how long it took. Not part of `make test` (it
