@@ -60,10 +60,39 @@ type guest struct {
 	done  chan error
 }
 
-// vmX264 is the host's libx264 (scripts/deps.sh installs libx264-164), copied into the guest.
+// vmX264 is the host's libx264 (scripts/deps.sh installs libx264-164), copied into the guest
+// when a test needs an encoder.
 const vmX264 = "/usr/lib/x86_64-linux-gnu/libx264.so.164"
 
-func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, env, extra map[string]string) *guest {
+// guestLibs are the shared libraries files need (ldd's answer, the dynamic loader
+// included), to be copied into the guest at the host's paths: the guest has no libc of its
+// own, as a Pi's root file system has its own.
+func guestLibs(t *testing.T, files ...string) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	var libs []string
+	for _, f := range files {
+		out, err := exec.Command("ldd", f).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ldd %s: %v\n%s", f, err, out)
+		}
+		for _, field := range strings.Fields(string(out)) {
+			if strings.HasPrefix(field, "/") && !seen[field] {
+				seen[field] = true
+				libs = append(libs, field)
+			}
+		}
+	}
+	if len(libs) == 0 {
+		t.Fatalf("ldd names no library for %v: not dynamically linked?", files)
+	}
+	return libs
+}
+
+// bootCamnode boots the VM with the dynamically linked camnode (as `make release` builds it)
+// and the glibc it needs; with x264 the guest gets libx264 too, without it the guest has no
+// libx264 at all, as a Pi where the package is not installed.
+func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, x264 bool, env, extra map[string]string) *guest {
 	t.Helper()
 	env = maps.Clone(env)
 	maps.Copy(env, extra)
@@ -80,17 +109,18 @@ func bootCamnode(t *testing.T, broker *peers.Mosquitto, ingest *peers.Nginx, env
 	}
 	// The feeder plays the 1280x720 clip (GOP 30) into the loopback at 30 fps. The host
 	// ends camnode by creating /mnt/host/stop: SIGTERM, a clean exit, the VM powers off.
-	// camnode opens libx264 at run time (a raw camera needs it); the static binary's dlopen
-	// needs the library and the glibc it was linked with, at the host's paths: the guest
-	// has no libc of its own.
-	pre = append(pre, "export X264_LIBRARY="+vmX264,
-		"/h264feed -dev /dev/video10 -fps 30 -w 1280 -h 720 /clip.h264 >/dev/null &",
+	pre = append(pre, "/h264feed -dev /dev/video10 -fps 30 -w 1280 -h 720 /clip.h264 >/dev/null &",
 		"(while [ ! -e /mnt/host/stop ]; do sleep 0.2; done; kill -TERM $(pidof test)) &")
 	args := []string{"--loopback", "video_nr=10 exclusive_caps=1", "--share", share,
 		"--add", clip + ":/clip.h264", "--add", feeder + ":/h264feed",
 		"--netopt", fmt.Sprintf("guestfwd=tcp:10.0.2.100:1883-cmd:busybox nc 127.0.0.1 %d", broker.Port),
 		"--pre", strings.Join(pre, "\n"), "--timeout", "240"}
-	for _, lib := range []string{vmX264, "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6", "/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"} {
+	libs := guestLibs(t, camnode)
+	if x264 {
+		libs = append(libs, vmX264)
+		libs = append(libs, guestLibs(t, vmX264)...)
+	}
+	for _, lib := range slices.Compact(slices.Sorted(slices.Values(libs))) {
 		args = append(args, "--add", lib+":"+lib)
 	}
 	args = append(args, camnode)
@@ -197,16 +227,16 @@ func firstKeyframe(ingest *peers.Nginx, stream string, old []string, timeout tim
 func TestVMCamnodeStreamsLoopbackCamera(t *testing.T) {
 	// The loopback camera has no force-key-frame control: the keyframe comes with the
 	// clip's 1 s GOP.
-	waits := streamRounds(t, "v4l2:///dev/video10", 1280, 720, "2s", 3, nil)
+	waits := streamRounds(t, "v4l2:///dev/video10", 1280, 720, "2s", 3, false, nil)
 	t.Logf("FIGURE stream/set ON -> first keyframe at nginx, v4l2 camera without force-key-frame control (GOP 1 s): %v", waits)
 }
 
 // TestVMCamnodeEncodesRawCamera: vivid offers raw formats only (no H.264), as many USB
 // webcams do. The real camnode in the VM captures its raw frames, draws danmaku into them
-// (burn) and encodes them with the x264 linked into the binary; the recording decodes at
+// (burn) and encodes them with libx264, opened at run time; the recording decodes at
 // the camera's size.
 func TestVMCamnodeEncodesRawCamera(t *testing.T) {
-	waits := streamRounds(t, "v4l2:///dev/video0", 320, 180, "1s", 1, map[string]string{"CAMNODE_DANMAKU": "burn,sei"})
+	waits := streamRounds(t, "v4l2:///dev/video0", 320, 180, "1s", 1, true, map[string]string{"CAMNODE_DANMAKU": "burn,sei"})
 	t.Logf("FIGURE stream/set ON -> first keyframe at nginx, raw vivid camera encoded by x264: %v", waits)
 }
 
@@ -214,20 +244,20 @@ func TestVMCamnodeEncodesRawCamera(t *testing.T) {
 // source that makes a keyframe on request, the live test pattern encoded by x264 with a
 // 10 s GOP, as a camera with the force-key-frame control does.
 func TestVMFigureForcedKeyframe(t *testing.T) {
-	waits := streamRounds(t, "testsrc", 320, 240, "10s", 3, nil)
+	waits := streamRounds(t, "testsrc", 320, 240, "10s", 3, true, nil)
 	t.Logf("FIGURE stream/set ON -> first keyframe at nginx, source honouring keyframe requests (GOP 10 s): %v", waits)
 }
 
 // streamRounds boots camnode on source and runs ON/OFF rounds: each starts a recording,
 // and times the first keyframe at the ingest from the moment `stream/set ON` was
 // published. It checks state, telemetry and the recordings, and returns the times.
-func streamRounds(t *testing.T, source string, width, height int, gop string, rounds int, extra map[string]string) []time.Duration {
+func streamRounds(t *testing.T, source string, width, height int, gop string, rounds int, x264 bool, extra map[string]string) []time.Duration {
 	broker, ingest := peers.StartMosquitto(t), peers.StartNginx(t)
 	const id = "vmcam"
 	base := "camnode/" + id
 	sub := peers.Subscribe(t, broker, base+"/#")
 	stream := "vm-" + fmt.Sprint(time.Now().UnixNano())
-	g := bootCamnode(t, broker, ingest, map[string]string{
+	g := bootCamnode(t, broker, ingest, x264, map[string]string{
 		"CAMNODE_NODE_ID":            id,
 		"CAMNODE_MQTT_URL":           "tcp://10.0.2.100:1883",
 		"CAMNODE_RTMP_URL":           fmt.Sprintf("rtmp://10.0.2.2:%d/live/%s", ingest.Port, stream),
