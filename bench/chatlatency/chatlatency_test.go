@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -48,8 +47,7 @@ const (
 //
 //	go test -run '^$' -bench ChatLatency -benchtime 1x ./bench/chatlatency
 func BenchmarkChatLatency(b *testing.B) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	b.Cleanup(stop)
+	ctx := figures.Interruptible(b)
 	bin := camnodeBinary(b)
 	clip := makeClip(b)
 	broker := peers.StartMosquitto(b)
@@ -104,43 +102,14 @@ func BenchmarkChatLatency(b *testing.B) {
 	block := fmt.Sprintf("Chat latency (mosquitto_pub -> SEI at the ingest, %d messages, %d fps):\n"+
 		"  p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; target p99 <= %.1f ms (one frame + 10 ms): %s\n",
 		len(latencies), fps, figures.MS(p50), figures.MS(p90), figures.MS(p99), figures.MS(worst), figures.MS(target), verdict)
-	fmt.Print(block)
-	if path := os.Getenv("BENCH_REPORT"); path != "" {
-		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			f.WriteString(block)
-			f.Close()
-		}
-	}
+	figures.Report(b, block)
 }
 
 // run sends the messages and returns their latencies.
 func run(ctx context.Context, b *testing.B, broker *peers.Mosquitto, ing *ingest, topic string) []time.Duration {
-	pub := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(broker.Port), "-q", "1", "-t", topic, "-l")
-	in, err := pub.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var pubLog bytes.Buffer
-	pub.Stdout, pub.Stderr = &pubLog, &pubLog
-	if err := pub.Start(); err != nil {
-		b.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond) // connected
-	sent := make(map[string]time.Time, messages)
-	prefix := strconv.FormatInt(time.Now().UnixNano(), 36)
-	for i := 0; i < messages; i++ {
-		id := fmt.Sprintf("%s-%d", prefix, i)
-		line := fmt.Sprintf(`{"text":"latency probe %d","user":"bench","id":%q}`+"\n", i, id)
-		sent[id] = time.Now()
-		if _, err := io.WriteString(in, line); err != nil {
-			b.Fatalf("mosquitto_pub: %v\n%s", err, pubLog.String())
-		}
-		time.Sleep(40*time.Millisecond + rand.N(80*time.Millisecond))
-	}
-	in.Close()
-	if err := pub.Wait(); err != nil {
-		b.Fatalf("mosquitto_pub: %v\n%s", err, pubLog.String())
-	}
+	_, sent := figures.PublishChat(ctx, b, broker.Port, topic, messages, func(i int, id string) string {
+		return fmt.Sprintf(`{"text":"latency probe %d","user":"bench","id":%q}`, i, id)
+	}, func() time.Duration { return 40*time.Millisecond + rand.N(80*time.Millisecond) })
 	var out []time.Duration
 	deadline := time.Now().Add(5 * time.Second)
 	for id, at := range sent {

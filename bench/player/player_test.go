@@ -6,13 +6,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -169,35 +167,14 @@ func BenchmarkChatToPage(b *testing.B) {
 // sendChat sends the messages and returns their latencies until drawn in the page, until
 // the picture that carried them was drawn, and until its bytes were read by the page.
 func sendChat(ctx context.Context, b *testing.B, broker *peers.Mosquitto, browser *peers.Chromium, topic string) (drawn, picture, arrived []time.Duration) {
-	pub := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(broker.Port), "-q", "1", "-t", topic, "-l")
-	in, err := pub.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var pubLog bytes.Buffer
-	pub.Stdout, pub.Stderr = &pubLog, &pubLog
-	if err := pub.Start(); err != nil {
-		b.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond) // connected
-	sent := make(map[string]time.Time, messages)
-	prefix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	modes := []string{"scroll", "scroll", "top", "scroll", "bottom"}
-	for i := range messages {
-		id := fmt.Sprintf("%s-%d", prefix, i)
-		line := fmt.Sprintf(`{"text":"弹幕 probe %d 👋","user":"bench","mode":%q,"id":%q}`+"\n", i, modes[i%len(modes)], id)
-		sent[id] = time.Now()
-		if _, err := io.WriteString(in, line); err != nil {
-			b.Fatalf("mosquitto_pub: %v\n%s", err, pubLog.String())
-		}
+	prefix, sent := figures.PublishChat(ctx, b, broker.Port, topic, messages, func(i int, id string) string {
+		return fmt.Sprintf(`{"text":"弹幕 probe %d 👋","user":"bench","mode":%q,"id":%q}`, i, modes[i%len(modes)], id)
+	}, func() time.Duration {
 		// Random gaps, so that messages land anywhere within a frame interval; slow enough
 		// that lanes are free (the layout, not the path, would be measured otherwise).
-		time.Sleep(150*time.Millisecond + rand.N(200*time.Millisecond))
-	}
-	in.Close()
-	if err := pub.Wait(); err != nil {
-		b.Fatalf("mosquitto_pub: %v\n%s", err, pubLog.String())
-	}
+		return 150*time.Millisecond + rand.N(200*time.Millisecond)
+	})
 	browser.WaitJS(b, "every message drawn in the page", fmt.Sprintf(
 		`window.camnode.shown.filter(e => e.id && e.id.startsWith(%q) && e.drawnAt > 0).length === %d`, prefix+"-", messages), time.Minute)
 	var shown []struct {

@@ -2,12 +2,16 @@
 package figures
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -57,3 +61,36 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 
 // MS is d in milliseconds.
 func MS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// PublishChat sends n chat messages to topic through one `mosquitto_pub -l` on the broker at
+// 127.0.0.1:port, as a chat bot does: message i is line(i, id) with id unique to this call
+// (prefix-i), and gap() passes between two. It returns the prefix and when each id was sent.
+func PublishChat(ctx context.Context, b *testing.B, port int, topic string, n int, line func(i int, id string) string, gap func() time.Duration) (string, map[string]time.Time) {
+	pub := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-q", "1", "-t", topic, "-l")
+	in, err := pub.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pubLog bytes.Buffer
+	pub.Stdout, pub.Stderr = &pubLog, &pubLog
+	if err := pub.Start(); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // connected
+	sent := make(map[string]time.Time, n)
+	prefix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	for i := range n {
+		id := fmt.Sprintf("%s-%d", prefix, i)
+		text := line(i, id) + "\n"
+		sent[id] = time.Now()
+		if _, err := io.WriteString(in, text); err != nil {
+			b.Fatalf("mosquitto_pub: %v\n%s", err, pubLog.String())
+		}
+		time.Sleep(gap())
+	}
+	in.Close()
+	if err := pub.Wait(); err != nil {
+		b.Fatalf("mosquitto_pub: %v\n%s", err, pubLog.String())
+	}
+	return prefix, sent
+}
