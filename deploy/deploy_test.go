@@ -177,17 +177,8 @@ func TestHomeAssistantAutomations(t *testing.T) {
 // which the node's parser takes.
 func checkChatTemplate(t *testing.T, tpl string) {
 	t.Helper()
-	py := ""
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import jinja2").Run() == nil {
-			py = p
-			break
-		}
-	}
+	py := jinjaPython(t)
 	if py == "" {
-		if os.Getenv("CAMNODE_REQUIRE_JINJA") == "1" {
-			t.Fatal("python3 with jinja2 is required (apt-get install python3-jinja2)")
-		}
 		t.Log("python3 with jinja2 missing: chat template not rendered")
 		return
 	}
@@ -539,22 +530,28 @@ func TestHomeAssistantBlueprints(t *testing.T) {
 	}
 }
 
+// jinjaPython is a python3 that has Jinja2, or "" (a failure under CAMNODE_REQUIRE_JINJA=1,
+// where CI installs python3-jinja2).
+func jinjaPython(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import jinja2").Run() == nil {
+			return p
+		}
+	}
+	if os.Getenv("CAMNODE_REQUIRE_JINJA") == "1" {
+		t.Fatal("python3 with jinja2 is required (apt-get install python3-jinja2)")
+	}
+	return ""
+}
+
 // jinja renders templates with Jinja2, Home Assistant's engine: each job's context is JSON,
 // and "states" in it becomes the states() function over that map. Skips (or fails under
 // CAMNODE_REQUIRE_JINJA=1) where python3-jinja2 is missing.
 func jinja(t *testing.T, jobs []jinjaJob) []string {
 	t.Helper()
-	py := ""
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(p, "-c", "import jinja2").Run() == nil {
-			py = p
-			break
-		}
-	}
+	py := jinjaPython(t)
 	if py == "" {
-		if os.Getenv("CAMNODE_REQUIRE_JINJA") == "1" {
-			t.Fatal("python3 with jinja2 is required (apt-get install python3-jinja2)")
-		}
 		t.Skip("python3 with jinja2 missing")
 	}
 	const script = `
