@@ -462,7 +462,15 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 	}
 	reported := false
 	for {
-		t, ok := p.queue.pop(popCtx)
+		// Send what is ready, then flush once and wait: a picture and the audio of its
+		// span reach the ingest in one write.
+		t, ok := p.queue.popNow()
+		if !ok {
+			if err := conn.Flush(); err != nil {
+				return readerErr(conn, err)
+			}
+			t, ok = p.queue.pop(popCtx)
+		}
 		if !ok {
 			if ctx.Err() != nil {
 				return nil
@@ -516,14 +524,7 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 				return readerErr(conn, err)
 			}
 		}
-		switch t.kind {
-		case kindVideo:
-			err = conn.WriteVideo(ts, t.body)
-		case kindAudio:
-			err = conn.WriteAudio(ts, t.body)
-		default:
-			err = conn.WriteData(ts, t.body)
-		}
+		err = conn.Send(mediaKinds[t.kind], ts, t.body)
 		p.queue.recycle(t.body)
 		if err != nil {
 			return readerErr(conn, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/camnode/camnode/media/rtmp"
 )
 
 // tagKind says which RTMP message a queued tag becomes.
@@ -14,6 +16,9 @@ const (
 	kindData                 // AMF0 data message body (onTextData), on the video's clock
 	kindAudio                // FLV audio tag body (raw AAC)
 )
+
+// mediaKinds is the RTMP message each kind of tag goes out as.
+var mediaKinds = [...]rtmp.MediaKind{kindVideo: rtmp.Video, kindData: rtmp.Data, kindAudio: rtmp.Audio}
 
 // holdback is how far (in stream time) one track may run ahead in the queue while the
 // other has nothing to interleave with it, before the writer sends it anyway: audio and
@@ -238,10 +243,16 @@ func (q *queue) push(ctx context.Context, t tag) {
 		q.pushedAt[t.track()] = time.Now()
 	}
 	q.bytes += len(t.body)
+	// Wake the writer only when it has something to send: audio that runs ahead of the
+	// video waits for it in the queue, and waking the writer for each such frame costs
+	// more CPU than the audio track itself.
+	ready := q.readyLocked()
 	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
+	if ready {
+		select {
+		case q.notify <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -301,15 +312,9 @@ const losslessGiveUp = 10 * time.Second
 func (q *queue) pop(ctx context.Context) (tag, bool) {
 	for {
 		q.mu.Lock()
-		if q.readyLocked() {
-			t := q.tags.pop()
-			q.popped = max(q.popped, t.time)
-			q.bytes -= len(t.body)
+		if t, ok := q.popLocked(); ok {
 			q.mu.Unlock()
-			select {
-			case q.space <- struct{}{}:
-			default:
-			}
+			q.madeSpace()
 			return t, true
 		}
 		// A lossless queue that waits for a track re-checks when it may give up on it.
@@ -329,6 +334,36 @@ func (q *queue) pop(ctx context.Context) (tag, bool) {
 		if giveUp != nil {
 			giveUp.Stop()
 		}
+	}
+}
+
+// popNow returns the oldest tag if it may go now, without waiting: the writer sends what
+// is ready and flushes once before it waits.
+func (q *queue) popNow() (tag, bool) {
+	q.mu.Lock()
+	t, ok := q.popLocked()
+	q.mu.Unlock()
+	if ok {
+		q.madeSpace()
+	}
+	return t, ok
+}
+
+func (q *queue) popLocked() (tag, bool) {
+	if !q.readyLocked() {
+		return tag{}, false
+	}
+	t := q.tags.pop()
+	q.popped = max(q.popped, t.time)
+	q.bytes -= len(t.body)
+	return t, true
+}
+
+// madeSpace tells a lossless producer waiting for room that a tag went.
+func (q *queue) madeSpace() {
+	select {
+	case q.space <- struct{}{}:
+	default:
 	}
 }
 
