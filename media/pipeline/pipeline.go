@@ -146,9 +146,10 @@ type Pipeline struct {
 
 	framesOut atomic.Uint64 // access units the source delivered
 	snap      snapshotter
-	// videoClock is the time of the latest access unit, for an audio track that follows an
-	// unpaced source (file ?pace=0); nil otherwise.
-	videoClock *audio.VideoClock
+	// silence is the audio track when the video drives it (audio.SilentSource): its frames
+	// are made on the source's goroutine as the pictures come, with no goroutine or timer
+	// of their own; nil when Options.Audio runs on its own goroutine (a program's AAC).
+	silence *audio.VideoTrack
 
 	mu         sync.Mutex
 	src        media.Source
@@ -171,9 +172,12 @@ func New(opts Options) *Pipeline {
 	}
 	p := &Pipeline{opts: opts, log: opts.Logger}
 	lossless := unpaced(opts.Source)
-	if a, ok := opts.Audio.(interface{ FollowVideo(*audio.VideoClock) }); ok && lossless {
-		p.videoClock = &audio.VideoClock{}
-		a.FollowVideo(p.videoClock)
+	if a, ok := opts.Audio.(interface {
+		VideoTrack() (*audio.VideoTrack, error)
+	}); ok {
+		// A track that cannot be made (a rate AAC cannot carry) is left to RunAudio,
+		// which fails with the reason and reports it.
+		p.silence, _ = a.VideoTrack()
 	}
 	for i, u := range opts.Targets {
 		po := opts.Publish
@@ -302,6 +306,9 @@ func Add(a, b stream.Stats) stream.Stats {
 	a.GOPsDropped += b.GOPsDropped
 	a.Queued += b.Queued
 	a.QueuedBytes += b.QueuedBytes
+	a.AudioFramesIn += b.AudioFramesIn
+	a.AudioFramesSent += b.AudioFramesSent
+	a.AudioFramesDropped += b.AudioFramesDropped
 	return a
 }
 
@@ -374,9 +381,18 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					for _, w := range warn.check(au) {
 						p.status(Status{Kind: StreamWarning, Err: errors.New(w)})
 					}
+
 					p.snap.offerAccessUnit(au)
 				}
 				p.framesOut.Add(1)
+				// The silence up to this picture goes first: the picture then finds the
+				// audio of its span queued and goes out at once, with it, in one write.
+				if started && p.silence != nil {
+					p.silence.Advance(au.Time, func(f *media.AudioFrame) error {
+						p.writeAudio(ctx, f)
+						return nil
+					})
+				}
 				// Chat goes into the unit (SEI) and beside it (onTextData, after the unit:
 				// a publisher starts with a keyframe and drops data before it).
 				out, data := p.opts.Carriers.Frame(au)
@@ -384,9 +400,6 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					if err := d.WriteAccessUnit(ctx, out); err != nil {
 						return err
 					}
-				}
-				if p.videoClock != nil {
-					p.videoClock.Advance(out.Time)
 				}
 				for _, body := range data {
 					for _, d := range p.dests {
@@ -431,7 +444,7 @@ func (p *Pipeline) startOutputs(ctx context.Context) {
 			pub.Run(ctx)
 		}()
 	}
-	if p.opts.Audio != nil {
+	if p.opts.Audio != nil && p.silence == nil {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -471,11 +484,7 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 	for {
 		began := time.Now()
 		err := p.opts.Audio.RunAudio(ctx, func(f *media.AudioFrame) error {
-			for _, d := range p.dests {
-				if err := d.WriteAudio(ctx, f); err != nil {
-					p.log.Debug("audio frame not taken", "err", err)
-				}
-			}
+			p.writeAudio(ctx, f)
 			return nil
 		})
 		if ctx.Err() != nil {
@@ -494,6 +503,15 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 		case <-time.After(wait):
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// writeAudio gives an audio frame to every destination.
+func (p *Pipeline) writeAudio(ctx context.Context, f *media.AudioFrame) {
+	for _, d := range p.dests {
+		if err := d.WriteAudio(ctx, f); err != nil {
+			p.log.Debug("audio frame not taken", "err", err)
 		}
 	}
 }
