@@ -332,6 +332,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	backoff := p.opts.ReconnectMin
 	var format Status
 	warn := newPassthroughCheck()
+	var rate rateMeter
 	warnedTurn := false
 	for {
 		o, err := p.openSource()
@@ -366,6 +367,14 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					}
 					if !started {
 						started = true
+						if !o.raw {
+							// Camnode does not encode this stream: its rate is measured
+							// (rateMeter), and until then onMetaData leaves it out rather
+							// than announce CAMNODE_BITRATE, which is not the stream's.
+							for _, pub := range p.pubs {
+								pub.SetVideoDataRate(0)
+							}
+						}
 						p.startOutputs(ctx)
 					}
 				}
@@ -381,7 +390,12 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					for _, w := range warn.check(au) {
 						p.status(Status{Kind: StreamWarning, Err: errors.New(w)})
 					}
-
+					if kbps, ok := rate.add(au); ok {
+						p.log.Info("measured the video data rate of the passthrough stream", "kbps", kbps)
+						for _, pub := range p.pubs {
+							pub.SetVideoDataRate(kbps)
+						}
+					}
 					p.snap.offerAccessUnit(au)
 				}
 				p.framesOut.Add(1)

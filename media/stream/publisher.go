@@ -34,7 +34,8 @@ type Options struct {
 	// Lossless blocks the producer instead of dropping (unpaced sources: files, benchmarks).
 	Lossless bool
 	// FrameRate and BitrateKbps go into onMetaData (the SPS may not say the rate);
-	// SetVideoDataRate replaces BitrateKbps with a measured rate.
+	// SetVideoDataRate replaces BitrateKbps with a measured rate (a stream camnode passes
+	// through has no target bitrate of camnode's).
 	FrameRate   float64
 	BitrateKbps float64
 	// Audio announces the AAC track before its first frame (silence knows its
@@ -143,7 +144,7 @@ type Publisher struct {
 	videoStart atomic.Int64                // p.base, once started, for the audio producer
 	started2   atomic.Bool                 // p.started, for the audio producer
 	knownAudio atomic.Pointer[audioConfig] // the newest audio configuration, for metadata
-	videoRate  atomic.Uint64               // float64 bits of SetVideoDataRate; 0: BitrateKbps
+	videoRate  atomic.Pointer[float64]     // SetVideoDataRate's; nil: Options.BitrateKbps
 	audioIn    atomic.Uint64
 	audioSent  atomic.Uint64
 
@@ -190,11 +191,15 @@ func New(opts Options) *Publisher {
 	return p
 }
 
-// SetVideoDataRate sets the videodatarate that onMetaData announces from the next
-// (re)connect or sequence header on: the measured rate of a stream camnode passes through,
-// in place of Options.BitrateKbps. It may be called from any goroutine.
+// SetVideoDataRate sets the videodatarate that onMetaData announces instead of
+// Options.BitrateKbps: the measured rate of a stream camnode passes through, in kbit/s, or
+// 0 while it is not measured yet (onMetaData then leaves the field out rather than
+// announce a target that is not the stream's). A live connection gets an updated
+// onMetaData (@setDataFrame) with the next keyframe, so that players joining from then on
+// read it; every later (re)connect announces it from the start. It may be called from any
+// goroutine.
 func (p *Publisher) SetVideoDataRate(kbps float64) {
-	p.videoRate.Store(math.Float64bits(kbps))
+	p.videoRate.Store(&kbps)
 }
 
 // earlyAudio is a frame that came before the first keyframe: the keyframe's time decides
@@ -507,6 +512,14 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 				return readerErr(conn, err)
 			}
 		}
+		if t.kind == kindVideo && t.keyframe && sent != nil {
+			// What onMetaData says may have changed since (a measured data rate): an
+			// updated one before the keyframe reaches the players that join from here.
+			if err := writeMeta(ts, p.metadata(sent, sentAudio)); err != nil {
+				p.queue.recycle(t.body)
+				return readerErr(conn, err)
+			}
+		}
 		if sent == nil { // a data or audio tag before any video: nothing to attach it to yet
 			if t.kind == kindAudio {
 				p.queue.dropAudio()
@@ -553,8 +566,8 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 // no audio).
 func (p *Publisher) metadata(v *decoderConfig, a *audioConfig) flv.Metadata {
 	m := v.meta
-	if r := math.Float64frombits(p.videoRate.Load()); r > 0 {
-		m.VideoDataRateKbps = r
+	if r := p.videoRate.Load(); r != nil {
+		m.VideoDataRateKbps = *r
 	}
 	if a != nil {
 		m.AudioSampleRate, m.AudioChannels, m.AudioDataRateKbps = a.sampleRate, a.channels, a.rateKbps
