@@ -183,6 +183,12 @@ func New(opts Options) *Pipeline {
 		po := opts.Publish
 		po.URL = u
 		po.Lossless = po.Lossless || lossless
+		if po.Lossless && len(opts.Targets)+len(opts.Extra) > 1 && po.LosslessGrace == 0 {
+			// An unpaced source goes as fast as its destinations take it, but one dead or
+			// stalled ingest must not hold back the others: past the grace it drops whole
+			// GOPs as for a paced source. A single destination stays lossless (benchmarks).
+			po.LosslessGrace = losslessGrace
+		}
 		target := Redact(u)
 		po.OnStatus = func(s stream.Status) {
 			k := map[stream.State]Kind{stream.Connecting: DestinationConnecting, stream.Live: DestinationLive,
@@ -548,6 +554,12 @@ func videoFormat(au *media.AccessUnit, fallback float64) (Status, bool) {
 	}
 	return Status{}, false
 }
+
+// losslessGrace is how long an unpaced stream with several destinations waits for one
+// whose writer sends nothing before that one drops instead: long enough for a healthy
+// ingest to connect on a loaded machine, short enough that a dead one costs the others
+// one short pause.
+const losslessGrace = 3 * time.Second
 
 // unpaced reports a file source that sends as fast as it can (?pace=0): the publishers
 // must then hold it back instead of dropping what the network cannot take yet.

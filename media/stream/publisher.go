@@ -33,6 +33,12 @@ type Options struct {
 	SendBuffer time.Duration
 	// Lossless blocks the producer instead of dropping (unpaced sources: files, benchmarks).
 	Lossless bool
+	// LosslessGrace, when set, bounds a Lossless producer's wait for a writer that sends
+	// nothing (a dead or stalled ingest, or one still connecting): once the writer has sent
+	// nothing for that long, the queue drops whole GOPs like a paced source's until it sends
+	// again. With several destinations a dead one then holds the others back once, for
+	// LosslessGrace, and never again while it is dead. 0: wait as long as it takes.
+	LosslessGrace time.Duration
 	// FrameRate and BitrateKbps go into onMetaData (the SPS may not say the rate);
 	// SetVideoDataRate replaces BitrateKbps with a measured rate (a stream camnode passes
 	// through has no target bitrate of camnode's).
@@ -182,6 +188,7 @@ func New(opts Options) *Publisher {
 	// burst of large keyframes does not count as a slow network.
 	maxBytes := max(8<<20, int(opts.BitrateKbps*125*2*opts.SendBuffer.Seconds()))
 	p := &Publisher{opts: opts, log: opts.Logger, queue: newQueue(opts.SendBuffer, maxBytes, opts.Lossless)}
+	p.queue.grace = opts.LosslessGrace
 	if a := opts.Audio; a != nil {
 		// An announced track is silence nearly always: onMetaData gives its rate from
 		// the size of a silent frame (4 bytes mono, 6 stereo).

@@ -53,6 +53,9 @@ type queue struct {
 	maxSpan  time.Duration
 	maxBytes int
 	lossless bool // block the producer instead of dropping (unpaced files, benchmarks)
+	// grace bounds how long a lossless producer waits for a writer that has sent nothing
+	// for that long (0: no bound); past it the queue drops like a lossy one.
+	grace time.Duration
 
 	mu      sync.Mutex
 	tags    ring
@@ -72,6 +75,7 @@ type queue struct {
 	pushedAt     [2]time.Time     // when the newest tag of each track was pushed
 	floor        time.Duration    // audio before this time has no video left to go with
 	popped       time.Duration    // time of the newest tag popped
+	lastPop      time.Time        // when the writer last took a tag (with grace only)
 	audioDropped uint64
 }
 
@@ -206,17 +210,35 @@ func (q *queue) push(ctx context.Context, t tag) {
 		}
 		q.waitKey = false
 	}
+	if q.lastPop.IsZero() {
+		q.lastPop = time.Now() // the writer's grace starts with the first tag
+	}
 	for q.lossless && q.overLocked(t) && q.tags.len() > 0 {
+		var grace *time.Timer
+		var graceC <-chan time.Time
+		if q.grace > 0 {
+			left := q.grace - time.Since(q.lastPop)
+			if left <= 0 {
+				break // the writer sends nothing (a dead or stalled ingest): drop below
+			}
+			grace = time.NewTimer(left)
+			graceC = grace.C
+		}
 		q.mu.Unlock()
 		select {
 		case <-q.space:
+		case <-graceC:
 		case <-ctx.Done():
 			q.recycle(t.body)
 			return
 		}
+		if grace != nil {
+			grace.Stop()
+		}
 		q.mu.Lock()
 	}
-	for !q.lossless && q.overLocked(t) && q.tags.len() > 0 {
+	// Over the bounds still (not lossless, or its writer past the grace): the oldest GOPs go.
+	for q.overLocked(t) && q.tags.len() > 0 {
 		q.dropGOPLocked()
 	}
 	if t.kind == kindAudio && (q.waitKey || t.time < q.floor) {
@@ -356,6 +378,9 @@ func (q *queue) popLocked() (tag, bool) {
 	t := q.tags.pop()
 	q.popped = max(q.popped, t.time)
 	q.bytes -= len(t.body)
+	if q.grace > 0 {
+		q.lastPop = time.Now()
+	}
 	return t, true
 }
 
