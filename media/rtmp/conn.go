@@ -144,7 +144,7 @@ func newConn(nc net.Conn, u URL, opts Options) *Conn {
 		chunkSize:    opts.ChunkSize,
 		done:         make(chan struct{}),
 	}
-	c.bw = bufio.NewWriterSize(countingWriter{nc, &c.written}, writeBufferSize)
+	c.bw = bufio.NewWriterSize(countingWriter{socketWriter(nc), &c.written}, writeBufferSize)
 	c.cw = chunkWriter{w: c.bw, chunkSize: defaultChunkSize}
 	c.in.r = nc
 	// During Dial every answer of the server is awaited: acknowledge it at once, or the
