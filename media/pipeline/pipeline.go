@@ -473,8 +473,9 @@ func (p *Pipeline) startOutputs(ctx context.Context) {
 	}
 }
 
-// drain waits, after a source that played once, until the live publishers have sent what
-// they queued (or none is live any more, or a generous bound passes).
+// drain waits, after a source that played once, until the live publishers have sent every
+// picture (or none is live any more, or a generous bound passes). Audio past the last
+// picture may stay queued: it waits for video that will not come.
 func (p *Pipeline) drain(ctx context.Context) {
 	limit := p.opts.Publish.SendBuffer + p.opts.Publish.RTMP.WriteTimeout + 10*time.Second
 	deadline := time.Now().Add(limit)
@@ -483,7 +484,7 @@ func (p *Pipeline) drain(ctx context.Context) {
 	for time.Now().Before(deadline) {
 		pending := false
 		for _, pub := range p.pubs {
-			if st := pub.Stats(); st.Live && st.Queued > 0 {
+			if st := pub.Stats(); st.Live && st.FramesSent+st.FramesDropped < st.FramesIn {
 				pending = true
 			}
 		}
