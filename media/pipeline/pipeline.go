@@ -431,6 +431,10 @@ func (p *Pipeline) runSource(ctx context.Context) {
 			if time.Since(began) > 10*time.Second {
 				backoff = p.opts.ReconnectMin
 			}
+			// No next picture comes soon: the last one must not wait for it.
+			for _, pub := range p.pubs {
+				pub.Flush()
+			}
 		}
 		if ctx.Err() != nil {
 			return

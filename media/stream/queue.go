@@ -53,6 +53,9 @@ type queue struct {
 	maxSpan  time.Duration
 	maxBytes int
 	lossless bool // block the producer instead of dropping (unpaced files, benchmarks)
+	// pair lets a picture wait for the next one before the writer wakes (wakeLocked).
+	pair    bool
+	holding bool // a ready picture waits for the next one
 	// grace bounds how long a lossless producer waits for a writer that has sent nothing
 	// for that long (0: no bound); past it the queue drops like a lossy one.
 	grace time.Duration
@@ -259,23 +262,59 @@ func (q *queue) push(ctx context.Context, t tag) {
 	if t.kind != kindAudio {
 		q.waitKey = false
 	}
+	wasReady := q.readyLocked()
 	q.tags.insert(t)
 	q.newest[t.track()] = max(q.newest[t.track()], t.time)
 	if q.lossless && q.hasAudio {
 		q.pushedAt[t.track()] = time.Now()
 	}
 	q.bytes += len(t.body)
-	// Wake the writer only when it has something to send: audio that runs ahead of the
-	// video waits for it in the queue, and waking the writer for each such frame costs
-	// more CPU than the audio track itself.
-	ready := q.readyLocked()
+	wake := q.wakeLocked(&t, wasReady)
 	q.mu.Unlock()
-	if ready {
-		select {
-		case q.notify <- struct{}{}:
-		default:
-		}
+	if wake {
+		q.wake()
 	}
+}
+
+// wakeLocked decides whether the push of t wakes the writer. Waking a goroutine and
+// writing to the socket cost more CPU than anything else a stream does, so the writer
+// wakes only when it has something to send: not for audio that runs ahead of the video
+// (it waits in the queue for the picture it goes with), and, with pair set, once per two
+// pictures: a picture that is not a keyframe waits for the next one, and both go out with
+// their audio in one write. That costs one picture interval of latency (33 ms at 30 fps);
+// a keyframe goes at once (a stream's start, a reconnect), and Publisher.Flush sends a
+// waiting picture when no next one comes (the source ended or failed).
+func (q *queue) wakeLocked(t *tag, wasReady bool) bool {
+	switch {
+	case !q.readyLocked():
+		return false
+	case t.kind == kindVideo && !t.keyframe && q.pair && !q.holding:
+		q.holding = true // this picture waits for the next
+		return false
+	case t.kind == kindVideo:
+		q.holding = false
+		return true
+	default:
+		// Audio or data: wake for what it made ready (the other track late or gone), not
+		// for what was ready already (a picture waiting for the next).
+		return !wasReady
+	}
+}
+
+// wake makes a waiting writer look at the queue.
+func (q *queue) wake() {
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+// flush wakes the writer for a picture that waits for the next one (see wakeLocked).
+func (q *queue) flush() {
+	q.mu.Lock()
+	q.holding = false
+	q.mu.Unlock()
+	q.wake()
 }
 
 func (q *queue) overLocked(next tag) bool {
