@@ -79,7 +79,9 @@ type Options struct {
 	Extra []Destination
 
 	// Audio, when set, runs beside the video from the first keyframe on; its frames go to
-	// every destination that takes audio. It failing never stops the video.
+	// every destination that takes audio. It failing never stops the video. Silence
+	// (audio.SilentSource) is made on the source's goroutine as the pictures come
+	// (VideoTrack); any other source runs on a goroutine of its own.
 	Audio media.AudioSource
 
 	// Carriers put chat into the stream (sei, cc, amf); Overlay draws it (burn). Either
