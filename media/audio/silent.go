@@ -38,6 +38,8 @@ func frameTime(n int64, rate int) time.Duration {
 // a few at a time, up to Lead ahead of the Clock: waking for each 21 ms frame costs more
 // CPU than the rest of the track, and audio that arrives ahead waits in the publisher's
 // queue for the video it goes with, while audio that arrives late would hold the video.
+// The pipeline does not run it at all: it takes VideoTrack, which the pictures drive on
+// their own goroutine; RunAudio serves whoever has no pictures to drive it.
 type SilentSource struct {
 	// Clock is the video's clock; nil means the wall clock from the start of RunAudio.
 	Clock Clock
