@@ -566,7 +566,7 @@ func videoFormat(au *media.AccessUnit, fallback float64) (Status, bool) {
 // whose writer sends nothing before that one drops instead: long enough for a healthy
 // ingest to connect on a loaded machine, short enough that a dead one costs the others
 // one short pause.
-const losslessGrace = 3 * time.Second
+const losslessGrace = 5 * time.Second
 
 // unpaced reports a file source that sends as fast as it can (?pace=0): the publishers
 // must then hold it back instead of dropping what the network cannot take yet.
