@@ -7,7 +7,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -19,8 +21,8 @@ import (
 
 // BenchmarkPushAudio streams the clip BENCH_CLIP names into nginx-rtmp in real time with a
 // silent AAC track beside it, as the platforms want it: once with `ffmpeg -re` copying the
-// video and encoding anullsrc to AAC, once with camnode's publisher and its constant silent
-// frame (the avpush program BENCH_AVPUSH names). It reports the CPU time and peak RSS of
+// video and encoding anullsrc to AAC, once with camnode's pipeline and its silent track
+// (the avpush program BENCH_AVPUSH names). It reports the CPU time and peak RSS of
 // each process and camnode's share of ffmpeg's. Both recordings must hold every frame of
 // the clip and an AAC track, or the figures mean nothing.
 func BenchmarkPushAudio(b *testing.B) {
@@ -28,15 +30,22 @@ func BenchmarkPushAudio(b *testing.B) {
 	bin, clip := figures.MustEnv(b, "BENCH_AVPUSH"), probeClip(b, figures.MustEnv(b, "BENCH_CLIP"))
 	ingest := peers.StartNginx(b)
 
-	var ff, cn usage
+	// BENCH_AVPUSH_BEFORE, when set, names another build of avpush (e.g. from the previous
+	// commit) measured in the same run, for a before/after figure.
+	before := os.Getenv("BENCH_AVPUSH_BEFORE")
+	var ff, cn, bf usage
 	for i := 0; b.Loop(); i++ {
 		u := pushFFmpegAudio(ctx, b, ingest, clip, fmt.Sprintf("ffmpeg-aac-%d", i))
 		ff.user, ff.sys, ff.maxRSS = ff.user+u.user, ff.sys+u.sys, max(ff.maxRSS, u.maxRSS)
 		u = pushAVPush(ctx, b, ingest, bin, clip, fmt.Sprintf("camnode-aac-%d", i))
 		cn.user, cn.sys, cn.maxRSS = cn.user+u.user, cn.sys+u.sys, max(cn.maxRSS, u.maxRSS)
+		if before != "" {
+			u = pushAVPush(ctx, b, ingest, before, clip, fmt.Sprintf("before-aac-%d", i))
+			bf.user, bf.sys, bf.maxRSS = bf.user+u.user, bf.sys+u.sys, max(bf.maxRSS, u.maxRSS)
+		}
 	}
 	n := time.Duration(b.N)
-	ff.user, ff.sys, cn.user, cn.sys = ff.user/n, ff.sys/n, cn.user/n, cn.sys/n
+	ff.user, ff.sys, cn.user, cn.sys, bf.user, bf.sys = ff.user/n, ff.sys/n, cn.user/n, cn.sys/n, bf.user/n, bf.sys/n
 
 	cpuRatio := cn.cpu().Seconds() / ff.cpu().Seconds()
 	rssRatio := float64(cn.maxRSS) / float64(ff.maxRSS)
@@ -56,11 +65,17 @@ func BenchmarkPushAudio(b *testing.B) {
 	row := func(name string, u usage) string {
 		return fmt.Sprintf("  %-28s %7.3f s %7.3f s %8.3f s %9.1f MB\n", name, u.user.Seconds(), u.sys.Seconds(), u.cpu().Seconds(), float64(u.maxRSS)/1e6)
 	}
+	beforeRows := ""
+	if before != "" {
+		beforeRows = row("before: "+filepath.Base(before), bf) +
+			fmt.Sprintf("  before/ffmpeg                CPU %.2fx, RSS %.2fx\n", bf.cpu().Seconds()/ff.cpu().Seconds(), float64(bf.maxRSS)/float64(ff.maxRSS))
+	}
 	figures.Report(b, fmt.Sprintf("Push in real time with silent AAC audio: %s (%dx%d, %d frames) into nginx-rtmp; %d run(s), every frame and an aac track recorded\n",
 		clip.path, clip.width, clip.height, clip.frames, b.N)+
 		fmt.Sprintf("  %-28s %9s %9s %10s %12s\n", "", "CPU user", "CPU sys", "CPU total", "max RSS")+
-		row("ffmpeg -re -c:v copy + AAC", ff)+row("camnode publisher + silence", cn)+
-		fmt.Sprintf("  camnode/ffmpeg               CPU %.2fx (%s), RSS %.2fx (%s)\n", cpuRatio, verdict(cpuRatio), rssRatio, verdict(rssRatio)))
+		row("ffmpeg -re -c:v copy + AAC", ff)+row("camnode pipeline + silence", cn)+
+		fmt.Sprintf("  camnode/ffmpeg               CPU %.2fx (%s), RSS %.2fx (%s)\n", cpuRatio, verdict(cpuRatio), rssRatio, verdict(rssRatio))+
+		beforeRows)
 }
 
 // pushFFmpegAudio runs the reference: ffmpeg reading the raw clip in real time (-re, at the
@@ -82,7 +97,7 @@ func pushFFmpegAudio(ctx context.Context, b *testing.B, ingest *peers.Nginx, cli
 	return rusage(cmd.ProcessState)
 }
 
-// pushAVPush runs camnode's publisher with silence (bench/push/avpush) until it played the
+// pushAVPush runs camnode's pipeline with silence (bench/push/avpush) until it played the
 // clip once and sent every frame.
 func pushAVPush(ctx context.Context, b *testing.B, ingest *peers.Nginx, bin string, clip clipInfo, stream string) usage {
 	b.Helper()

@@ -38,6 +38,8 @@ func frameTime(n int64, rate int) time.Duration {
 // a few at a time, up to Lead ahead of the Clock: waking for each 21 ms frame costs more
 // CPU than the rest of the track, and audio that arrives ahead waits in the publisher's
 // queue for the video it goes with, while audio that arrives late would hold the video.
+// The pipeline does not run it at all: it takes VideoTrack, which the pictures drive on
+// their own goroutine; RunAudio serves whoever has no pictures to drive it.
 type SilentSource struct {
 	// Clock is the video's clock; nil means the wall clock from the start of RunAudio.
 	Clock Clock
@@ -105,10 +107,48 @@ func (s *SilentSource) RunAudio(ctx context.Context, deliver func(*media.AudioFr
 	}
 }
 
-// FollowVideo makes the silence follow the clock of video that is not paced in real time
-// (a file played as fast as the ingest takes it): frames are due as the video reaches
-// their time, not as the wall clock does, or the audio would hold such a stream back to
-// real time. Call it before RunAudio.
-func (s *SilentSource) FollowVideo(c *VideoClock) {
-	s.Clock, s.Lead = c, -1
+// VideoTrack returns the silence as a track that the video drives: the video's producer
+// calls Advance with each picture's time, on its own goroutine, and the frames due are
+// delivered there. The track has no goroutine and no timer of its own: waking a goroutine
+// for the silence ten times a second cost the push more CPU than everything else it does
+// (bench/push: the wake-ups, not the frames). It follows the video whatever its pace: a
+// camera in real time, a file played as fast as the ingest takes it, a source that stalls
+// and is reopened with its time continued. Each call makes a new track, starting at the
+// first Advance.
+func (s *SilentSource) VideoTrack() (*VideoTrack, error) {
+	cfg, err := s.Config()
+	if err != nil {
+		return nil, err
+	}
+	return &VideoTrack{frame: media.AudioFrame{Data: silentFrame(cfg.Channels), Config: cfg}}, nil
+}
+
+// VideoTrack is AAC silence made as the video advances (SilentSource.VideoTrack). Frame n
+// is stamped anchor + n*1024/rate, where anchor is the time of the first Advance: exact
+// from the sample count however long it runs, like SilentSource's frames.
+type VideoTrack struct {
+	frame   media.AudioFrame
+	anchor  time.Duration
+	next    int64 // the frame to deliver next
+	started bool
+}
+
+// Advance delivers the frames due by video time t: each one that starts at or before t,
+// and the one after it, so that the last frame delivered reaches t: the publisher then
+// interleaves the picture at t at once instead of waiting for the next picture's audio.
+// The audio is thus at most one frame (21 ms at 48 kHz) ahead of the video. The first
+// call anchors frame 0 at t. It returns deliver's first error.
+func (v *VideoTrack) Advance(t time.Duration, deliver func(*media.AudioFrame) error) error {
+	if !v.started {
+		v.started, v.anchor = true, t
+	}
+	rate := v.frame.Config.SampleRate
+	for v.next == 0 || v.anchor+frameTime(v.next-1, rate) < t {
+		v.frame.Time = v.anchor + frameTime(v.next, rate)
+		v.next++
+		if err := deliver(&v.frame); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package audio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -118,6 +119,52 @@ func TestSilentPacedByTheWallClock(t *testing.T) {
 				t.Fatalf("lead %v: frame %d (%v) delivered at %v", lead, i, f.Time, at[i])
 			}
 		}
+	}
+}
+
+// The video drives VideoTrack: frame n is at anchor + n*1024/rate from the first picture's
+// time, whatever the pictures' pace (steady, a burst, a stall of seconds), and after each
+// picture the audio reaches its time by less than one frame, with no frame skipped.
+func TestVideoTrackFollowsThePictures(t *testing.T) {
+	track, err := Silent(48000, 2).VideoTrack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const anchor = 700 * time.Millisecond // the first keyframe's time on the video's clock
+	var pictures []time.Duration
+	for i := range 90 { // 3 s at 30 fps
+		pictures = append(pictures, anchor+time.Duration(i)*time.Second/30)
+	}
+	pictures = append(pictures, anchor+8*time.Second, anchor+8*time.Second+time.Millisecond) // a 5 s stall
+	var frames []media.AudioFrame
+	for _, pt := range pictures {
+		err := track.Advance(pt, func(f *media.AudioFrame) error {
+			frames = append(frames, *f)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := frames[len(frames)-1].Time
+		if last < pt || last >= pt+frameTime(1, 48000) {
+			t.Fatalf("after the picture at %v the audio reaches %v, want [%v, %v)", pt, last, pt, pt+frameTime(1, 48000))
+		}
+	}
+	for i, f := range frames {
+		if want := anchor + frameTime(int64(i), 48000); f.Time != want {
+			t.Fatalf("frame %d at %v, want %v", i, f.Time, want)
+		}
+		if string(f.Data) != string(silentStereo) || f.Config.SampleRate != 48000 || f.Config.Channels != 2 {
+			t.Fatalf("frame %d: % x %+v", i, f.Data, f.Config)
+		}
+	}
+	// deliver's error ends Advance; the frame it refused is not offered again.
+	refuse := errors.New("refused")
+	if err := track.Advance(anchor+9*time.Second, func(*media.AudioFrame) error { return refuse }); err != refuse {
+		t.Fatalf("Advance = %v, want deliver's error", err)
+	}
+	if _, err := Silent(8001, 1).VideoTrack(); err == nil {
+		t.Fatal("VideoTrack of 8001 Hz made")
 	}
 }
 

@@ -125,6 +125,20 @@ func TestAppendMetadata(t *testing.T) {
 	if !bytes.Equal(b[i+1:i+5], []byte{0, 0, 0, 6}) {
 		t.Errorf("ECMA array count bytes % x, want 00 00 00 06", b[i+1:i+5])
 	}
+
+	// A rate not measured yet is left out, not announced as 0, and the count says so.
+	m.VideoDataRateKbps = 0
+	b = AppendMetadata(nil, m)
+	if got, err = DecodeAMFValues(b); err != nil {
+		t.Fatal(err)
+	}
+	want[2] = AMFMap{{"width", 1280.0}, {"height", 720.0}, {"framerate", 29.97}, {"videocodecid", 7.0}, {"encoder", "camnode"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("without a rate: got  %#v\nwant %#v", got, want)
+	}
+	if i := bytes.IndexByte(b, AMFECMAArray); !bytes.Equal(b[i+1:i+5], []byte{0, 0, 0, 5}) {
+		t.Errorf("without a rate: ECMA array count bytes % x, want 00 00 00 05", b[i+1:i+5])
+	}
 }
 
 func FuzzDecodeAMF(f *testing.F) {

@@ -5,7 +5,7 @@ type Metadata struct {
 	Width, Height int
 	FrameRate     float64
 	// VideoDataRateKbps is the video bitrate: the encoder's target, or the measured rate of
-	// a stream camnode passes through.
+	// a stream camnode passes through; 0 (not measured yet) leaves the field out.
 	VideoDataRateKbps float64
 	Encoder           string
 	// AudioSampleRate is non-zero when the stream has an AAC track; then the audio fields
@@ -19,9 +19,9 @@ type Metadata struct {
 // the first video tag:
 //
 //	string "@setDataFrame"  string "onMetaData"
-//	ECMA array(6, or 11 with audio) {
+//	ECMA array(6, or 11 with audio; one less without a data rate) {
 //	    width: number, height: number, framerate: number,
-//	    videocodecid: number 7 (AVC), videodatarate: number (kbit/s),
+//	    videocodecid: number 7 (AVC), [videodatarate: number (kbit/s),]
 //	    [audiocodecid: number 10 (AAC), audiosamplerate: number (Hz),
 //	     audiosamplesize: number 16, stereo: boolean, audiodatarate: number (kbit/s),]
 //	    encoder: string }  00 00 09
@@ -31,6 +31,9 @@ func AppendMetadata(dst []byte, m Metadata) []byte {
 	n := 6
 	if m.AudioSampleRate > 0 {
 		n += 5
+	}
+	if m.VideoDataRateKbps == 0 {
+		n--
 	}
 	dst = AppendAMFString(dst, "@setDataFrame")
 	dst = AppendAMFString(dst, "onMetaData")
@@ -43,8 +46,10 @@ func AppendMetadata(dst []byte, m Metadata) []byte {
 	dst = AppendAMFNumber(dst, m.FrameRate)
 	dst = AppendAMFKey(dst, "videocodecid")
 	dst = AppendAMFNumber(dst, CodecAVC)
-	dst = AppendAMFKey(dst, "videodatarate")
-	dst = AppendAMFNumber(dst, m.VideoDataRateKbps)
+	if m.VideoDataRateKbps != 0 {
+		dst = AppendAMFKey(dst, "videodatarate")
+		dst = AppendAMFNumber(dst, m.VideoDataRateKbps)
+	}
 	if m.AudioSampleRate > 0 {
 		dst = AppendAMFKey(dst, "audiocodecid")
 		dst = AppendAMFNumber(dst, CodecAAC)

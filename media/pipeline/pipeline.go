@@ -79,7 +79,9 @@ type Options struct {
 	Extra []Destination
 
 	// Audio, when set, runs beside the video from the first keyframe on; its frames go to
-	// every destination that takes audio. It failing never stops the video.
+	// every destination that takes audio. It failing never stops the video. Silence
+	// (audio.SilentSource) is made on the source's goroutine as the pictures come
+	// (VideoTrack); any other source runs on a goroutine of its own.
 	Audio media.AudioSource
 
 	// Carriers put chat into the stream (sei, cc, amf); Overlay draws it (burn). Either
@@ -146,9 +148,10 @@ type Pipeline struct {
 
 	framesOut atomic.Uint64 // access units the source delivered
 	snap      snapshotter
-	// videoClock is the time of the latest access unit, for an audio track that follows an
-	// unpaced source (file ?pace=0); nil otherwise.
-	videoClock *audio.VideoClock
+	// silence is the audio track when the video drives it (audio.SilentSource): its frames
+	// are made on the source's goroutine as the pictures come, with no goroutine or timer
+	// of their own; nil when Options.Audio runs on its own goroutine (a program's AAC).
+	silence *audio.VideoTrack
 
 	mu         sync.Mutex
 	src        media.Source
@@ -171,14 +174,23 @@ func New(opts Options) *Pipeline {
 	}
 	p := &Pipeline{opts: opts, log: opts.Logger}
 	lossless := unpaced(opts.Source)
-	if a, ok := opts.Audio.(interface{ FollowVideo(*audio.VideoClock) }); ok && lossless {
-		p.videoClock = &audio.VideoClock{}
-		a.FollowVideo(p.videoClock)
+	if a, ok := opts.Audio.(interface {
+		VideoTrack() (*audio.VideoTrack, error)
+	}); ok {
+		// A track that cannot be made (a rate AAC cannot carry) is left to RunAudio,
+		// which fails with the reason and reports it.
+		p.silence, _ = a.VideoTrack()
 	}
 	for i, u := range opts.Targets {
 		po := opts.Publish
 		po.URL = u
 		po.Lossless = po.Lossless || lossless
+		if po.Lossless && len(opts.Targets)+len(opts.Extra) > 1 && po.LosslessGrace == 0 {
+			// An unpaced source goes as fast as its destinations take it, but one dead or
+			// stalled ingest must not hold back the others: past the grace it drops whole
+			// GOPs as for a paced source. A single destination stays lossless (benchmarks).
+			po.LosslessGrace = losslessGrace
+		}
 		target := Redact(u)
 		po.OnStatus = func(s stream.Status) {
 			k := map[stream.State]Kind{stream.Connecting: DestinationConnecting, stream.Live: DestinationLive,
@@ -302,6 +314,9 @@ func Add(a, b stream.Stats) stream.Stats {
 	a.GOPsDropped += b.GOPsDropped
 	a.Queued += b.Queued
 	a.QueuedBytes += b.QueuedBytes
+	a.AudioFramesIn += b.AudioFramesIn
+	a.AudioFramesSent += b.AudioFramesSent
+	a.AudioFramesDropped += b.AudioFramesDropped
 	return a
 }
 
@@ -325,6 +340,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	backoff := p.opts.ReconnectMin
 	var format Status
 	warn := newPassthroughCheck()
+	var rate rateMeter
 	warnedTurn := false
 	for {
 		o, err := p.openSource()
@@ -359,6 +375,14 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					}
 					if !started {
 						started = true
+						if !o.raw {
+							// Camnode does not encode this stream: its rate is measured
+							// (rateMeter), and until then onMetaData leaves it out rather
+							// than announce CAMNODE_BITRATE, which is not the stream's.
+							for _, pub := range p.pubs {
+								pub.SetVideoDataRate(0)
+							}
+						}
 						p.startOutputs(ctx)
 					}
 				}
@@ -374,9 +398,23 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					for _, w := range warn.check(au) {
 						p.status(Status{Kind: StreamWarning, Err: errors.New(w)})
 					}
+					if kbps, ok := rate.add(au); ok {
+						p.log.Info("measured the video data rate of the passthrough stream", "kbps", kbps)
+						for _, pub := range p.pubs {
+							pub.SetVideoDataRate(kbps)
+						}
+					}
 					p.snap.offerAccessUnit(au)
 				}
 				p.framesOut.Add(1)
+				// The silence up to this picture goes first: the picture then finds the
+				// audio of its span queued and goes out at once, with it, in one write.
+				if started && p.silence != nil {
+					p.silence.Advance(au.Time, func(f *media.AudioFrame) error {
+						p.writeAudio(ctx, f)
+						return nil
+					})
+				}
 				// Chat goes into the unit (SEI) and beside it (onTextData, after the unit:
 				// a publisher starts with a keyframe and drops data before it).
 				out, data := p.opts.Carriers.Frame(au)
@@ -384,9 +422,6 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					if err := d.WriteAccessUnit(ctx, out); err != nil {
 						return err
 					}
-				}
-				if p.videoClock != nil {
-					p.videoClock.Advance(out.Time)
 				}
 				for _, body := range data {
 					for _, d := range p.dests {
@@ -397,6 +432,10 @@ func (p *Pipeline) runSource(ctx context.Context) {
 			})
 			if time.Since(began) > 10*time.Second {
 				backoff = p.opts.ReconnectMin
+			}
+			// No next picture comes soon: the last one must not wait for it.
+			for _, pub := range p.pubs {
+				pub.Flush()
 			}
 		}
 		if ctx.Err() != nil {
@@ -431,7 +470,7 @@ func (p *Pipeline) startOutputs(ctx context.Context) {
 			pub.Run(ctx)
 		}()
 	}
-	if p.opts.Audio != nil {
+	if p.opts.Audio != nil && p.silence == nil {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -440,8 +479,9 @@ func (p *Pipeline) startOutputs(ctx context.Context) {
 	}
 }
 
-// drain waits, after a source that played once, until the live publishers have sent what
-// they queued (or none is live any more, or a generous bound passes).
+// drain waits, after a source that played once, until the live publishers have sent every
+// picture (or none is live any more, or a generous bound passes). Audio past the last
+// picture may stay queued: it waits for video that will not come.
 func (p *Pipeline) drain(ctx context.Context) {
 	limit := p.opts.Publish.SendBuffer + p.opts.Publish.RTMP.WriteTimeout + 10*time.Second
 	deadline := time.Now().Add(limit)
@@ -450,7 +490,7 @@ func (p *Pipeline) drain(ctx context.Context) {
 	for time.Now().Before(deadline) {
 		pending := false
 		for _, pub := range p.pubs {
-			if st := pub.Stats(); st.Live && st.Queued > 0 {
+			if st := pub.Stats(); st.Live && st.FramesSent+st.FramesDropped < st.FramesIn {
 				pending = true
 			}
 		}
@@ -471,11 +511,7 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 	for {
 		began := time.Now()
 		err := p.opts.Audio.RunAudio(ctx, func(f *media.AudioFrame) error {
-			for _, d := range p.dests {
-				if err := d.WriteAudio(ctx, f); err != nil {
-					p.log.Debug("audio frame not taken", "err", err)
-				}
-			}
+			p.writeAudio(ctx, f)
 			return nil
 		})
 		if ctx.Err() != nil {
@@ -498,6 +534,15 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 	}
 }
 
+// writeAudio gives an audio frame to every destination.
+func (p *Pipeline) writeAudio(ctx context.Context, f *media.AudioFrame) {
+	for _, d := range p.dests {
+		if err := d.WriteAudio(ctx, f); err != nil {
+			p.log.Debug("audio frame not taken", "err", err)
+		}
+	}
+}
+
 // videoFormat reads the size and frame rate from the SPS of a keyframe; the frame rate is
 // the stream's own when its VUI states one, else fallback.
 func videoFormat(au *media.AccessUnit, fallback float64) (Status, bool) {
@@ -516,6 +561,12 @@ func videoFormat(au *media.AccessUnit, fallback float64) (Status, bool) {
 	}
 	return Status{}, false
 }
+
+// losslessGrace is how long an unpaced stream with several destinations waits for one
+// whose writer sends nothing before that one drops instead: long enough for a healthy
+// ingest to connect on a loaded machine, short enough that a dead one costs the others
+// one short pause.
+const losslessGrace = 5 * time.Second
 
 // unpaced reports a file source that sends as fast as it can (?pace=0): the publishers
 // must then hold it back instead of dropping what the network cannot take yet.

@@ -38,7 +38,7 @@ type Options struct {
 const (
 	defaultTimeout  = 10 * time.Second
 	defaultOutChunk = 4096
-	writeBufferSize = 32 << 10
+	writeBufferSize = 64 << 10
 	readBufferSize  = 4 << 10
 	closeTimeout    = time.Second
 	userControlPing = 6
@@ -144,7 +144,7 @@ func newConn(nc net.Conn, u URL, opts Options) *Conn {
 		chunkSize:    opts.ChunkSize,
 		done:         make(chan struct{}),
 	}
-	c.bw = bufio.NewWriterSize(countingWriter{nc, &c.written}, writeBufferSize)
+	c.bw = bufio.NewWriterSize(countingWriter{socketWriter(nc), &c.written}, writeBufferSize)
 	c.cw = chunkWriter{w: c.bw, chunkSize: defaultChunkSize}
 	c.in.r = nc
 	// During Dial every answer of the server is awaited: acknowledge it at once, or the
@@ -517,7 +517,7 @@ func (c *Conn) writeCommand(msid uint32, payload []byte) error {
 // flv.AppendVideoTag) at timestamp ms. It fails at once when the connection already failed
 // (see Err) and after WriteTimeout when the peer stops reading.
 func (c *Conn) WriteVideo(timestamp uint32, body []byte) error {
-	return c.writeMedia(csidVideo, typeVideo, timestamp, body)
+	return c.writeMedia(Video, timestamp, body, true)
 }
 
 // csidAudio is the chunk stream of audio messages (ffmpeg's choice too), apart from video so
@@ -527,18 +527,60 @@ const csidAudio = 4
 // WriteAudio sends one audio message: an FLV audio tag body (flv.AppendAudioSequenceHeader,
 // flv.AppendAudioTag) at timestamp ms, failing like WriteVideo.
 func (c *Conn) WriteAudio(timestamp uint32, body []byte) error {
-	return c.writeMedia(csidAudio, typeAudio, timestamp, body)
+	return c.writeMedia(Audio, timestamp, body, true)
 }
 
 // WriteData sends one AMF0 data message, such as flv.AppendMetadata's output, at timestamp
 // ms.
 func (c *Conn) WriteData(timestamp uint32, body []byte) error {
-	return c.writeMedia(csidData, typeDataAMF0, timestamp, body)
+	return c.writeMedia(Data, timestamp, body, true)
 }
 
-func (c *Conn) writeMedia(csid uint32, typeID byte, timestamp uint32, body []byte) error {
+// MediaKind is the kind of a media message that Send writes.
+type MediaKind uint8
+
+const (
+	Video MediaKind = iota // an FLV video tag body, as for WriteVideo
+	Audio                  // an FLV audio tag body, as for WriteAudio
+	Data                   // an AMF0 data message, as for WriteData
+)
+
+// mediaKinds maps a MediaKind to its chunk stream, message type id and name.
+var mediaKinds = [...]struct {
+	csid   uint32
+	typeID byte
+	name   string
+}{Video: {csidVideo, typeVideo, "video"}, Audio: {csidAudio, typeAudio, "audio"}, Data: {csidData, typeDataAMF0, "data"}}
+
+// Send writes one media message like WriteVideo, WriteAudio or WriteData, but into the
+// connection's buffer: it reaches the socket when the buffer fills or at Flush. A writer
+// that has several messages ready (a picture and the audio of its span) sends them with
+// one system call and wakes the server once, instead of once per message.
+func (c *Conn) Send(kind MediaKind, timestamp uint32, body []byte) error {
+	return c.writeMedia(kind, timestamp, body, false)
+}
+
+// Flush sends what Send left in the buffer, failing like WriteVideo.
+func (c *Conn) Flush() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.writable(); err != nil || c.bw.Buffered() == 0 {
+		return err
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	if c.closing.Load() {
+		return ErrClosed
+	}
+	if err := c.bw.Flush(); err != nil {
+		c.writeErr = fmt.Errorf("rtmp: %s: flush: %w", c.url.Redacted(), err)
+		return c.writeErr
+	}
+	return nil
+}
+
+// writable is the error that any write must return now: after Close, after a failed
+// write, or after the reader saw the connection fail. c.mu is held.
+func (c *Conn) writable() error {
 	if c.closing.Load() {
 		return ErrClosed
 	}
@@ -548,18 +590,27 @@ func (c *Conn) writeMedia(csid uint32, typeID byte, timestamp uint32, body []byt
 	if p := c.asyncErr.Load(); p != nil {
 		return *p
 	}
+	return nil
+}
+
+func (c *Conn) writeMedia(kind MediaKind, timestamp uint32, body []byte, flush bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	if c.closing.Load() {
 		// Close may have shortened the deadline just before the line above extended it.
 		return ErrClosed
 	}
-	err := c.cw.writeMessage(csid, typeID, c.streamID, timestamp, body)
-	if err == nil {
+	k := mediaKinds[kind]
+	err := c.cw.writeMessage(k.csid, k.typeID, c.streamID, timestamp, body)
+	if err == nil && flush {
 		err = c.bw.Flush()
 	}
 	if err != nil {
-		kind := map[byte]string{typeVideo: "video", typeAudio: "audio", typeDataAMF0: "data"}[typeID]
-		c.writeErr = fmt.Errorf("rtmp: %s: write %s message (%d bytes) at %d ms: %w", c.url.Redacted(), kind, len(body), timestamp, err)
+		c.writeErr = fmt.Errorf("rtmp: %s: write %s message (%d bytes) at %d ms: %w", c.url.Redacted(), k.name, len(body), timestamp, err)
 		return c.writeErr
 	}
 	return nil

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -164,5 +165,65 @@ func TestQueueSteadyStateAllocsWithAudio(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per frame", allocs)
+	}
+}
+
+// The writer wakes once per two pictures and their audio: a picture that is not a keyframe
+// waits for the next one, audio that runs ahead never wakes it, a keyframe wakes it at once,
+// audio that makes a tag ready by itself (the video late) does, and flush sends a picture
+// that waits.
+func TestQueueWakesTheWriterPerTwoPictures(t *testing.T) {
+	q := newQueue(time.Hour, 1<<30, false)
+	q.pair = true
+	q.expectAudio()
+	woken := func() bool {
+		select {
+		case <-q.notify:
+			return true
+		default:
+			return false
+		}
+	}
+	const frame = time.Second / 30
+	video := func(i int, key bool) {
+		q.push(context.Background(), tag{kind: kindVideo, keyframe: key, time: time.Duration(i) * frame, body: append(q.buffer(), byte(i))})
+	}
+	next := 0                              // the next audio frame, 1024 samples at 48 kHz
+	audioUntil := func(at time.Duration) { // up to at and one frame past it, as audio.VideoTrack
+		for next == 0 || time.Duration(next-1)*1024*time.Second/48000 < at {
+			q.push(context.Background(), tag{kind: kindAudio, time: time.Duration(next) * 1024 * time.Second / 48000,
+				body: append(q.audioBuffer(), 0xaf, 0x01)})
+			next++
+		}
+	}
+	var wakes []int
+	for i := 0; i < 10; i++ {
+		audioUntil(time.Duration(i) * frame)
+		if woken() {
+			t.Fatalf("the audio up to picture %d woke the writer", i)
+		}
+		video(i, i == 0 || i == 7)
+		if woken() {
+			wakes = append(wakes, i)
+			popReady(q)
+		}
+	}
+	if want := []int{0, 2, 4, 6, 7, 9}; fmt.Sprint(wakes) != fmt.Sprint(want) {
+		t.Fatalf("the writer woke at pictures %v, want %v", wakes, want)
+	}
+	audioUntil(10 * frame)
+	video(10, false) // waits for a next picture that does not come
+	if woken() {
+		t.Fatal("picture 10 woke the writer")
+	}
+	q.flush()
+	if !woken() || len(popReady(q)) == 0 {
+		t.Fatal("flush did not wake the writer for the picture that waits")
+	}
+	// The video stops; the audio runs holdback past it: it wakes the writer by itself.
+	popReady(q)
+	audioUntil(10*frame + holdback)
+	if !woken() {
+		t.Fatal("audio alone, holdback past the last picture, did not wake the writer")
 	}
 }

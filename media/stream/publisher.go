@@ -33,8 +33,15 @@ type Options struct {
 	SendBuffer time.Duration
 	// Lossless blocks the producer instead of dropping (unpaced sources: files, benchmarks).
 	Lossless bool
+	// LosslessGrace, when set, bounds a Lossless producer's wait for a writer that sends
+	// nothing (a dead or stalled ingest, or one still connecting): once the writer has sent
+	// nothing for that long, the queue drops whole GOPs like a paced source's until it sends
+	// again. With several destinations a dead one then holds the others back once, for
+	// LosslessGrace, and never again while it is dead. 0: wait as long as it takes.
+	LosslessGrace time.Duration
 	// FrameRate and BitrateKbps go into onMetaData (the SPS may not say the rate);
-	// SetVideoDataRate replaces BitrateKbps with a measured rate.
+	// SetVideoDataRate replaces BitrateKbps with a measured rate (a stream camnode passes
+	// through has no target bitrate of camnode's).
 	FrameRate   float64
 	BitrateKbps float64
 	// Audio announces the AAC track before its first frame (silence knows its
@@ -143,7 +150,7 @@ type Publisher struct {
 	videoStart atomic.Int64                // p.base, once started, for the audio producer
 	started2   atomic.Bool                 // p.started, for the audio producer
 	knownAudio atomic.Pointer[audioConfig] // the newest audio configuration, for metadata
-	videoRate  atomic.Uint64               // float64 bits of SetVideoDataRate; 0: BitrateKbps
+	videoRate  atomic.Pointer[float64]     // SetVideoDataRate's; nil: Options.BitrateKbps
 	audioIn    atomic.Uint64
 	audioSent  atomic.Uint64
 
@@ -181,6 +188,8 @@ func New(opts Options) *Publisher {
 	// burst of large keyframes does not count as a slow network.
 	maxBytes := max(8<<20, int(opts.BitrateKbps*125*2*opts.SendBuffer.Seconds()))
 	p := &Publisher{opts: opts, log: opts.Logger, queue: newQueue(opts.SendBuffer, maxBytes, opts.Lossless)}
+	p.queue.grace = opts.LosslessGrace
+	p.queue.pair = true
 	if a := opts.Audio; a != nil {
 		// An announced track is silence nearly always: onMetaData gives its rate from
 		// the size of a silent frame (4 bytes mono, 6 stereo).
@@ -190,11 +199,22 @@ func New(opts Options) *Publisher {
 	return p
 }
 
-// SetVideoDataRate sets the videodatarate that onMetaData announces from the next
-// (re)connect or sequence header on: the measured rate of a stream camnode passes through,
-// in place of Options.BitrateKbps. It may be called from any goroutine.
+// SetVideoDataRate sets the videodatarate that onMetaData announces instead of
+// Options.BitrateKbps: the measured rate of a stream camnode passes through, in kbit/s, or
+// 0 while it is not measured yet (onMetaData then leaves the field out rather than
+// announce a target that is not the stream's). A live connection gets an updated
+// onMetaData (@setDataFrame) with the next keyframe, so that players joining from then on
+// read it; every later (re)connect announces it from the start. It may be called from any
+// goroutine.
 func (p *Publisher) SetVideoDataRate(kbps float64) {
-	p.videoRate.Store(math.Float64bits(kbps))
+	p.videoRate.Store(&kbps)
+}
+
+// Flush has the writer send what waits in the queue now: a picture waits for the next one
+// so that the two share one write, and the producer calls Flush when no next one will
+// come soon (its source ended or failed). It may be called from any goroutine.
+func (p *Publisher) Flush() {
+	p.queue.flush()
 }
 
 // earlyAudio is a frame that came before the first keyframe: the keyframe's time decides
@@ -462,7 +482,15 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 	}
 	reported := false
 	for {
-		t, ok := p.queue.pop(popCtx)
+		// Send what is ready, then flush once and wait: a picture and the audio of its
+		// span reach the ingest in one write.
+		t, ok := p.queue.popNow()
+		if !ok {
+			if err := conn.Flush(); err != nil {
+				return readerErr(conn, err)
+			}
+			t, ok = p.queue.pop(popCtx)
+		}
 		if !ok {
 			if ctx.Err() != nil {
 				return nil
@@ -499,6 +527,14 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 				return readerErr(conn, err)
 			}
 		}
+		if t.kind == kindVideo && t.keyframe && sent != nil {
+			// What onMetaData says may have changed since (a measured data rate): an
+			// updated one before the keyframe reaches the players that join from here.
+			if err := writeMeta(ts, p.metadata(sent, sentAudio)); err != nil {
+				p.queue.recycle(t.body)
+				return readerErr(conn, err)
+			}
+		}
 		if sent == nil { // a data or audio tag before any video: nothing to attach it to yet
 			if t.kind == kindAudio {
 				p.queue.dropAudio()
@@ -516,14 +552,7 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 				return readerErr(conn, err)
 			}
 		}
-		switch t.kind {
-		case kindVideo:
-			err = conn.WriteVideo(ts, t.body)
-		case kindAudio:
-			err = conn.WriteAudio(ts, t.body)
-		default:
-			err = conn.WriteData(ts, t.body)
-		}
+		err = conn.Send(mediaKinds[t.kind], ts, t.body)
 		p.queue.recycle(t.body)
 		if err != nil {
 			return readerErr(conn, err)
@@ -552,8 +581,8 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 // no audio).
 func (p *Publisher) metadata(v *decoderConfig, a *audioConfig) flv.Metadata {
 	m := v.meta
-	if r := math.Float64frombits(p.videoRate.Load()); r > 0 {
-		m.VideoDataRateKbps = r
+	if r := p.videoRate.Load(); r != nil {
+		m.VideoDataRateKbps = *r
 	}
 	if a != nil {
 		m.AudioSampleRate, m.AudioChannels, m.AudioDataRateKbps = a.sampleRate, a.channels, a.rateKbps

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/camnode/camnode/media/rtmp"
 )
 
 // tagKind says which RTMP message a queued tag becomes.
@@ -14,6 +16,9 @@ const (
 	kindData                 // AMF0 data message body (onTextData), on the video's clock
 	kindAudio                // FLV audio tag body (raw AAC)
 )
+
+// mediaKinds is the RTMP message each kind of tag goes out as.
+var mediaKinds = [...]rtmp.MediaKind{kindVideo: rtmp.Video, kindData: rtmp.Data, kindAudio: rtmp.Audio}
 
 // holdback is how far (in stream time) one track may run ahead in the queue while the
 // other has nothing to interleave with it, before the writer sends it anyway: audio and
@@ -48,6 +53,12 @@ type queue struct {
 	maxSpan  time.Duration
 	maxBytes int
 	lossless bool // block the producer instead of dropping (unpaced files, benchmarks)
+	// pair lets a picture wait for the next one before the writer wakes (wakeLocked).
+	pair    bool
+	holding bool // a ready picture waits for the next one
+	// grace bounds how long a lossless producer waits for a writer that has sent nothing
+	// for that long (0: no bound); past it the queue drops like a lossy one.
+	grace time.Duration
 
 	mu      sync.Mutex
 	tags    ring
@@ -67,6 +78,7 @@ type queue struct {
 	pushedAt     [2]time.Time     // when the newest tag of each track was pushed
 	floor        time.Duration    // audio before this time has no video left to go with
 	popped       time.Duration    // time of the newest tag popped
+	lastPop      time.Time        // when the writer last took a tag (with grace only)
 	audioDropped uint64
 }
 
@@ -201,17 +213,35 @@ func (q *queue) push(ctx context.Context, t tag) {
 		}
 		q.waitKey = false
 	}
+	if q.lastPop.IsZero() {
+		q.lastPop = time.Now() // the writer's grace starts with the first tag
+	}
 	for q.lossless && q.overLocked(t) && q.tags.len() > 0 {
+		var grace *time.Timer
+		var graceC <-chan time.Time
+		if q.grace > 0 {
+			left := q.grace - time.Since(q.lastPop)
+			if left <= 0 {
+				break // the writer sends nothing (a dead or stalled ingest): drop below
+			}
+			grace = time.NewTimer(left)
+			graceC = grace.C
+		}
 		q.mu.Unlock()
 		select {
 		case <-q.space:
+		case <-graceC:
 		case <-ctx.Done():
 			q.recycle(t.body)
 			return
 		}
+		if grace != nil {
+			grace.Stop()
+		}
 		q.mu.Lock()
 	}
-	for !q.lossless && q.overLocked(t) && q.tags.len() > 0 {
+	// Over the bounds still (not lossless, or its writer past the grace): the oldest GOPs go.
+	for q.overLocked(t) && q.tags.len() > 0 {
 		q.dropGOPLocked()
 	}
 	if t.kind == kindAudio && (q.waitKey || t.time < q.floor) {
@@ -232,17 +262,59 @@ func (q *queue) push(ctx context.Context, t tag) {
 	if t.kind != kindAudio {
 		q.waitKey = false
 	}
+	wasReady := q.readyLocked()
 	q.tags.insert(t)
 	q.newest[t.track()] = max(q.newest[t.track()], t.time)
 	if q.lossless && q.hasAudio {
 		q.pushedAt[t.track()] = time.Now()
 	}
 	q.bytes += len(t.body)
+	wake := q.wakeLocked(&t, wasReady)
 	q.mu.Unlock()
+	if wake {
+		q.wake()
+	}
+}
+
+// wakeLocked decides whether the push of t wakes the writer. Waking a goroutine and
+// writing to the socket cost more CPU than anything else a stream does, so the writer
+// wakes only when it has something to send: not for audio that runs ahead of the video
+// (it waits in the queue for the picture it goes with), and, with pair set, once per two
+// pictures: a picture that is not a keyframe waits for the next one, and both go out with
+// their audio in one write. That costs one picture interval of latency (33 ms at 30 fps);
+// a keyframe goes at once (a stream's start, a reconnect), and Publisher.Flush sends a
+// waiting picture when no next one comes (the source ended or failed).
+func (q *queue) wakeLocked(t *tag, wasReady bool) bool {
+	switch {
+	case !q.readyLocked():
+		return false
+	case t.kind == kindVideo && !t.keyframe && q.pair && !q.holding:
+		q.holding = true // this picture waits for the next
+		return false
+	case t.kind == kindVideo:
+		q.holding = false
+		return true
+	default:
+		// Audio or data: wake for what it made ready (the other track late or gone), not
+		// for what was ready already (a picture waiting for the next).
+		return !wasReady
+	}
+}
+
+// wake makes a waiting writer look at the queue.
+func (q *queue) wake() {
 	select {
 	case q.notify <- struct{}{}:
 	default:
 	}
+}
+
+// flush wakes the writer for a picture that waits for the next one (see wakeLocked).
+func (q *queue) flush() {
+	q.mu.Lock()
+	q.holding = false
+	q.mu.Unlock()
+	q.wake()
 }
 
 func (q *queue) overLocked(next tag) bool {
@@ -301,15 +373,9 @@ const losslessGiveUp = 10 * time.Second
 func (q *queue) pop(ctx context.Context) (tag, bool) {
 	for {
 		q.mu.Lock()
-		if q.readyLocked() {
-			t := q.tags.pop()
-			q.popped = max(q.popped, t.time)
-			q.bytes -= len(t.body)
+		if t, ok := q.popLocked(); ok {
 			q.mu.Unlock()
-			select {
-			case q.space <- struct{}{}:
-			default:
-			}
+			q.madeSpace()
 			return t, true
 		}
 		// A lossless queue that waits for a track re-checks when it may give up on it.
@@ -329,6 +395,39 @@ func (q *queue) pop(ctx context.Context) (tag, bool) {
 		if giveUp != nil {
 			giveUp.Stop()
 		}
+	}
+}
+
+// popNow returns the oldest tag if it may go now, without waiting: the writer sends what
+// is ready and flushes once before it waits.
+func (q *queue) popNow() (tag, bool) {
+	q.mu.Lock()
+	t, ok := q.popLocked()
+	q.mu.Unlock()
+	if ok {
+		q.madeSpace()
+	}
+	return t, ok
+}
+
+func (q *queue) popLocked() (tag, bool) {
+	if !q.readyLocked() {
+		return tag{}, false
+	}
+	t := q.tags.pop()
+	q.popped = max(q.popped, t.time)
+	q.bytes -= len(t.body)
+	if q.grace > 0 {
+		q.lastPop = time.Now()
+	}
+	return t, true
+}
+
+// madeSpace tells a lossless producer waiting for room that a tag went.
+func (q *queue) madeSpace() {
+	select {
+	case q.space <- struct{}{}:
+	default:
 	}
 }
 

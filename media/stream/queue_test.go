@@ -121,6 +121,48 @@ func TestQueueLosslessBlocks(t *testing.T) {
 	}
 }
 
+// With a grace, a lossless queue whose writer sends nothing (a dead ingest) stops holding
+// the producer back after the grace and drops whole GOPs instead; a writer that sends,
+// however slowly, keeps it lossless.
+func TestQueueLosslessGraceForADeadWriter(t *testing.T) {
+	q := newQueue(2*time.Second, 1<<30, true) // two GOPs of 1 s
+	q.grace = 200 * time.Millisecond
+	done := make(chan struct{})
+	go func() {
+		for g := 0; g < 10; g++ {
+			pushGOP(q, g*30, 30)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the producer is held back by a writer that sends nothing")
+	}
+	dropped, gops, _, _ := q.stats()
+	tags := popAll(q)
+	if gops == 0 || dropped == 0 || len(tags) == 0 || !tags[0].keyframe {
+		t.Fatalf("dropped %d frames in %d GOPs, %d left (first a keyframe: %v); want whole GOPs dropped", dropped, gops, len(tags), len(tags) > 0 && tags[0].keyframe)
+	}
+
+	q = newQueue(100*time.Millisecond, 1<<30, true)
+	q.grace = 200 * time.Millisecond
+	go func() {
+		for got := 0; got < 300; {
+			if _, ok := q.pop(context.Background()); ok {
+				got++
+			}
+			time.Sleep(time.Millisecond) // slower than the producer, well within the grace
+		}
+	}()
+	for g := 0; g < 10; g++ {
+		pushGOP(q, g*30, 30)
+	}
+	if dropped, _, _, _ := q.stats(); dropped != 0 {
+		t.Fatalf("a writer that sends: %d frames dropped", dropped)
+	}
+}
+
 // The steady state allocates nothing: buffers and the ring are reused.
 func TestQueueSteadyStateAllocs(t *testing.T) {
 	q := newQueue(time.Second, 1<<30, false)

@@ -1,7 +1,8 @@
-// Command avpush is camnode's publisher with the default silent audio track, alone: it
-// plays an H.264 clip once in real time (file source), puts AAC silence beside it on the
-// same clock, publishes both to one RTMP URL and exits 0 once every frame went out.
-// bench/run.sh measures it against ffmpeg -re with anullsrc AAC (bench/push).
+// Command avpush is camnode's media pipeline with the default silent audio track, alone
+// (no MQTT, no node): it plays an H.264 clip once in real time (file source), puts AAC
+// silence beside it as camnode does, publishes both to one RTMP URL and exits 0 once every
+// frame went out. bench/run.sh measures it against ffmpeg -re with anullsrc AAC
+// (bench/push).
 //
 //	avpush CLIP.h264 rtmp://host/app/stream
 //
@@ -10,18 +11,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"sync"
+	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/audio"
-	"github.com/camnode/camnode/media/source/file"
+	"github.com/camnode/camnode/media/pipeline"
+	"github.com/camnode/camnode/media/source"
 	"github.com/camnode/camnode/media/stream"
 )
 
@@ -39,58 +38,56 @@ func main() {
 func run(clip, url string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	video, err := file.Open(clip, file.Options{Once: true})
+	clip, err := filepath.Abs(clip)
 	if err != nil {
 		return err
 	}
-	epoch := time.Now() // the file source's time zero: it starts now
-	silence := audio.Silent(48000, 1)
-	silence.Clock = audio.WallClock(epoch)
-	cfg, err := silence.Config()
-	if err != nil {
-		return err
-	}
-	opts := stream.Options{URL: url, FrameRate: 30, BitrateKbps: 8000, Audio: cfg}
-	if os.Getenv("AVPUSH_AUDIO") == "none" {
-		opts.Audio = nil
-	}
-	p := stream.New(opts)
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); p.Run(runCtx) }()
-	go func() {
-		defer wg.Done()
-		if os.Getenv("AVPUSH_AUDIO") == "none" {
-			return
+	// As the node makes them for CAMNODE_AUDIO=silent (the default).
+	var track media.AudioSource
+	var announced *media.AudioConfig
+	if os.Getenv("AVPUSH_AUDIO") != "none" {
+		silence := audio.Silent(48000, 1)
+		if announced, err = silence.Config(); err != nil {
+			return err
 		}
-		silence.RunAudio(runCtx, func(f *media.AudioFrame) error { return p.WriteAudio(runCtx, f) })
-	}()
-	err = video.Run(runCtx, func(au *media.AccessUnit) error { return p.WriteAccessUnit(runCtx, au) })
-	if err != nil && !errors.Is(err, io.EOF) {
-		cancel()
-		wg.Wait()
-		return err
+		track = silence
 	}
-	// Played once: wait until the writer sent every frame.
-	in := p.Stats().FramesIn
-	for st := p.Stats(); st.FramesSent+st.FramesDropped < in; st = p.Stats() {
-		select {
-		case <-ctx.Done():
-			cancel()
-			wg.Wait()
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	ended := make(chan pipeline.Status, 1)
+	p := pipeline.New(pipeline.Options{
+		Source:  "file://" + clip + "?loop=0",
+		Capture: source.Options{FPS: 30},
+		Targets: []string{url},
+		Publish: stream.Options{FrameRate: 30, BitrateKbps: 8000, Audio: announced},
+		Audio:   track,
+		OnStatus: func(s pipeline.Status) {
+			switch s.Kind {
+			case pipeline.SourceEnded, pipeline.SourceFailed:
+				select {
+				case ended <- s:
+				default:
+				}
+			}
+		},
+	})
+	p.Start(ctx)
+	var end pipeline.Status
+	select {
+	case end = <-ended:
+	case <-ctx.Done():
 	}
-	cancel()
-	wg.Wait()
+	p.Stop()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if end.Kind != pipeline.SourceEnded {
+		return fmt.Errorf("source: %v", end.Err)
+	}
+	// SourceEnded comes once the publisher sent what it queued.
 	st := p.Stats()
-	fmt.Printf("video %d sent %d dropped; audio %d sent %d dropped\n", st.FramesSent, st.FramesDropped, st.AudioFramesSent, st.AudioFramesDropped)
-	if st.FramesDropped != 0 {
-		return fmt.Errorf("%d video frames dropped", st.FramesDropped)
+	fmt.Printf("video %d of %d sent, %d dropped; audio %d sent %d dropped\n", st.Total.FramesSent, st.Frames,
+		st.Total.FramesDropped, st.Total.AudioFramesSent, st.Total.AudioFramesDropped)
+	if st.Total.FramesDropped != 0 || st.Total.FramesSent != st.Frames {
+		return fmt.Errorf("%d of %d video frames sent, %d dropped", st.Total.FramesSent, st.Frames, st.Total.FramesDropped)
 	}
 	return nil
 }

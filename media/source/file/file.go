@@ -128,7 +128,7 @@ func (p *player) playOnce(ctx context.Context) (frames int, err error) {
 		return nil
 	}
 	if p.buf == nil {
-		p.buf = make([]byte, 64<<10)
+		p.buf = make([]byte, 1<<20)
 	}
 	for {
 		n, rerr := r.Read(p.buf)
