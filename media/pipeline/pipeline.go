@@ -428,6 +428,14 @@ func (p *Pipeline) runSource(ctx context.Context) {
 						d.WriteData(ctx, out.Time, body)
 					}
 				}
+				// A picture waits in the publisher's queue for the next one (they share a
+				// write); one that carries chat goes at once: chat latency is what a
+				// viewer sees of it.
+				if out != au || len(data) > 0 {
+					for _, pub := range p.pubs {
+						pub.Flush()
+					}
+				}
 				return nil
 			})
 			if time.Since(began) > 10*time.Second {

@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/camnode/camnode/internal/peers"
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/media/flv"
+	"github.com/camnode/camnode/media/stream"
+)
+
+// stepped delivers its units one at a time, each when the test sends on step.
+type stepped struct {
+	units []media.AccessUnit
+	step  chan struct{}
+}
+
+func (s *stepped) Run(ctx context.Context, deliver func(*media.AccessUnit) error) error {
+	for i := range s.units {
+		select {
+		case <-s.step:
+		case <-ctx.Done():
+			return nil
+		}
+		au := s.units[i]
+		if err := deliver(&au); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// recordedVideo is the timestamps (ms) of the video tags in nginx's recording so far.
+func recordedVideo(ng *peers.Nginx, name string) []uint32 {
+	recs := ng.Recordings(name)
+	if len(recs) == 0 {
+		return nil
+	}
+	b, _ := os.ReadFile(recs[len(recs)-1])
+	r := flv.NewReader(bytes.NewReader(b))
+	var ts []uint32
+	for {
+		tag, err := r.Next()
+		if err != nil {
+			return ts
+		}
+		if tag.Type == flv.TagVideo && len(tag.Body) > 1 && tag.Body[1] == 1 {
+			ts = append(ts, tag.Timestamp)
+		}
+	}
+}
+
+// A picture waits in the publisher's queue for the next one, so that two share a write;
+// a picture that carries chat goes at once: it reaches the ingest before the source
+// gives the next one. The source here gives a picture only when the previous one with
+// chat has been recorded by nginx, so a held picture would stall the test.
+func TestPictureWithChatIsNotHeld(t *testing.T) {
+	ng := peers.StartNginx(t)
+	units := clipUnits(t)[:12]
+	src := &stepped{units: units, step: make(chan struct{})}
+	carriers := danmaku.NewCarriers(danmaku.CarrierOptions{SEI: true, FrameRate: 30})
+	p := New(Options{
+		Capture: sourceFPS(30), Targets: []string{ng.URL("chat")}, Carriers: carriers,
+		Publish:    stream.Options{FrameRate: 30},
+		OpenSource: func() (media.Source, error) { return src, nil },
+	})
+	p.Start(context.Background())
+	defer p.Stop()
+	recorded := func(i int) bool {
+		want := uint32(units[i].Time / time.Millisecond)
+		for _, ts := range recordedVideo(ng, "chat") {
+			if ts >= want {
+				return true
+			}
+		}
+		return false
+	}
+	src.step <- struct{}{} // the keyframe goes at once
+	waitFor(t, "the keyframe in the recording", func() bool { return recorded(0) })
+	for i := 1; i < len(units); i++ {
+		if i%3 == 0 {
+			if err := carriers.Push(&danmaku.ChatMessage{Text: fmt.Sprintf("hello %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		src.step <- struct{}{}
+		if i%3 == 0 {
+			// No next picture comes until this one, which carries chat, is at the ingest.
+			waitFor(t, fmt.Sprintf("picture %d with chat in the recording", i), func() bool { return recorded(i) })
+		}
+	}
+}
