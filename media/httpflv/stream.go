@@ -76,6 +76,9 @@ type stream struct {
 	dropped  uint64
 	joined   uint64
 	audioSet bool // audio came since the last End: the FLV header says so
+	// dataRate is onMetaData's videodatarate once SetVideoDataRate was called (nil:
+	// opts.BitrateKbps, the encoder's target).
+	dataRate *float64
 }
 
 func (s *stream) init(opts Options, log *slog.Logger) { s.opts, s.log = opts, log }
@@ -214,9 +217,26 @@ func (s *stream) trackConfig(au *media.AccessUnit) (*videoConfig, error) {
 	cfg := &videoConfig{ParameterSets: next, meta: flv.Metadata{Width: next.Info.Width, Height: next.Info.Height,
 		FrameRate: rate, VideoDataRateKbps: s.opts.BitrateKbps, Encoder: "camnode"}}
 	s.mu.Lock()
+	if s.dataRate != nil {
+		cfg.meta.VideoDataRateKbps = *s.dataRate
+	}
 	s.video = cfg
 	s.mu.Unlock()
 	return cfg, nil
+}
+
+// SetVideoDataRate sets onMetaData's videodatarate in kbit/s, as stream.Publisher's does:
+// 0 leaves it out (a stream camnode passes through, not measured yet). Browsers watching
+// get the new onMetaData with the next picture, those that join later at their start.
+func (s *stream) SetVideoDataRate(kbps float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dataRate = &kbps
+	if s.video != nil && s.video.meta.VideoDataRateKbps != kbps {
+		cfg := *s.video
+		cfg.meta.VideoDataRateKbps = kbps
+		s.video = &cfg
+	}
 }
 
 // offer queues p for every browser; one that falls ClientQueue behind is dropped, so a

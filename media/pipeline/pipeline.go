@@ -379,9 +379,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 							// Camnode does not encode this stream: its rate is measured
 							// (rateMeter), and until then onMetaData leaves it out rather
 							// than announce CAMNODE_BITRATE, which is not the stream's.
-							for _, pub := range p.pubs {
-								pub.SetVideoDataRate(0)
-							}
+							p.setVideoDataRate(0)
 						}
 						p.startOutputs(ctx)
 					}
@@ -400,9 +398,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					}
 					if kbps, ok := rate.add(au); ok {
 						p.log.Info("measured the video data rate of the passthrough stream", "kbps", kbps)
-						for _, pub := range p.pubs {
-							pub.SetVideoDataRate(kbps)
-						}
+						p.setVideoDataRate(kbps)
 					}
 					p.snap.offerAccessUnit(au)
 				}
@@ -464,6 +460,16 @@ func (p *Pipeline) runSource(ctx context.Context) {
 		case <-time.After(wait):
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// setVideoDataRate gives every destination that announces onMetaData (the publishers, the
+// local player) the video data rate to announce; 0 leaves it out.
+func (p *Pipeline) setVideoDataRate(kbps float64) {
+	for _, d := range p.dests {
+		if r, ok := d.(interface{ SetVideoDataRate(float64) }); ok {
+			r.SetVideoDataRate(kbps)
 		}
 	}
 }

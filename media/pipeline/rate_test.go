@@ -13,6 +13,7 @@ import (
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/audio"
+	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/stream"
 )
 
@@ -73,11 +74,21 @@ func TestPassthroughAnnouncesItsMeasuredRate(t *testing.T) {
 	fileKbps := float64(st.Size()) * 8 / 1000 / 10
 	silence := audio.Silent(48000, 1)
 	announced, _ := silence.Config()
+	// The local player announces the same rate as the RTMP destinations.
+	player, err := httpflv.Listen(httpflv.Options{Addr: "127.0.0.1:0", FrameRate: 30, BitrateKbps: 2500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- player.Run(ctx) }()
+	defer func() { cancel(); <-served }()
+	playerURL := player.URL() + "live.flv"
 	var sts statuses
 	p := New(Options{
 		Source: "file://" + clip, Capture: sourceFPS(30), Targets: []string{ng.URL("rate")},
 		Publish: stream.Options{FrameRate: 30, BitrateKbps: 2500, Audio: announced, ReconnectMin: 100 * time.Millisecond},
-		Audio:   silence, OnStatus: sts.add,
+		Audio:   silence, OnStatus: sts.add, Extra: []Destination{player},
 	})
 	p.Start(context.Background())
 	defer p.Stop()
@@ -103,6 +114,9 @@ func TestPassthroughAnnouncesItsMeasuredRate(t *testing.T) {
 		return kbps
 	}
 	measured("after the measurement")
+	if kbps := liveVideoRate(t, playerURL); kbps < 0.8*fileKbps || kbps > 1.2*fileKbps {
+		t.Fatalf("a browser of the local player reads videodatarate %.1f kb/s, want the file's %.1f within 20%%", kbps, fileKbps)
+	}
 
 	ng.Stop()
 	ng.Start(t)
