@@ -6,11 +6,16 @@
 package x264
 
 /*
-#cgo LDFLAGS: -ldl
+#cgo LDFLAGS: -ldl -lpthread
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 // The parts of x264.h (X264_BUILD 164) camnode touches, declared here so that building
 // needs no libx264-dev. Only leading fields are declared: camnode allocates the real
@@ -108,15 +113,108 @@ static int cn_default_preset(void *p, const char *preset, const char *tune) { re
 static int cn_apply_profile(void *p, const char *profile) { return cn.param_apply_profile(p, profile); }
 static int cn_parse(void *p, const char *name, const char *value) { return cn.param_parse(p, name, value); }
 static void *cn_open(void *p) { return cn.encoder_open(p); }
-static int cn_encode(void *h, cn_nal **nals, int *n, void *in, void *out) { return cn.encoder_encode(h, nals, n, in, out); }
 static void cn_close(void *h) { cn.encoder_close(h); }
 static void cn_picture_init(void *pic) { cn.picture_init(pic); }
+
+// cn_worker is the thread that calls x264_encoder_encode. A cgo call that lasts a
+// frame's encoding (milliseconds) holds its P in the syscall state: the Go runtime's
+// monitor then polls every 20 us, retakes the P and hands it to another thread, one or
+// more wake-ups per frame that cost more CPU than the wiring of the whole frame path. The
+// worker encodes instead while the goroutine waits on the done pipe in the netpoller,
+// holding no P. One job at a time: Encode submits, then waits for the byte.
+typedef struct {
+	pthread_t       thread;
+	pthread_mutex_t mu;
+	pthread_cond_t  cond;
+	int             job;     // cn_job_*, under mu
+	void           *h;       // x264_t
+	void           *in, *out;
+	cn_nal         *nals;    // the results of the last job, read after its byte
+	int             n;
+	int             size;
+	int             done;    // write end of the done pipe: one byte per finished job
+} cn_worker;
+
+enum { cn_job_none, cn_job_encode, cn_job_stop };
+
+static void *cn_work(void *arg) {
+	cn_worker *w = arg;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (w->job == cn_job_none)
+			pthread_cond_wait(&w->cond, &w->mu);
+		int job = w->job;
+		w->job = cn_job_none;
+		pthread_mutex_unlock(&w->mu);
+		if (job == cn_job_stop)
+			return NULL;
+		w->size = cn.encoder_encode(w->h, &w->nals, &w->n, w->in, w->out);
+		char b = 1;
+		while (write(w->done, &b, 1) < 0 && errno == EINTR) {
+		}
+	}
+}
+
+// cn_worker_start starts a worker for encoder h; *done is the read end of its done pipe
+// (non-blocking, for the netpoller). NULL and errno when a resource is lacking.
+static cn_worker *cn_worker_start(void *h, void *in, void *out, int *done) {
+	int fds[2];
+	if (pipe(fds) != 0)
+		return NULL;
+	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+	cn_worker *w = calloc(1, sizeof *w);
+	if (!w) {
+		close(fds[0]);
+		close(fds[1]);
+		errno = ENOMEM;
+		return NULL;
+	}
+	w->h = h;
+	w->in = in;
+	w->out = out;
+	w->done = fds[1];
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	int rc = pthread_create(&w->thread, NULL, cn_work, w);
+	if (rc != 0) {
+		close(fds[0]);
+		close(fds[1]);
+		free(w);
+		errno = rc;
+		return NULL;
+	}
+	*done = fds[0];
+	return w;
+}
+
+static void cn_worker_post(cn_worker *w, int job) {
+	pthread_mutex_lock(&w->mu);
+	w->job = job;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void cn_worker_submit(cn_worker *w) { cn_worker_post(w, cn_job_encode); }
+
+// cn_worker_stop ends the worker (idle: its last job's byte was read) and frees it; the
+// read end of the done pipe is the caller's to close.
+static void cn_worker_stop(cn_worker *w) {
+	cn_worker_post(w, cn_job_stop);
+	pthread_join(w->thread, NULL);
+	close(w->done);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
 */
 import "C"
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -192,6 +290,11 @@ type Encoder struct {
 	times [512]time.Duration
 	au    media.AccessUnit
 	buf   []byte // the NAL units of the current access unit, reused
+	// worker calls libx264 on a thread of its own; done has a byte for each frame it
+	// finished.
+	worker *C.cn_worker
+	done   *os.File
+	byte1  [1]byte
 }
 
 var _ encoder.Encoder = (*Encoder)(nil)
@@ -266,6 +369,14 @@ func New(opts encoder.Options) (*Encoder, error) {
 	pics := C.calloc(2, C.cn_picture_size)
 	e.picIn = (*C.cn_picture)(pics)
 	e.picOut = (*C.cn_picture)(unsafe.Add(pics, C.cn_picture_size))
+	var done C.int
+	w, err := C.cn_worker_start(h, unsafe.Pointer(e.picIn), unsafe.Pointer(e.picOut), &done)
+	if w == nil {
+		C.cn_close(h)
+		C.free(pics)
+		return nil, fmt.Errorf("x264: start the encoding thread: %w", err)
+	}
+	e.worker, e.done = w, os.NewFile(uintptr(done), "x264 done")
 	return e, nil
 }
 
@@ -306,9 +417,12 @@ func (e *Encoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.Ac
 	e.times[e.pts%int64(len(e.times))] = f.Time
 	e.pts++
 
-	var nals *C.cn_nal
-	var n C.int
-	size := C.cn_encode(e.h, &nals, &n, unsafe.Pointer(pic), unsafe.Pointer(e.picOut))
+	C.cn_worker_submit(e.worker)
+	if _, err := io.ReadFull(e.done, e.byte1[:]); err != nil {
+		// The pipe is the encoder's own: this cannot happen while it is open.
+		return fmt.Errorf("x264: waiting for frame %d: %w", e.pts-1, err)
+	}
+	nals, n, size := e.worker.nals, e.worker.n, e.worker.size
 	for i := range nplanes {
 		pic.img.plane[i] = nil
 	}
@@ -351,6 +465,9 @@ func (e *Encoder) accessUnit(nals []C.cn_nal, out *C.cn_picture) *media.AccessUn
 // Close frees the encoder. It is safe to call more than once.
 func (e *Encoder) Close() error {
 	if e.h != nil {
+		C.cn_worker_stop(e.worker)
+		e.done.Close()
+		e.worker, e.done = nil, nil
 		C.cn_close(e.h)
 		e.h = nil
 		C.free(unsafe.Pointer(e.picIn))
