@@ -66,10 +66,11 @@ func TestPackedToI420(t *testing.T) {
 	if got := PackedToI420(buf, uyvy, 4, 3, 10, true); !bytes.Equal(got, want) || &got[0] != &buf[:1][0] {
 		t.Errorf("UYVY -> I420\n got %v\nwant %v (in the given buffer)", got, want)
 	}
-	// The word-at-a-time path against the plain one: widths with and without a tail,
-	// odd and even heights, padded rows, random bytes (averages that round up).
+	// The word-at-a-time path (16 pixels a step) against the plain one: widths with and
+	// without a tail of any length, odd and even heights, padded rows, random bytes
+	// (averages that round up).
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, w := range []int{2, 6, 8, 10, 16, 22, 64, 1280} {
+	for _, w := range []int{2, 6, 8, 10, 14, 16, 18, 22, 30, 32, 34, 46, 64, 1278, 1280} {
 		for _, h := range []int{1, 2, 3, 7, 8} {
 			for _, pad := range []int{0, 6} {
 				bpl := 2*w + pad
