@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -429,4 +430,41 @@ func videoRange(full []byte, span float64) []byte {
 		out[i] = byte(math.Round(16 + float64(v)*span/255))
 	}
 	return out
+}
+
+// TestVideoRangeWords: the word-at-a-time full-to-video range mapping gives what the
+// tables say for every sample value, in word and tail positions alike, and leaves the
+// bytes past each row's width alone.
+func TestVideoRangeWords(t *testing.T) {
+	for _, c := range []struct {
+		span uint64
+		lut  *[256]byte
+	}{{lumaSpan, &videoLuma}, {chromaSpan, &videoChroma}} {
+		for i := range 256 {
+			if want := byte(16 + (i*int(c.span)+127)/255); c.lut[i] != want {
+				t.Fatalf("span %d: table maps %d to %d, want %d", c.span, i, c.lut[i], want)
+			}
+		}
+		for _, w := range []int{256, 259, 5} {
+			stride := w + 3
+			h := (256 + w - 1) / w
+			p := make([]byte, stride*h)
+			for i := range p {
+				p[i] = byte(i%stride*7 + i/stride) // every value, at word and tail places
+				if i%stride >= w {
+					p[i] = 0xee
+				}
+			}
+			want := slices.Clone(p)
+			for i := range want {
+				if i%stride < w {
+					want[i] = c.lut[want[i]]
+				}
+			}
+			mapPlane(p, stride, w, h, c.span, c.lut)
+			if !bytes.Equal(p, want) {
+				t.Errorf("span %d width %d: mapped plane differs from the table's", c.span, w)
+			}
+		}
+	}
 }
