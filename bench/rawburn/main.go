@@ -29,6 +29,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -53,12 +54,24 @@ func main() {
 	together := flag.Bool("together", true, "run both sides at the same time (false: camnode's, then ffmpeg's)")
 	side := flag.String("side", "", "internal: camnode (run camnode's side in this process)")
 	prof := flag.String("cpuprofile", "", "write camnode's side's CPU profile here")
+	memProf := flag.String("memprofile", "", "write camnode's side's allocation profile here")
 	flag.Parse()
 	const w, h, fps = 1280, 720, 30
 	gen := fmt.Sprintf("ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=%dx%d:rate=%d -t %d -f rawvideo -pix_fmt yuv420p -",
 		w, h, fps, int(dur.Seconds()))
 	if *side == "camnode" {
+		if *memProf != "" {
+			runtime.MemProfileRate = 4096
+		}
 		camnodeSide(gen, w, h, fps, *preset, *bitrate, *font, *prof)
+		if *memProf != "" {
+			f, err := os.Create(*memProf)
+			if err != nil {
+				fail("%v", err)
+			}
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
 		return
 	}
 
@@ -69,7 +82,7 @@ func main() {
 	var cn, ff result
 	runCN := func() {
 		cn = runChild(exec.Command(self, "-side", "camnode", "-for", dur.String(), "-preset", *preset,
-			"-bitrate", fmt.Sprint(*bitrate), "-font", *font, "-cpuprofile", *prof))
+			"-bitrate", fmt.Sprint(*bitrate), "-font", *font, "-cpuprofile", *prof, "-memprofile", *memProf))
 	}
 	runFF := func() { ff = ffmpegSide(gen, w, h, fps, *preset, *bitrate, *font) }
 	if *together {
