@@ -2,6 +2,7 @@ package picture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -184,17 +185,36 @@ var videoLuma, videoChroma = func() (l, c [256]byte) {
 
 // toVideoRange maps the I420 picture fr from full to video range, in place.
 func toVideoRange(fr *media.Frame) {
-	mapPlane(fr.Planes[0], fr.Strides[0], fr.Width, fr.Height, &videoLuma)
+	mapPlane(fr.Planes[0], fr.Strides[0], fr.Width, fr.Height, lumaSpan, &videoLuma)
 	cw, ch := (fr.Width+1)/2, (fr.Height+1)/2
-	mapPlane(fr.Planes[1], fr.Strides[1], cw, ch, &videoChroma)
-	mapPlane(fr.Planes[2], fr.Strides[2], cw, ch, &videoChroma)
+	mapPlane(fr.Planes[1], fr.Strides[1], cw, ch, chromaSpan, &videoChroma)
+	mapPlane(fr.Planes[2], fr.Strides[2], cw, ch, chromaSpan, &videoChroma)
 }
 
-func mapPlane(p []byte, stride, w, h int, lut *[256]byte) {
+// The spans of video range: 16 + 219 for luma, 16 + 224 for chroma.
+const lumaSpan, chromaSpan = 219, 224
+
+// mapPlane maps the w x h samples of a plane with rows of stride bytes to 16 +
+// (v*span+127)/255, as lut does: eight samples a step as one little-endian word, each
+// half of its bytes spread to 16-bit lanes, where v*span+127 (at most 57247) fits. x/255
+// rounded down is (x + x>>8 + 1) >> 8 for such x (TestVideoRangeWords checks every v).
+// A row's last w%8 samples go through lut.
+func mapPlane(p []byte, stride, w, h int, span uint64, lut *[256]byte) {
+	const lanes = 0x00ff00ff00ff00ff
+	const one, half = 0x0001000100010001, 0x007f007f007f007f
 	for y := range h {
 		row := p[y*stride : y*stride+w]
-		for i, v := range row {
-			row[i] = lut[v]
+		words := row[:w/8*8]
+		for len(words) >= 8 {
+			x := binary.LittleEndian.Uint64(words)
+			e, o := x&lanes*span+half, x>>8&lanes*span+half
+			e = (e + e>>8&lanes + one) >> 8 & lanes
+			o = (o + o>>8&lanes + one) >> 8 & lanes
+			binary.LittleEndian.PutUint64(words, e|o<<8+0x1010101010101010)
+			words = words[8:]
+		}
+		for i := w / 8 * 8; i < w; i++ {
+			row[i] = lut[row[i]]
 		}
 	}
 }

@@ -7,9 +7,9 @@ import "encoding/binary"
 // even. The chroma of two rows is averaged (rounding up) into one; an odd last row
 // stands alone.
 //
-// The inner loop takes 8 pixels (16 bytes) of each row at a time as two little-endian
+// The inner loop takes 16 pixels (32 bytes) of each row at a time as four little-endian
 // uint64 words and averages the two rows' bytes in the word (SWAR); a tail of fewer than
-// 8 pixels goes pair by pair.
+// 16 pixels goes pair by pair.
 func PackedToI420(dst, src []byte, w, h, bpl int, uyvy bool) []byte {
 	dst = grow(dst, I420Size(w, h))
 	cw, ch := (w+1)/2, (h+1)/2
@@ -20,7 +20,7 @@ func PackedToI420(dst, src []byte, w, h, bpl int, uyvy bool) []byte {
 		yo, uo, vo = 1, 0, 2
 		ys, cs = 8, 0
 	}
-	wide := w / 8 * 8
+	wide := w / 16 * 16
 	for cy := 0; cy < ch; cy++ {
 		r0 := src[2*cy*bpl : 2*cy*bpl+2*w]
 		r1 := r0
@@ -33,22 +33,29 @@ func PackedToI420(dst, src []byte, w, h, bpl int, uyvy bool) []byte {
 		u, v := up[cy*cw:cy*cw+cw], vp[cy*cw:cy*cw+cw]
 		// Reslicing as the loop goes lets the compiler drop the bounds checks.
 		s0, s1, d0, d1, du, dv := r0[:2*wide], r1[:2*wide], y0[:wide], y1[:wide], u[:wide/2], v[:wide/2]
-		for len(s0) >= 16 && len(s1) >= 16 && len(d0) >= 8 && len(d1) >= 8 && len(du) >= 4 && len(dv) >= 4 {
-			a0 := binary.LittleEndian.Uint64(s0)
+		for len(s0) >= 32 && len(s1) >= 32 && len(d0) >= 16 && len(d1) >= 16 && len(du) >= 8 && len(dv) >= 8 {
+			a0 := binary.LittleEndian.Uint64(s0[0:8])
 			a1 := binary.LittleEndian.Uint64(s0[8:16])
-			b0 := binary.LittleEndian.Uint64(s1)
+			a2 := binary.LittleEndian.Uint64(s0[16:24])
+			a3 := binary.LittleEndian.Uint64(s0[24:32])
+			b0 := binary.LittleEndian.Uint64(s1[0:8])
 			b1 := binary.LittleEndian.Uint64(s1[8:16])
-			binary.LittleEndian.PutUint64(d0, lumaOf(a0, ys)|lumaOf(a1, ys)<<32)
-			binary.LittleEndian.PutUint64(d1, lumaOf(b0, ys)|lumaOf(b1, ys)<<32)
+			b2 := binary.LittleEndian.Uint64(s1[16:24])
+			b3 := binary.LittleEndian.Uint64(s1[24:32])
+			binary.LittleEndian.PutUint64(d0[0:8], lumaOf(a0, ys)|lumaOf(a1, ys)<<32)
+			binary.LittleEndian.PutUint64(d0[8:16], lumaOf(a2, ys)|lumaOf(a3, ys)<<32)
+			binary.LittleEndian.PutUint64(d1[0:8], lumaOf(b0, ys)|lumaOf(b1, ys)<<32)
+			binary.LittleEndian.PutUint64(d1[8:16], lumaOf(b2, ys)|lumaOf(b3, ys)<<32)
 			// Per byte, (a|b) - ((a^b)>>1) is (a+b+1)>>1 without carries between bytes.
-			m0 := a0 | b0 - (a0^b0)&0xfefefefefefefefe>>1
-			m1 := a1 | b1 - (a1^b1)&0xfefefefefefefefe>>1
-			// The chroma bytes of a word (YUYV: 1 and 5 are Cb, 3 and 7 Cr).
-			c0, c1 := m0>>cs, m1>>cs
-			binary.LittleEndian.PutUint32(du, uint32(c0&0xff|c0>>24&0xff00|c1<<16&0xff0000|c1>>8&0xff000000))
-			c0, c1 = c0>>16, c1>>16
-			binary.LittleEndian.PutUint32(dv, uint32(c0&0xff|c0>>24&0xff00|c1<<16&0xff0000|c1>>8&0xff000000))
-			s0, s1, d0, d1, du, dv = s0[16:], s1[16:], d0[8:], d1[8:], du[4:], dv[4:]
+			// The chroma bytes of a word (YUYV: 1 and 5 are Cb, 3 and 7 Cr) then go
+			// to their planes, four pixel pairs a word of each row.
+			c0 := (a0 | b0 - (a0^b0)&0xfefefefefefefefe>>1) >> cs
+			c1 := (a1 | b1 - (a1^b1)&0xfefefefefefefefe>>1) >> cs
+			c2 := (a2 | b2 - (a2^b2)&0xfefefefefefefefe>>1) >> cs
+			c3 := (a3 | b3 - (a3^b3)&0xfefefefefefefefe>>1) >> cs
+			binary.LittleEndian.PutUint64(du[0:8], chromaOf(c0, c1)|chromaOf(c2, c3)<<32)
+			binary.LittleEndian.PutUint64(dv[0:8], chromaOf(c0>>16, c1>>16)|chromaOf(c2>>16, c3>>16)<<32)
+			s0, s1, d0, d1, du, dv = s0[32:], s1[32:], d0[16:], d1[16:], du[8:], dv[8:]
 		}
 		for x := wide; x < w; x += 2 {
 			o := 2 * x
@@ -61,6 +68,11 @@ func PackedToI420(dst, src []byte, w, h, bpl int, uyvy bool) []byte {
 		}
 	}
 	return dst
+}
+
+// chromaOf packs bytes 0 and 4 of c0, then of c1, into the low 32 bits.
+func chromaOf(c0, c1 uint64) uint64 {
+	return c0&0xff | c0>>24&0xff00 | c1<<16&0xff0000 | c1>>8&0xff000000
 }
 
 // lumaOf packs the luma bytes of a word of two pixel pairs (bytes 0, 2, 4, 6 after a

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,10 +67,11 @@ func TestPackedToI420(t *testing.T) {
 	if got := PackedToI420(buf, uyvy, 4, 3, 10, true); !bytes.Equal(got, want) || &got[0] != &buf[:1][0] {
 		t.Errorf("UYVY -> I420\n got %v\nwant %v (in the given buffer)", got, want)
 	}
-	// The word-at-a-time path against the plain one: widths with and without a tail,
-	// odd and even heights, padded rows, random bytes (averages that round up).
+	// The word-at-a-time path (16 pixels a step) against the plain one: widths with and
+	// without a tail of any length, odd and even heights, padded rows, random bytes
+	// (averages that round up).
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, w := range []int{2, 6, 8, 10, 16, 22, 64, 1280} {
+	for _, w := range []int{2, 6, 8, 10, 14, 16, 18, 22, 30, 32, 34, 46, 64, 1278, 1280} {
 		for _, h := range []int{1, 2, 3, 7, 8} {
 			for _, pad := range []int{0, 6} {
 				bpl := 2*w + pad
@@ -428,4 +430,41 @@ func videoRange(full []byte, span float64) []byte {
 		out[i] = byte(math.Round(16 + float64(v)*span/255))
 	}
 	return out
+}
+
+// TestVideoRangeWords: the word-at-a-time full-to-video range mapping gives what the
+// tables say for every sample value, in word and tail positions alike, and leaves the
+// bytes past each row's width alone.
+func TestVideoRangeWords(t *testing.T) {
+	for _, c := range []struct {
+		span uint64
+		lut  *[256]byte
+	}{{lumaSpan, &videoLuma}, {chromaSpan, &videoChroma}} {
+		for i := range 256 {
+			if want := byte(16 + (i*int(c.span)+127)/255); c.lut[i] != want {
+				t.Fatalf("span %d: table maps %d to %d, want %d", c.span, i, c.lut[i], want)
+			}
+		}
+		for _, w := range []int{256, 259, 5} {
+			stride := w + 3
+			h := (256 + w - 1) / w
+			p := make([]byte, stride*h)
+			for i := range p {
+				p[i] = byte(i%stride*7 + i/stride) // every value, at word and tail places
+				if i%stride >= w {
+					p[i] = 0xee
+				}
+			}
+			want := slices.Clone(p)
+			for i := range want {
+				if i%stride < w {
+					want[i] = c.lut[want[i]]
+				}
+			}
+			mapPlane(p, stride, w, h, c.span, c.lut)
+			if !bytes.Equal(p, want) {
+				t.Errorf("span %d width %d: mapped plane differs from the table's", c.span, w)
+			}
+		}
+	}
 }

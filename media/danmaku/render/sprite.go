@@ -20,8 +20,46 @@ type sprite struct {
 }
 
 // span is a run of n stored pixels on one row, starting at column x; off indexes the
-// sprite's value slices.
-type span struct{ row, x, n, off int32 }
+// sprite's value slices. In an opaque run every alpha is 255: blending is a copy of the
+// sprite's colours. Text drawn at full opacity is mostly such runs (the strokes and the
+// outline's inside); the blended runs are their anti-aliased edges.
+type span struct {
+	row, x, n, off int32
+	opaque         bool
+}
+
+// minOpaqueRun is the shortest run of opaque pixels that gets a span of its own: shorter
+// ones cost more as a span than they save as a copy.
+const minOpaqueRun = 8
+
+// appendRuns appends the spans of one row's non-zero run alpha[x0:x1], starting at
+// column x0 and at offset off of the value slices: opaque runs of at least minOpaqueRun
+// pixels, and blended runs between them.
+func appendRuns(spans []span, row int, alpha []byte, x0, x1, off int) []span {
+	start := x0
+	for x := x0; x < x1; {
+		if alpha[x] != 255 {
+			x++
+			continue
+		}
+		o := x
+		for x < x1 && alpha[x] == 255 {
+			x++
+		}
+		if x-o < minOpaqueRun {
+			continue
+		}
+		if o > start {
+			spans = append(spans, span{row: int32(row), x: int32(start), n: int32(o - start), off: int32(off + start - x0)})
+		}
+		spans = append(spans, span{row: int32(row), x: int32(o), n: int32(x - o), off: int32(off + o - x0), opaque: true})
+		start = x
+	}
+	if x1 > start {
+		spans = append(spans, span{row: int32(row), x: int32(start), n: int32(x1 - start), off: int32(off + start - x0)})
+	}
+	return spans
+}
 
 // placedGlyph is a glyph at its pen position, in pixels from the text start.
 type placedGlyph struct {
@@ -95,7 +133,7 @@ func buildSprite(glyphs []placedGlyph, width int, st spriteStyle) *sprite {
 			for x < w && row[x] != 0 {
 				x++
 			}
-			s.luma = append(s.luma, span{row: int32(y), x: int32(x0), n: int32(x - x0), off: int32(len(s.ya))})
+			s.luma = appendRuns(s.luma, y, row, x0, x, len(s.ya))
 			s.ya = append(s.ya, row[x0:x]...)
 			for i := x0; i < x; i++ {
 				s.yp = append(s.yp, pre[y*w+i][0])
@@ -127,7 +165,7 @@ func buildSprite(glyphs []placedGlyph, width int, st spriteStyle) *sprite {
 			for x < cw && ca[x] != 0 {
 				x++
 			}
-			s.chroma = append(s.chroma, span{row: int32(cy), x: int32(x0), n: int32(x - x0), off: int32(len(s.ca))})
+			s.chroma = appendRuns(s.chroma, cy, ca, x0, x, len(s.ca))
 			s.ca = append(s.ca, ca[x0:x]...)
 			s.cu = append(s.cu, cu[x0:x]...)
 			s.cv = append(s.cv, cv[x0:x]...)
@@ -184,8 +222,12 @@ func (s *sprite) blit(f *media.Frame, x, y int) {
 			continue
 		}
 		dst := yPlane[py*ys+x0 : py*ys+x1]
-		a := s.ya[off : off+len(dst)]
 		p := s.yp[off : off+len(dst)]
+		if sp.opaque {
+			copy(dst, p)
+			continue
+		}
+		a := s.ya[off : off+len(dst)]
 		for i, bg := range dst {
 			dst[i] = p[i] + div255(int(bg)*(255-int(a[i])))
 		}
@@ -211,6 +253,12 @@ func (s *sprite) blit(f *media.Frame, x, y int) {
 		a, pu, pv := s.ca[off:off+n], s.cu[off:off+n], s.cv[off:off+n]
 		if f.Format == media.PixelNV12 {
 			dst := f.Planes[1][py*f.Strides[1]+2*x0 : py*f.Strides[1]+2*x1]
+			if sp.opaque {
+				for i := range n {
+					dst[2*i], dst[2*i+1] = pu[i], pv[i]
+				}
+				continue
+			}
 			for i := range n {
 				k := 255 - int(a[i])
 				dst[2*i] = pu[i] + div255(int(dst[2*i])*k)
@@ -220,6 +268,11 @@ func (s *sprite) blit(f *media.Frame, x, y int) {
 		}
 		du := f.Planes[1][py*f.Strides[1]+x0 : py*f.Strides[1]+x1]
 		dv := f.Planes[2][py*f.Strides[2]+x0 : py*f.Strides[2]+x1]
+		if sp.opaque {
+			copy(du, pu)
+			copy(dv, pv)
+			continue
+		}
 		for i := range n {
 			k := 255 - int(a[i])
 			du[i] = pu[i] + div255(int(du[i])*k)
@@ -233,5 +286,5 @@ func div255(v int) byte { return byte((v + 128 + (v+128)>>8) >> 8) }
 
 // bytes is the memory the sprite holds.
 func (s *sprite) bytes() int {
-	return len(s.ya) + len(s.yp) + len(s.ca) + len(s.cu) + len(s.cv) + 16*(len(s.luma)+len(s.chroma))
+	return len(s.ya) + len(s.yp) + len(s.ca) + len(s.cu) + len(s.cv) + 20*(len(s.luma)+len(s.chroma))
 }

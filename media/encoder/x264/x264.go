@@ -6,11 +6,16 @@
 package x264
 
 /*
-#cgo LDFLAGS: -ldl
+#cgo LDFLAGS: -ldl -lpthread
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 // The parts of x264.h (X264_BUILD 164) camnode touches, declared here so that building
 // needs no libx264-dev. Only leading fields are declared: camnode allocates the real
@@ -108,9 +113,101 @@ static int cn_default_preset(void *p, const char *preset, const char *tune) { re
 static int cn_apply_profile(void *p, const char *profile) { return cn.param_apply_profile(p, profile); }
 static int cn_parse(void *p, const char *name, const char *value) { return cn.param_parse(p, name, value); }
 static void *cn_open(void *p) { return cn.encoder_open(p); }
-static int cn_encode(void *h, cn_nal **nals, int *n, void *in, void *out) { return cn.encoder_encode(h, nals, n, in, out); }
 static void cn_close(void *h) { cn.encoder_close(h); }
 static void cn_picture_init(void *pic) { cn.picture_init(pic); }
+
+// cn_worker is the thread that calls x264_encoder_encode. A cgo call that lasts a
+// frame's encoding (milliseconds) holds its P in the syscall state: the Go runtime's
+// monitor then polls every 20 us, retakes the P and hands it to another thread, one or
+// more wake-ups per frame that cost more CPU than the wiring of the whole frame path. The
+// worker encodes instead while the goroutine waits on the done pipe in the netpoller,
+// holding no P. Jobs come as one byte each on the jobs pipe, and each encoded frame is
+// one byte on the done pipe: the Go side writes and reads them with raw system calls,
+// which, unlike cgo calls and ordinary system calls, do not wake the runtime's monitor
+// from its sleep. One job at a time: Encode submits, then waits for the byte.
+typedef struct {
+	pthread_t  thread;
+	int        jobs[2];  // read end: the worker's; write end: Encode's
+	int        done[2];  // read end: Encode's (non-blocking); write end: the worker's
+	void      *h;        // x264_t
+	void      *in, *out;
+	cn_nal    *nals;     // the results of the last job, read after its byte
+	int        n;
+	int        size;
+} cn_worker;
+
+enum { cn_job_encode = 1, cn_job_stop = 2 };
+
+static void *cn_work(void *arg) {
+	cn_worker *w = arg;
+	for (;;) {
+		unsigned char job;
+		ssize_t got = read(w->jobs[0], &job, 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got != 1 || job != cn_job_encode)
+			return NULL;
+		w->size = cn.encoder_encode(w->h, &w->nals, &w->n, w->in, w->out);
+		unsigned char b = 1;
+		while (write(w->done[1], &b, 1) < 0 && errno == EINTR) {
+		}
+	}
+}
+
+static void cn_close_pair(int fds[2]) {
+	close(fds[0]);
+	close(fds[1]);
+}
+
+// cn_worker_start starts a worker for encoder h. NULL and errno when a resource is
+// lacking.
+static cn_worker *cn_worker_start(void *h, void *in, void *out) {
+	cn_worker *w = calloc(1, sizeof *w);
+	if (!w) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (pipe(w->jobs) != 0) {
+		free(w);
+		return NULL;
+	}
+	if (pipe(w->done) != 0) {
+		int e = errno;
+		cn_close_pair(w->jobs);
+		free(w);
+		errno = e;
+		return NULL;
+	}
+	for (int i = 0; i < 2; i++) {
+		fcntl(w->jobs[i], F_SETFD, FD_CLOEXEC);
+		fcntl(w->done[i], F_SETFD, FD_CLOEXEC);
+	}
+	fcntl(w->done[0], F_SETFL, fcntl(w->done[0], F_GETFL) | O_NONBLOCK);
+	w->h = h;
+	w->in = in;
+	w->out = out;
+	int rc = pthread_create(&w->thread, NULL, cn_work, w);
+	if (rc != 0) {
+		cn_close_pair(w->jobs);
+		cn_close_pair(w->done);
+		free(w);
+		errno = rc;
+		return NULL;
+	}
+	return w;
+}
+
+// cn_worker_stop ends the worker (idle: its last job's byte was read) and frees it; the
+// read end of the done pipe is the caller's to close.
+static void cn_worker_stop(cn_worker *w) {
+	unsigned char b = cn_job_stop;
+	while (write(w->jobs[1], &b, 1) < 0 && errno == EINTR) {
+	}
+	pthread_join(w->thread, NULL);
+	cn_close_pair(w->jobs);
+	close(w->done[1]);
+	free(w);
+}
 */
 import "C"
 
@@ -122,6 +219,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -192,6 +290,11 @@ type Encoder struct {
 	times [512]time.Duration
 	au    media.AccessUnit
 	buf   []byte // the NAL units of the current access unit, reused
+	// worker calls libx264 on a thread of its own; done has a byte for each frame it
+	// finished.
+	worker   *C.cn_worker
+	done     *os.File
+	doneConn syscall.RawConn
 }
 
 var _ encoder.Encoder = (*Encoder)(nil)
@@ -266,6 +369,17 @@ func New(opts encoder.Options) (*Encoder, error) {
 	pics := C.calloc(2, C.cn_picture_size)
 	e.picIn = (*C.cn_picture)(pics)
 	e.picOut = (*C.cn_picture)(unsafe.Add(pics, C.cn_picture_size))
+	w, err := C.cn_worker_start(h, unsafe.Pointer(e.picIn), unsafe.Pointer(e.picOut))
+	if w == nil {
+		C.cn_close(h)
+		C.free(pics)
+		return nil, fmt.Errorf("x264: start the encoding thread: %w", err)
+	}
+	e.worker, e.done = w, os.NewFile(uintptr(w.done[0]), "x264 done")
+	if e.doneConn, err = e.done.SyscallConn(); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("x264: the encoding thread's pipe: %w", err)
+	}
 	return e, nil
 }
 
@@ -306,9 +420,11 @@ func (e *Encoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.Ac
 	e.times[e.pts%int64(len(e.times))] = f.Time
 	e.pts++
 
-	var nals *C.cn_nal
-	var n C.int
-	size := C.cn_encode(e.h, &nals, &n, unsafe.Pointer(pic), unsafe.Pointer(e.picOut))
+	if err := e.encodeOnWorker(); err != nil {
+		// The pipes are the encoder's own: this cannot happen while it is open.
+		return fmt.Errorf("x264: frame %d: %w", e.pts-1, err)
+	}
+	nals, n, size := e.worker.nals, e.worker.n, e.worker.size
 	for i := range nplanes {
 		pic.img.plane[i] = nil
 	}
@@ -319,6 +435,35 @@ func (e *Encoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.Ac
 		return nil // held back by the lookahead of a non-live tuning
 	}
 	return emit(e.accessUnit(unsafe.Slice(nals, int(n)), e.picOut))
+}
+
+// encodeOnWorker has the worker encode picIn into picOut and waits for it, parked in the
+// netpoller. Both pipe operations are raw system calls (see cn_worker): the write of one
+// byte to the jobs pipe cannot block (the worker has read every byte before), and the
+// done pipe is non-blocking.
+func (e *Encoder) encodeOnWorker() error {
+	job := byte(C.cn_job_encode)
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(e.worker.jobs[1]), uintptr(unsafe.Pointer(&job)), 1); errno != 0 {
+		return fmt.Errorf("submitting to the encoding thread: %w", errno)
+	}
+	var b [1]byte
+	var n uintptr
+	var errno syscall.Errno
+	err := e.doneConn.Read(func(fd uintptr) bool {
+		n, _, errno = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), 1)
+		return errno != syscall.EAGAIN && errno != syscall.EINTR
+	})
+	switch {
+	case err != nil:
+	case errno != 0:
+		err = errno
+	case n != 1:
+		err = errors.New("the done pipe closed")
+	}
+	if err != nil {
+		return fmt.Errorf("waiting for the encoding thread: %w", err)
+	}
+	return nil
 }
 
 // accessUnit copies the NAL units x264 returned (each payload a 4-byte length, then the
@@ -351,6 +496,9 @@ func (e *Encoder) accessUnit(nals []C.cn_nal, out *C.cn_picture) *media.AccessUn
 // Close frees the encoder. It is safe to call more than once.
 func (e *Encoder) Close() error {
 	if e.h != nil {
+		C.cn_worker_stop(e.worker)
+		e.done.Close()
+		e.worker, e.done = nil, nil
 		C.cn_close(e.h)
 		e.h = nil
 		C.free(unsafe.Pointer(e.picIn))

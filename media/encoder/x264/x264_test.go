@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -315,4 +316,60 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestOpenCloseReleases opens, uses and closes 20 encoders: afterwards the process has as
+// many open files and threads as before (each encoder has an encoding thread, libx264's
+// threads and a done pipe; Close ends and closes them all).
+func TestOpenCloseReleases(t *testing.T) {
+	count := func() (fds, threads int) {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd: %v", err)
+		}
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+				threads, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		return len(ents), threads
+	}
+	p, _ := testsrc.NewPattern(320, 240, 30)
+	f := p.NewFrame()
+	cycle := func() {
+		enc, err := x264.New(encoder.Options{Width: 320, Height: 240, FPS: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		units := 0
+		for i := range 5 {
+			p.Draw(f, int64(i), wall)
+			if err := enc.Encode(f, false, func(*media.AccessUnit) error { units++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if units != 5 {
+			t.Errorf("5 frames gave %d access units", units)
+		}
+		enc.Close()
+		enc.Close()
+	}
+	cycle() // the library and the runtime's own threads settle
+	fds0, threads0 := count()
+	for range 20 {
+		cycle()
+	}
+	fds, threads := count()
+	if fds != fds0 {
+		t.Errorf("open files: %d before 20 encoders, %d after", fds0, fds)
+	}
+	// Go's threads stay once started (the runtime parks them); libx264's and the
+	// encoding threads end. A few Go threads may still be added by the runtime.
+	if threads > threads0+2 {
+		t.Errorf("threads: %d before 20 encoders, %d after", threads0, threads)
+	}
 }

@@ -190,6 +190,9 @@ func (s *Source) run(ctx context.Context, read func(stdout *os.File, start time.
 		return fmt.Errorf("exec source: %s: stdout pipe: %w", name, err)
 	}
 	defer stdout.Close()
+	if size := s.FrameSize(); size > 0 {
+		growPipe(stdout, size)
+	}
 	cmd.Stdout = w
 	stderr := &lineLogger{logger: s.logger, program: name}
 	cmd.Stderr = stderr

@@ -46,7 +46,7 @@ func (s *Source) readFrames(ctx context.Context, stdout *os.File, start time.Tim
 	size := s.FrameSize()
 	buf := make([]byte, size)
 	for n := 0; ; n++ {
-		got, err := io.ReadFull(stdout, buf)
+		got, err := readFull(stdout, buf)
 		if err == nil {
 			if err := emit(buf); err != nil {
 				return err
