@@ -3,8 +3,9 @@
 # itself on 127.0.0.1 only (nginx-rtmp, Mosquitto), and a summary at the end:
 #   1. push throughput: a 60 s 1080p30 8 Mb/s clip pushed into nginx-rtmp as fast as possible
 #      by camnode and by `ffmpeg -c copy -f flv`: CPU seconds, max RSS, ratios (bench/push);
-#      and the same clip in real time with a silent AAC track: camnode's publisher with its
-#      constant silent frame (bench/push/avpush) vs `ffmpeg -re -c:v copy` + anullsrc AAC;
+#      and the same clip in real time with a silent AAC track: camnode's pipeline with its
+#      silent track (bench/push/avpush) vs `ffmpeg -re -c:v copy` + anullsrc AAC; and
+#      avpush to two nginx-rtmp at once against one (the cost of simulcasting);
 #   2. start latency: mosquitto_pub stream/set ON -> first keyframe complete in the ingest's
 #      recording, p50/p95 over 20 runs (bench/latency);
 #   3. the per-frame path: go test -bench ./media/... (ns/frame, allocs/frame).
@@ -70,7 +71,7 @@ report=$out/report.txt
 export BENCH_CAMNODE=$PWD/$out/camnode BENCH_AVPUSH=$PWD/$out/avpush BENCH_CLIP=$PWD/$clip BENCH_REPORT=$PWD/$report
 bench_args=(-test.run '^$' -test.bench . -test.benchtime 1x -test.timeout 15m)
 
-echo "== push throughput: camnode vs ffmpeg -c copy; then with silent AAC in real time (2 min)"
+echo "== push throughput: camnode vs ffmpeg -c copy; then with silent AAC in real time, and to two destinations (5 min)"
 step "$out/push.test" "${bench_args[@]}"
 echo "== start latency: stream/set ON -> first keyframe at the ingest"
 step "$out/latency.test" "${bench_args[@]}"

@@ -1,10 +1,10 @@
 // Command avpush is camnode's media pipeline with the default silent audio track, alone
 // (no MQTT, no node): it plays an H.264 clip once in real time (file source), puts AAC
-// silence beside it as camnode does, publishes both to one RTMP URL and exits 0 once every
-// frame went out. bench/run.sh measures it against ffmpeg -re with anullsrc AAC
-// (bench/push).
+// silence beside it as camnode does, publishes both to one or more RTMP URLs and exits 0
+// once every frame went out to each. bench/run.sh measures it against ffmpeg -re with
+// anullsrc AAC, and two destinations against one (bench/push).
 //
-//	avpush CLIP.h264 rtmp://host/app/stream
+//	avpush CLIP.h264 rtmp://host/app/stream [rtmp://… more destinations]
 //
 // AVPUSH_AUDIO=none leaves the audio out, to tell its share of the cost.
 package main
@@ -25,17 +25,17 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: avpush CLIP.h264 rtmp://host/app/stream")
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: avpush CLIP.h264 rtmp://host/app/stream [rtmp://… more destinations]")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2]); err != nil {
+	if err := run(os.Args[1], os.Args[2:]); err != nil {
 		fmt.Fprintln(os.Stderr, "avpush:", err)
 		os.Exit(1)
 	}
 }
 
-func run(clip, url string) error {
+func run(clip string, urls []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	clip, err := filepath.Abs(clip)
@@ -56,7 +56,7 @@ func run(clip, url string) error {
 	p := pipeline.New(pipeline.Options{
 		Source:  "file://" + clip + "?loop=0",
 		Capture: source.Options{FPS: 30},
-		Targets: []string{url},
+		Targets: urls,
 		Publish: stream.Options{FrameRate: 30, BitrateKbps: 8000, Audio: announced},
 		Audio:   track,
 		OnStatus: func(s pipeline.Status) {
@@ -86,8 +86,10 @@ func run(clip, url string) error {
 	st := p.Stats()
 	fmt.Printf("video %d of %d sent, %d dropped; audio %d sent %d dropped\n", st.Total.FramesSent, st.Frames,
 		st.Total.FramesDropped, st.Total.AudioFramesSent, st.Total.AudioFramesDropped)
-	if st.Total.FramesDropped != 0 || st.Total.FramesSent != st.Frames {
-		return fmt.Errorf("%d of %d video frames sent, %d dropped", st.Total.FramesSent, st.Frames, st.Total.FramesDropped)
+	for _, d := range st.Destinations {
+		if d.FramesDropped != 0 || d.FramesSent != st.Frames {
+			return fmt.Errorf("%s: %d of %d video frames sent, %d dropped", d.Target, d.FramesSent, st.Frames, d.FramesDropped)
+		}
 	}
 	return nil
 }
