@@ -1,10 +1,12 @@
 package flv
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 )
 
@@ -209,4 +211,30 @@ func unexpectedEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// ReadFile reads the FLV file at path whole: its header and its tags in order. A file that
+// ends inside a tag (one an ingest is still writing) gives the tags before it and the error.
+func ReadFile(path string) (FileHeader, []Tag, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return FileHeader{}, nil, err
+	}
+	defer f.Close()
+	r := NewReader(bufio.NewReader(f))
+	hdr, err := r.Header()
+	if err != nil {
+		return hdr, nil, err
+	}
+	var tags []Tag
+	for {
+		tag, err := r.Next()
+		if err == io.EOF {
+			return hdr, tags, nil
+		}
+		if err != nil {
+			return hdr, tags, fmt.Errorf("%s after %d tags: %w", path, len(tags), err)
+		}
+		tags = append(tags, tag)
+	}
 }

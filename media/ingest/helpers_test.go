@@ -115,27 +115,11 @@ func waitRecording(t *testing.T, done <-chan Recording) Recording {
 // readFLV reads a whole recording with the flv package's checking reader.
 func readFLV(t *testing.T, path string) (flv.FileHeader, []flv.Tag) {
 	t.Helper()
-	f, err := os.Open(path)
+	hdr, tags, err := flv.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := flv.NewReader(f)
-	hdr, err := r.Header()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var tags []flv.Tag
-	for {
-		tag, err := r.Next()
-		if err == io.EOF {
-			return hdr, tags
-		}
-		if err != nil {
-			t.Fatalf("%s after %d tags: %v", path, len(tags), err)
-		}
-		tags = append(tags, tag)
-	}
+	return hdr, tags
 }
 
 func countTags(tags []flv.Tag, tagType byte) int {

@@ -204,19 +204,13 @@ func checkRecordingAV(t *testing.T, path string) recordingAV {
 // before the first video; tags in timestamp order, audio and video interleaved.
 func checkTagOrder(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
+	_, tags, err := flv.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := flv.NewReader(f)
 	var order []string
 	var last uint32
-	for i := 0; ; i++ {
-		tag, err := r.Next()
-		if err != nil {
-			break
-		}
+	for i, tag := range tags {
 		kind := "M"
 		switch tag.Type {
 		case flv.TagVideo:
