@@ -90,6 +90,8 @@ func (n *Node) publishDiscovery() {
 		}
 		if len(found) > 0 {
 			n.log.Info("Home Assistant discovery is off: removed what an earlier run published", "topics", len(found))
+		} else {
+			n.log.Info("Home Assistant discovery is off: nothing of an earlier run to remove")
 		}
 	}()
 }

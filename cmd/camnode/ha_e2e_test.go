@@ -17,13 +17,20 @@ func TestDiscoveryOffStaysQuiet(t *testing.T) {
 	b := peers.StartMosquitto(t)
 	topics := mqtt.NewTopics("camnode", "quiet", "homeassistant")
 	sub := peers.Subscribe(t, b, "homeassistant/#", "camnode/quiet/#")
-	startCamnode(t, map[string]string{
+	node := startCamnode(t, map[string]string{
 		"CAMNODE_NODE_ID": "quiet", "CAMNODE_MQTT_URL": b.URL(), "CAMNODE_SOURCE": "testsrc",
 		"CAMNODE_HA_DISCOVERY": "false", "CAMNODE_RECONNECT_MAX": "2s",
 	})
-	// It looked once (its probe marker) and found nothing to clear.
+	// It looked once (its probe marker) and found nothing to clear. A look that the broker
+	// cuts short is tried again at the next connect, rightly: the restarts below come
+	// after the look has finished.
 	if _, ok := sub.WaitFor(func(m peers.Message) bool { return m.Topic == topics.DiscoveryProbe }, time.Minute); !ok {
 		t.Fatal("the node never looked for an earlier run's discovery")
+	}
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(node.Log(), "nothing of an earlier run to remove"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the look for an earlier run's discovery never finished")
+		}
 	}
 	awaitEach(t, sub, 0, []string{topics.State}, nonEmpty, "state at boot")
 
