@@ -354,6 +354,9 @@ func TestFLVLayout(t *testing.T) {
 	srv.WriteData(ctx, 1040*time.Millisecond, []byte{2, 0, 1, 'x'})
 	srv.WriteAccessUnit(ctx, au(2, true, seiNAL))
 	srv.WriteData(ctx, 1080*time.Millisecond, []byte{2, 0, 1, 'y'})
+	// A measured data rate reaches browsers that join later: this one gets no onMetaData
+	// in mid-stream for it, nor a new sequence header.
+	srv.SetVideoDataRate(130)
 	srv.WriteAccessUnit(ctx, au(3, false))
 	sps2 := bytes.Clone(sps)
 	sps2[len(sps2)-1] ^= 0x01 // another SPS (same size): a new sequence header

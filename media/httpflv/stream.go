@@ -226,8 +226,9 @@ func (s *stream) trackConfig(au *media.AccessUnit) (*videoConfig, error) {
 }
 
 // SetVideoDataRate sets onMetaData's videodatarate in kbit/s, as stream.Publisher's does:
-// 0 leaves it out (a stream camnode passes through, not measured yet). Browsers watching
-// get the new onMetaData with the next picture, those that join later at their start.
+// 0 leaves it out (a stream camnode passes through, not measured yet). Browsers that join
+// later read it at their start; those watching get no new onMetaData for it (see the
+// writer: ffmpeg's FLV reader shows one in mid-stream as a subtitle cue).
 func (s *stream) SetVideoDataRate(kbps float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

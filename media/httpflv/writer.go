@@ -50,12 +50,14 @@ func (w *flvWriter) append(batch []*packet) []byte {
 		switch p.kind {
 		case flv.TagVideo:
 			if p.video != w.video {
-				if w.video == nil || w.video.meta != p.video.meta {
+				if w.video == nil || !sameVideo(w.video.meta, p.video.meta) {
 					w.scratch = flv.AppendMetadata(w.scratch[:0], p.video.meta)
 					w.buf = flv.AppendTag(w.buf, flv.TagScript, ts, w.scratch[setDataFrame:])
 				}
-				w.scratch = flv.AppendSequenceHeader(w.scratch[:0], p.video.Record)
-				w.buf = flv.AppendTag(w.buf, flv.TagVideo, ts, w.scratch)
+				if w.video == nil || w.video.ParameterSets != p.video.ParameterSets {
+					w.scratch = flv.AppendSequenceHeader(w.scratch[:0], p.video.Record)
+					w.buf = flv.AppendTag(w.buf, flv.TagVideo, ts, w.scratch)
+				}
 				w.video = p.video
 			}
 		case flv.TagAudio:
@@ -68,4 +70,12 @@ func (w *flvWriter) append(batch []*packet) []byte {
 		w.buf = flv.AppendTag(w.buf, p.kind, ts, p.body)
 	}
 	return w.buf
+}
+
+// sameVideo reports whether two onMetaData say the same of the picture (size, rate, codec):
+// a new data rate alone is no reason to send onMetaData in the middle of a stream, which
+// ffmpeg's FLV reader takes for a packet of its data track.
+func sameVideo(a, b flv.Metadata) bool {
+	a.VideoDataRateKbps = b.VideoDataRateKbps
+	return a == b
 }

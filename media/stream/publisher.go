@@ -202,10 +202,11 @@ func New(opts Options) *Publisher {
 // SetVideoDataRate sets the videodatarate that onMetaData announces instead of
 // Options.BitrateKbps: the measured rate of a stream camnode passes through, in kbit/s, or
 // 0 while it is not measured yet (onMetaData then leaves the field out rather than
-// announce a target that is not the stream's). A live connection gets an updated
-// onMetaData (@setDataFrame) with the next keyframe, so that players joining from then on
-// read it; every later (re)connect announces it from the start. It may be called from any
-// goroutine.
+// announce a target that is not the stream's). Every later (re)connect announces it from
+// the start; a live connection gets no updated onMetaData for it: ffmpeg's FLV reader (an
+// ffmpeg ingest, ffplay behind a relay) takes an onMetaData in the middle of a stream for a
+// packet of its data track and shows it as a subtitle cue ("\x02" was seen). It may be
+// called from any goroutine.
 func (p *Publisher) SetVideoDataRate(kbps float64) {
 	p.videoRate.Store(&kbps)
 }
@@ -523,14 +524,6 @@ func (p *Publisher) session(ctx context.Context, reconnect bool) error {
 				err = writeAudioHeader(ts, audio)
 			}
 			if err != nil {
-				p.queue.recycle(t.body)
-				return readerErr(conn, err)
-			}
-		}
-		if t.kind == kindVideo && t.keyframe && sent != nil {
-			// What onMetaData says may have changed since (a measured data rate): an
-			// updated one before the keyframe reaches the players that join from here.
-			if err := writeMeta(ts, p.metadata(sent, sentAudio)); err != nil {
 				p.queue.recycle(t.body)
 				return readerErr(conn, err)
 			}
