@@ -289,7 +289,7 @@ func ffmpegSide(gen string, w, h, fps int, preset string, bitrate int, font stri
 	}
 	genCmd.Wait()
 	r.cpu = ff.ProcessState.UserTime() + ff.ProcessState.SystemTime()
-	r.rssKiB = ff.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	r.rssKiB = int64(ff.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) // int32 on 32-bit ARM
 	return r
 }
 
