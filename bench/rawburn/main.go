@@ -52,6 +52,7 @@ func main() {
 	bitrate := flag.Int("bitrate", 2_500_000, "bit/s")
 	font := flag.String("font", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", "font file of both sides")
 	together := flag.Bool("together", true, "run both sides at the same time (false: camnode's, then ffmpeg's)")
+	ffDefaults := flag.Bool("ffmpeg-defaults", false, "ffmpeg's libx264 with only the preset and bitrate set (its own defaults otherwise: lookahead, B-frames, frame threads), instead of camnode's settings")
 	side := flag.String("side", "", "internal: camnode (run camnode's side in this process)")
 	prof := flag.String("cpuprofile", "", "write camnode's side's CPU profile here")
 	memProf := flag.String("memprofile", "", "write camnode's side's allocation profile here")
@@ -84,7 +85,7 @@ func main() {
 		cn = runChild(exec.Command(self, "-side", "camnode", "-for", dur.String(), "-preset", *preset,
 			"-bitrate", fmt.Sprint(*bitrate), "-font", *font, "-cpuprofile", *prof, "-memprofile", *memProf))
 	}
-	runFF := func() { ff = ffmpegSide(gen, w, h, fps, *preset, *bitrate, *font) }
+	runFF := func() { ff = ffmpegSide(gen, w, h, fps, *preset, *bitrate, *font, *ffDefaults) }
 	if *together {
 		var wg sync.WaitGroup
 		wg.Go(runCN)
@@ -253,19 +254,24 @@ func (c *counter) WriteAccessUnit(_ context.Context, au *media.AccessUnit) error
 func (c *counter) WriteData(context.Context, time.Duration, []byte)    {}
 func (c *counter) WriteAudio(context.Context, *media.AudioFrame) error { return nil }
 
-// ffmpegSide runs gen into ffmpeg (20 drawtext, libx264 with camnode's settings), reads
-// the H.264 it writes, and returns ffmpeg's own rusage.
-func ffmpegSide(gen string, w, h, fps int, preset string, bitrate int, font string) result {
+// ffmpegSide runs gen into ffmpeg (20 drawtext, libx264 with camnode's settings, or with
+// ffmpeg's own defaults but for the preset and bitrate), reads the H.264 it writes, and
+// returns ffmpeg's own rusage.
+func ffmpegSide(gen string, w, h, fps int, preset string, bitrate int, font string, defaults bool) result {
 	genCmd := exec.Command("sh", "-c", gen)
-	ff := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
-		"-s", fmt.Sprintf("%dx%d", w, h), "-r", fmt.Sprint(fps), "-i", "-",
-		"-vf", drawtext(font, h), "-c:v", "libx264", "-preset", preset, "-tune", "zerolatency",
-		"-b:v", fmt.Sprint(bitrate), "-g", fmt.Sprint(2*fps), "-keyint_min", fmt.Sprint(2*fps), "-bf", "0",
+	x264 := []string{"-c:v", "libx264", "-preset", preset, "-tune", "zerolatency",
+		"-b:v", fmt.Sprint(bitrate), "-g", fmt.Sprint(2 * fps), "-keyint_min", fmt.Sprint(2 * fps), "-bf", "0",
 		// camnode's x264 settings (media/encoder/x264): no scene cuts, a one-second VBV, BT.709
 		// limited range; the SEI strings of both streams are compared after the run.
 		"-x264-params", fmt.Sprintf("scenecut=0:vbv-maxrate=%d:vbv-bufsize=%d:fullrange=off:colorprim=bt709:transfer=bt709:colormatrix=bt709",
-			bitrate/1000, bitrate/1000),
-		"-f", "h264", "-")
+			bitrate/1000, bitrate/1000)}
+	if defaults {
+		x264 = []string{"-c:v", "libx264", "-preset", preset, "-b:v", fmt.Sprint(bitrate)}
+	}
+	args := []string{"-nostdin", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+		"-s", fmt.Sprintf("%dx%d", w, h), "-r", fmt.Sprint(fps), "-i", "-", "-vf", drawtext(font, h)}
+	args = append(append(args, x264...), "-f", "h264", "-")
+	ff := exec.Command("ffmpeg", args...)
 	pipe, err := genCmd.StdoutPipe()
 	if err != nil {
 		fail("%v", err)
