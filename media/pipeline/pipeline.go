@@ -428,9 +428,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 				// write); one that carries chat goes at once: chat latency is what a
 				// viewer sees of it.
 				if out != au || len(data) > 0 {
-					for _, pub := range p.pubs {
-						pub.Flush()
-					}
+					p.flush()
 				}
 				return nil
 			})
@@ -438,9 +436,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 				backoff = p.opts.ReconnectMin
 			}
 			// No next picture comes soon: the last one must not wait for it.
-			for _, pub := range p.pubs {
-				pub.Flush()
-			}
+			p.flush()
 		}
 		if ctx.Err() != nil {
 			return
@@ -461,6 +457,13 @@ func (p *Pipeline) runSource(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// flush has every publisher send the picture that waits in its queue for the next one.
+func (p *Pipeline) flush() {
+	for _, pub := range p.pubs {
+		pub.Flush()
 	}
 }
 
