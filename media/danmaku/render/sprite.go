@@ -9,15 +9,36 @@ import (
 // outline cover are stored, as runs along rows; everything else is left untouched.
 //
 // Blending a pixel: out = p + bg*(255-a)/255, where a is the pixel's alpha and p its
-// colour premultiplied by a (p <= a, so out never exceeds 255).
+// colour premultiplied by a (p <= a). The division is kept out of the loop: each pixel
+// stores its background weight k = (255-a)*256/255 (see weight), and out = p +
+// (bg*k+128)>>8, within 1 of the exact value and never above 255.
 type sprite struct {
-	w, h   int    // even
-	luma   []span // runs on the w x h luma grid
-	chroma []span // runs on the (w/2) x (h/2) chroma grid
-	ya, yp []byte // per luma run pixel: alpha, premultiplied Y
-	ca     []byte // per chroma run sample: alpha,
-	cu, cv []byte // premultiplied U and V
+	w, h   int      // even
+	luma   []span   // runs on the w x h luma grid
+	chroma []span   // runs on the (w/2) x (h/2) chroma grid
+	yk     []uint16 // per luma run pixel: background weight,
+	yp     []byte   // premultiplied Y
+	ck     []uint16 // per chroma run sample: background weight,
+	cu, cv []byte   // premultiplied U and V
 }
+
+// weight is the background's weight, 0..256, under a pixel of alpha a: 256 where a is 0
+// (the background kept exactly), 0 where a is 255.
+func weight(a byte) uint16 {
+	k := 255 - uint16(a)
+	return k + k>>7
+}
+
+// appendWeights appends the weights of alpha to ks.
+func appendWeights(ks []uint16, alpha []byte) []uint16 {
+	for _, a := range alpha {
+		ks = append(ks, weight(a))
+	}
+	return ks
+}
+
+// blend is p laid over bg with background weight k.
+func blend(p, bg byte, k uint16) byte { return p + byte((uint32(bg)*uint32(k)+128)>>8) }
 
 // span is a run of n stored pixels on one row, starting at column x; off indexes the
 // sprite's value slices. In an opaque run every alpha is 255: blending is a copy of the
@@ -31,6 +52,30 @@ type span struct {
 // minOpaqueRun is the shortest run of opaque pixels that gets a span of its own: shorter
 // ones cost more as a span than they save as a copy.
 const minOpaqueRun = 8
+
+// mergeGap is the shortest gap of clear pixels that ends a run: shorter gaps (between
+// letters, inside them) are stored as clear pixels (alpha 0, a blend that changes
+// nothing), which costs less than another span.
+const mergeGap = 8
+
+// inkRuns calls fn with each run [x0, x1) of row that starts and ends with a non-zero
+// value and has no mergeGap zeros in a row inside it.
+func inkRuns(row []byte, fn func(x0, x1 int)) {
+	for x := 0; x < len(row); {
+		if row[x] == 0 {
+			x++
+			continue
+		}
+		x0, end := x, x+1
+		for x = end; x < len(row) && x-end < mergeGap; x++ {
+			if row[x] != 0 {
+				end = x + 1
+			}
+		}
+		fn(x0, end)
+		x = end
+	}
+}
 
 // appendRuns appends the spans of one row's non-zero run alpha[x0:x1], starting at
 // column x0 and at offset off of the value slices: opaque runs of at least minOpaqueRun
@@ -124,26 +169,20 @@ func buildSprite(glyphs []placedGlyph, width int, st spriteStyle) *sprite {
 	s := &sprite{w: w, h: h}
 	for y := range h {
 		row := a[y*w : (y+1)*w]
-		for x := 0; x < w; {
-			if row[x] == 0 {
-				x++
-				continue
-			}
-			x0 := x
-			for x < w && row[x] != 0 {
-				x++
-			}
-			s.luma = appendRuns(s.luma, y, row, x0, x, len(s.ya))
-			s.ya = append(s.ya, row[x0:x]...)
-			for i := x0; i < x; i++ {
+		inkRuns(row, func(x0, x1 int) {
+			s.luma = appendRuns(s.luma, y, row, x0, x1, len(s.yk))
+			s.yk = appendWeights(s.yk, row[x0:x1])
+			for i := x0; i < x1; i++ {
 				s.yp = append(s.yp, pre[y*w+i][0])
 			}
-		}
+		})
 	}
 	cw := w / 2
 	ca, cu, cv := make([]byte, cw), make([]byte, cw), make([]byte, cw)
 	for cy := range h / 2 {
 		clear(ca)
+		clear(cu) // gaps inside a run are stored: clear, not stale
+		clear(cv)
 		for cx := range cw {
 			i := 2*cy*w + 2*cx
 			sumA := int(a[i]) + int(a[i+1]) + int(a[i+w]) + int(a[i+w+1])
@@ -156,20 +195,12 @@ func buildSprite(glyphs []placedGlyph, width int, st spriteStyle) *sprite {
 			// Keep p <= a after the rounding of the average.
 			cu[cx], cv[cx] = byte(min(u, int(ca[cx]))), byte(min(v, int(ca[cx])))
 		}
-		for x := 0; x < cw; {
-			if ca[x] == 0 {
-				x++
-				continue
-			}
-			x0 := x
-			for x < cw && ca[x] != 0 {
-				x++
-			}
-			s.chroma = appendRuns(s.chroma, cy, ca, x0, x, len(s.ca))
-			s.ca = append(s.ca, ca[x0:x]...)
-			s.cu = append(s.cu, cu[x0:x]...)
-			s.cv = append(s.cv, cv[x0:x]...)
-		}
+		inkRuns(ca, func(x0, x1 int) {
+			s.chroma = appendRuns(s.chroma, cy, ca, x0, x1, len(s.ck))
+			s.ck = appendWeights(s.ck, ca[x0:x1])
+			s.cu = append(s.cu, cu[x0:x1]...)
+			s.cv = append(s.cv, cv[x0:x1]...)
+		})
 	}
 	return s
 }
@@ -205,86 +236,109 @@ func dilate(m []byte, w, h, radius int) []byte {
 // to the picture. f has been checked by checkFrame.
 func (s *sprite) blit(f *media.Frame, x, y int) {
 	W, H := f.Width, f.Height
-	yPlane, ys := f.Planes[0], f.Strides[0]
-	for _, sp := range s.luma {
-		py := y + int(sp.row)
-		if py < 0 || py >= H {
-			continue
+	cw, ch := (W+1)/2, (H+1)/2
+	if x >= 0 && y >= 0 && x+s.w <= W && y+s.h <= H {
+		// Wholly in the picture, as a comment is for most of its time: no clipping.
+		blendInside(f.Planes[0], f.Strides[0], s.luma, s.yk, s.yp, x, y)
+		if f.Format == media.PixelNV12 {
+			s.blitNV12(f, x/2, y/2, cw, ch)
+			return
 		}
-		x0, x1 := x+int(sp.x), x+int(sp.x)+int(sp.n)
-		off := int(sp.off)
-		if x0 < 0 {
-			off -= x0
-			x0 = 0
-		}
-		x1 = min(x1, W)
-		if x0 >= x1 {
-			continue
-		}
-		dst := yPlane[py*ys+x0 : py*ys+x1]
-		p := s.yp[off : off+len(dst)]
+		blendInside(f.Planes[1], f.Strides[1], s.chroma, s.ck, s.cu, x/2, y/2)
+		blendInside(f.Planes[2], f.Strides[2], s.chroma, s.ck, s.cv, x/2, y/2)
+		return
+	}
+	blendClipped(f.Planes[0], f.Strides[0], s.luma, s.yk, s.yp, x, y, W, H)
+	if f.Format == media.PixelNV12 {
+		s.blitNV12(f, x/2, y/2, cw, ch)
+		return
+	}
+	blendClipped(f.Planes[1], f.Strides[1], s.chroma, s.ck, s.cu, x/2, y/2, cw, ch)
+	blendClipped(f.Planes[2], f.Strides[2], s.chroma, s.ck, s.cv, x/2, y/2, cw, ch)
+}
+
+// blendInside blends the runs of one plane (weights ks, premultiplied values ps) into
+// plane with the sprite's corner at (x, y), the sprite wholly inside the plane.
+func blendInside(plane []byte, stride int, spans []span, ks []uint16, ps []byte, x, y int) {
+	base := y*stride + x
+	for _, sp := range spans {
+		d, off, n := base+int(sp.row)*stride+int(sp.x), int(sp.off), int(sp.n)
+		dst := plane[d : d+n]
+		p := ps[off : off+len(dst)]
 		if sp.opaque {
 			copy(dst, p)
 			continue
 		}
-		a := s.ya[off : off+len(dst)]
+		k := ks[off : off+len(dst)]
 		for i, bg := range dst {
-			dst[i] = p[i] + div255(int(bg)*(255-int(a[i])))
+			dst[i] = blend(p[i], bg, k[i])
 		}
 	}
-	cw, ch := (W+1)/2, (H+1)/2
-	cx, cy := x/2, y/2
+}
+
+// blendClipped is blendInside for a sprite that may reach past any edge of the w x h
+// plane.
+func blendClipped(plane []byte, stride int, spans []span, ks []uint16, ps []byte, x, y, w, h int) {
+	for _, sp := range spans {
+		py := y + int(sp.row)
+		if py < 0 || py >= h {
+			continue
+		}
+		x0, x1, off := x+int(sp.x), min(x+int(sp.x)+int(sp.n), w), int(sp.off)
+		if x0 < 0 {
+			off -= x0
+			x0 = 0
+		}
+		if x0 >= x1 {
+			continue
+		}
+		dst := plane[py*stride+x0 : py*stride+x1]
+		p := ps[off : off+len(dst)]
+		if sp.opaque {
+			copy(dst, p)
+			continue
+		}
+		k := ks[off : off+len(dst)]
+		for i, bg := range dst {
+			dst[i] = blend(p[i], bg, k[i])
+		}
+	}
+}
+
+// blitNV12 blends the chroma runs into an NV12 picture's interleaved plane, clipped to
+// its cw x ch samples, with the sprite's chroma corner at (cx, cy).
+func (s *sprite) blitNV12(f *media.Frame, cx, cy, cw, ch int) {
+	plane, stride := f.Planes[1], f.Strides[1]
 	for _, sp := range s.chroma {
 		py := cy + int(sp.row)
 		if py < 0 || py >= ch {
 			continue
 		}
-		x0, x1 := cx+int(sp.x), cx+int(sp.x)+int(sp.n)
-		off := int(sp.off)
+		x0, x1, off := cx+int(sp.x), min(cx+int(sp.x)+int(sp.n), cw), int(sp.off)
 		if x0 < 0 {
 			off -= x0
 			x0 = 0
 		}
-		x1 = min(x1, cw)
 		if x0 >= x1 {
 			continue
 		}
 		n := x1 - x0
-		a, pu, pv := s.ca[off:off+n], s.cu[off:off+n], s.cv[off:off+n]
-		if f.Format == media.PixelNV12 {
-			dst := f.Planes[1][py*f.Strides[1]+2*x0 : py*f.Strides[1]+2*x1]
-			if sp.opaque {
-				for i := range n {
-					dst[2*i], dst[2*i+1] = pu[i], pv[i]
-				}
-				continue
-			}
-			for i := range n {
-				k := 255 - int(a[i])
-				dst[2*i] = pu[i] + div255(int(dst[2*i])*k)
-				dst[2*i+1] = pv[i] + div255(int(dst[2*i+1])*k)
-			}
-			continue
-		}
-		du := f.Planes[1][py*f.Strides[1]+x0 : py*f.Strides[1]+x1]
-		dv := f.Planes[2][py*f.Strides[2]+x0 : py*f.Strides[2]+x1]
+		dst := plane[py*stride+2*x0 : py*stride+2*x1]
+		k, pu, pv := s.ck[off:off+n], s.cu[off:off+n], s.cv[off:off+n]
 		if sp.opaque {
-			copy(du, pu)
-			copy(dv, pv)
+			for i := range n {
+				dst[2*i], dst[2*i+1] = pu[i], pv[i]
+			}
 			continue
 		}
 		for i := range n {
-			k := 255 - int(a[i])
-			du[i] = pu[i] + div255(int(du[i])*k)
-			dv[i] = pv[i] + div255(int(dv[i])*k)
+			dst[2*i] = blend(pu[i], dst[2*i], k[i])
+			dst[2*i+1] = blend(pv[i], dst[2*i+1], k[i])
 		}
 	}
 }
 
-// div255 is v/255 rounded, for 0 <= v <= 255*255.
-func div255(v int) byte { return byte((v + 128 + (v+128)>>8) >> 8) }
-
 // bytes is the memory the sprite holds.
 func (s *sprite) bytes() int {
-	return len(s.ya) + len(s.yp) + len(s.ca) + len(s.cu) + len(s.cv) + 20*(len(s.luma)+len(s.chroma))
+	return 2*len(s.yk) + len(s.yp) + 2*len(s.ck) + len(s.cu) + len(s.cv) + 20*(len(s.luma)+len(s.chroma))
 }
