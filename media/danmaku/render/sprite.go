@@ -277,7 +277,8 @@ func blendInside(plane []byte, stride int, spans []span, ks []uint16, ps []byte,
 }
 
 // blendClipped is blendInside for a sprite that may reach past any edge of the w x h
-// plane.
+// plane. The two keep their own copy of the run loop: the loop shared through an inlined
+// function made Draw720p 5-8% slower.
 func blendClipped(plane []byte, stride int, spans []span, ks []uint16, ps []byte, x, y, w, h int) {
 	for _, sp := range spans {
 		py := y + int(sp.row)

@@ -47,16 +47,7 @@ func TestOpaqueRunsBlendAsAlpha(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, format := range []media.PixelFormat{media.PixelI420, media.PixelNV12} {
 			for _, at := range [][2]int{{20, 30}, {-s.w / 2 &^ 1, -10}, {640 - s.w/3&^1, 360 - s.h/2&^1}} {
-				f := background(format, 640, 360)
-				for _, pl := range f.Planes {
-					for i := range pl {
-						pl[i] = byte(rng.Uint32())
-					}
-				}
-				g := &media.Frame{Format: f.Format, Width: f.Width, Height: f.Height, Strides: f.Strides}
-				for i, pl := range f.Planes {
-					g.Planes[i] = slices.Clone(pl)
-				}
+				f, g := noisyPair(rng, format, 640, 360)
 				s.blit(f, at[0], at[1])
 				blended.blit(g, at[0], at[1])
 				for i := range f.Planes {
@@ -107,16 +98,7 @@ func TestBlendInsideMatchesClipped(t *testing.T) {
 	p := r.prepare(Comment{Text: "comment 07 666 漢字", Color: 0xff6699}, 0)
 	s := buildSprite(p.glyphs, p.width, r.styleFor(0xff6699))
 	rng := rand.New(rand.NewPCG(3, 4))
-	f := background(media.PixelI420, 640, 360)
-	for _, pl := range f.Planes {
-		for i := range pl {
-			pl[i] = byte(rng.Uint32())
-		}
-	}
-	g := &media.Frame{Format: f.Format, Width: f.Width, Height: f.Height, Strides: f.Strides}
-	for i, pl := range f.Planes {
-		g.Planes[i] = slices.Clone(pl)
-	}
+	f, g := noisyPair(rng, media.PixelI420, 640, 360)
 	before := slices.Clone(f.Planes[0])
 	x, y := 640-s.w, 360-s.h // touching the right and bottom edges: still wholly inside
 	s.blit(f, x, y)
@@ -131,4 +113,19 @@ func TestBlendInsideMatchesClipped(t *testing.T) {
 	if bytes.Equal(before, f.Planes[0]) {
 		t.Error("the sprite changed no pixel")
 	}
+}
+
+// noisyPair returns two w x h frames of the same random pixels.
+func noisyPair(rng *rand.Rand, format media.PixelFormat, w, h int) (f, g *media.Frame) {
+	f = background(format, w, h)
+	for _, pl := range f.Planes {
+		for i := range pl {
+			pl[i] = byte(rng.Uint32())
+		}
+	}
+	g = &media.Frame{Format: f.Format, Width: f.Width, Height: f.Height, Strides: f.Strides}
+	for i, pl := range f.Planes {
+		g.Planes[i] = slices.Clone(pl)
+	}
+	return f, g
 }
