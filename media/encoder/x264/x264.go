@@ -214,6 +214,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -223,6 +224,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/camnode/camnode/internal/rawio"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/encoder"
 )
@@ -294,7 +296,8 @@ type Encoder struct {
 	// finished.
 	worker   *C.cn_worker
 	done     *os.File
-	doneConn syscall.RawConn
+	doneRd   *rawio.Reader // raw reads of done (package rawio)
+	doneByte [1]byte
 }
 
 var _ encoder.Encoder = (*Encoder)(nil)
@@ -376,10 +379,12 @@ func New(opts encoder.Options) (*Encoder, error) {
 		return nil, fmt.Errorf("x264: start the encoding thread: %w", err)
 	}
 	e.worker, e.done = w, os.NewFile(uintptr(w.done[0]), "x264 done")
-	if e.doneConn, err = e.done.SyscallConn(); err != nil {
+	rc, err := e.done.SyscallConn()
+	if err != nil {
 		e.Close()
 		return nil, fmt.Errorf("x264: the encoding thread's pipe: %w", err)
 	}
+	e.doneRd = rawio.NewReader(rc)
 	return e, nil
 }
 
@@ -446,21 +451,10 @@ func (e *Encoder) encodeOnWorker() error {
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(e.worker.jobs[1]), uintptr(unsafe.Pointer(&job)), 1); errno != 0 {
 		return fmt.Errorf("submitting to the encoding thread: %w", errno)
 	}
-	var b [1]byte
-	var n uintptr
-	var errno syscall.Errno
-	err := e.doneConn.Read(func(fd uintptr) bool {
-		n, _, errno = syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), 1)
-		return errno != syscall.EAGAIN && errno != syscall.EINTR
-	})
-	switch {
-	case err != nil:
-	case errno != 0:
-		err = errno
-	case n != 1:
-		err = errors.New("the done pipe closed")
-	}
-	if err != nil {
+	if _, err := e.doneRd.Read(e.doneByte[:]); err != nil {
+		if err == io.EOF {
+			err = errors.New("the done pipe closed")
+		}
 		return fmt.Errorf("waiting for the encoding thread: %w", err)
 	}
 	return nil
