@@ -249,8 +249,24 @@ func (n *Nginx) URL(stream string) string {
 	return "rtmp://" + n.Addr() + "/live/" + stream
 }
 
+// NginxOptions adds to the ingest that StartNginxWith runs.
+type NginxOptions struct {
+	// Apps are more applications (live, not recorded) beside "live" and "closed"; those
+	// two names are left as they are.
+	Apps []string
+	// OnPublish, when set, is the URL nginx-rtmp posts every publish to (on_publish).
+	OnPublish string
+}
+
 // StartNginx runs nginx with the RTMP module on a free port; it stops when the test ends.
+// Its application "live" records every stream into RecDir; "closed" refuses publishing.
 func StartNginx(t testing.TB) *Nginx {
+	t.Helper()
+	return StartNginxWith(t, NginxOptions{})
+}
+
+// StartNginxWith is StartNginx with more applications and an on_publish hook.
+func StartNginxWith(t testing.TB, o NginxOptions) *Nginx {
 	t.Helper()
 	Require(t, "nginx", "ffprobe", "ffmpeg")
 	const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
@@ -264,6 +280,15 @@ func StartNginx(t testing.TB) *Nginx {
 			t.Fatal(err)
 		}
 		os.Chmod(filepath.Join(prefix, d), 0o777) // workers run as nobody
+	}
+	var extra strings.Builder
+	if o.OnPublish != "" {
+		fmt.Fprintf(&extra, "        on_publish %s;\n", o.OnPublish)
+	}
+	for _, app := range o.Apps {
+		if app != "live" && app != "closed" {
+			fmt.Fprintf(&extra, "        application %s { live on; }\n", app)
+		}
 	}
 	conf := fmt.Sprintf(`load_module %[3]s;
 daemon off;
@@ -291,9 +316,9 @@ rtmp {
             live on;
             deny publish all;
         }
-    }
+%[4]s    }
 }
-`, prefix, n.Port, module)
+`, prefix, n.Port, module, extra.String())
 	confPath := filepath.Join(prefix, "conf", "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

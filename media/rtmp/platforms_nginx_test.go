@@ -3,18 +3,11 @@ package rtmp
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,15 +18,10 @@ import (
 // the publish name split by nginx at '?' into name and args.
 type hookCall struct{ App, Name, Args, TCURL string }
 
-// startNginxWithHook runs nginx-rtmp with one application per app name, each calling an
+// startNginxWithHook runs nginx-rtmp with one more application per app name and an
 // on_publish HTTP hook served by the test, and returns its address and the hook's calls.
 func startNginxWithHook(t *testing.T, apps ...string) (addr string, calls <-chan hookCall) {
 	t.Helper()
-	peers.Require(t, "nginx")
-	const module = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-	if _, err := os.Stat(module); err != nil {
-		peers.Require(t, "ngx_rtmp_module.so (package libnginx-mod-rtmp)")
-	}
 	ch := make(chan hookCall, 64)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// nginx-rtmp posts app, name, tcurl... as form fields and appends the publish
@@ -46,75 +34,8 @@ func startNginxWithHook(t *testing.T, apps ...string) (addr string, calls <-chan
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(hook.Close)
-
-	prefix := t.TempDir()
-	for _, d := range []string{"conf", "logs", "tmp"} {
-		os.MkdirAll(filepath.Join(prefix, d), 0o777)
-		os.Chmod(filepath.Join(prefix, d), 0o777)
-	}
-	port := peers.FreePort(t)
-	var b strings.Builder
-	for _, app := range apps {
-		fmt.Fprintf(&b, "        application %s { live on; }\n", app)
-	}
-	conf := fmt.Sprintf(`load_module %s;
-daemon off;
-master_process on;
-worker_processes 1;
-pid %[2]s/logs/nginx.pid;
-error_log %[2]s/logs/error.log info;
-events { worker_connections 64; }
-rtmp {
-    access_log %[2]s/logs/rtmp_access.log;
-    server {
-        listen 127.0.0.1:%[3]d;
-        on_publish %[4]s/publish;
-%[5]s    }
-}
-`, module, prefix, port, hook.URL, b.String())
-	confPath := filepath.Join(prefix, "conf", "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("nginx", "-p", prefix, "-c", confPath, "-e", filepath.Join(prefix, "logs", "error.log"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if out, err := os.Create(filepath.Join(prefix, "logs", "stdout.log")); err == nil {
-		cmd.Stdout, cmd.Stderr = out, out
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGQUIT)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-			}
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(prefix, "logs", "error.log"))
-			t.Logf("nginx error.log:\n%s", tail(string(b), 30))
-		}
-	})
-	addr = "127.0.0.1:" + strconv.Itoa(port)
-	if err := peers.WaitPort(addr, 20*time.Second); err != nil {
-		b, _ := os.ReadFile(filepath.Join(prefix, "logs", "error.log"))
-		t.Fatalf("nginx: %v\n%s", err, b)
-	}
-	return addr, ch
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	n := peers.StartNginxWith(t, peers.NginxOptions{Apps: apps, OnPublish: hook.URL + "/publish"})
+	return n.Addr(), ch
 }
 
 // TestPlatformURLsIntoNginx publishes with every platform's URL form, moved to a local
