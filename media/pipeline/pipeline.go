@@ -337,7 +337,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	frame := time.Duration(float64(time.Second) / fps)
 	var offset, last time.Duration
 	delivered, started := false, false
-	backoff := p.opts.ReconnectMin
+	retry := p.newRetry()
 	var format Status
 	warn := newPassthroughCheck()
 	var rate rateMeter
@@ -432,9 +432,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 				}
 				return nil
 			})
-			if time.Since(began) > 10*time.Second {
-				backoff = p.opts.ReconnectMin
-			}
+			retry.ran(time.Since(began))
 			// No next picture comes soon: the last one must not wait for it.
 			p.flush()
 		}
@@ -450,11 +448,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 			err = errors.New("the source ended")
 		}
 		p.status(Status{Kind: SourceFailed, Err: err})
-		wait := backoff
-		backoff = min(2*backoff, p.opts.ReconnectMax)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
+		if !retry.wait(ctx) {
 			return
 		}
 	}
@@ -524,7 +518,7 @@ func (p *Pipeline) drain(ctx context.Context) {
 
 // runAudio runs the audio source until ctx ends, restarting it with backoff when it fails.
 func (p *Pipeline) runAudio(ctx context.Context) {
-	backoff := p.opts.ReconnectMin
+	retry := p.newRetry()
 	for {
 		began := time.Now()
 		err := p.opts.Audio.RunAudio(ctx, func(f *media.AudioFrame) error {
@@ -534,20 +528,42 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(began) > 10*time.Second {
-			backoff = p.opts.ReconnectMin
-		}
+		retry.ran(time.Since(began))
 		if err == nil {
 			err = errors.New("the audio source ended")
 		}
 		p.status(Status{Kind: AudioFailed, Err: err})
-		wait := backoff
-		backoff = min(2*backoff, p.opts.ReconnectMax)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
+		if !retry.wait(ctx) {
 			return
 		}
+	}
+}
+
+// retry is the wait before a failed source runs again: ReconnectMin at first, doubling
+// up to ReconnectMax, and ReconnectMin again after a run of more than 10 s.
+type retry struct{ min, max, next time.Duration }
+
+func (p *Pipeline) newRetry() *retry {
+	return &retry{min: p.opts.ReconnectMin, max: p.opts.ReconnectMax, next: p.opts.ReconnectMin}
+}
+
+// ran notes a run that lasted d.
+func (r *retry) ran(d time.Duration) {
+	if d > 10*time.Second {
+		r.next = r.min
+	}
+}
+
+// wait waits the current backoff and doubles it; false when ctx ended first.
+func (r *retry) wait(ctx context.Context) bool {
+	t := time.NewTimer(r.next)
+	defer t.Stop()
+	r.next = min(2*r.next, r.max)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
