@@ -47,34 +47,14 @@ func BenchmarkPushAudio(b *testing.B) {
 	n := time.Duration(b.N)
 	ff.user, ff.sys, cn.user, cn.sys, bf.user, bf.sys = ff.user/n, ff.sys/n, cn.user/n, cn.sys/n, bf.user/n, bf.sys/n
 
-	cpuRatio := cn.cpu().Seconds() / ff.cpu().Seconds()
-	rssRatio := float64(cn.maxRSS) / float64(ff.maxRSS)
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(cn.cpu().Seconds(), "camnode-cpu-s/op")
-	b.ReportMetric(ff.cpu().Seconds(), "ffmpeg-cpu-s/op")
-	b.ReportMetric(float64(cn.maxRSS)/1e6, "camnode-maxrss-MB")
-	b.ReportMetric(float64(ff.maxRSS)/1e6, "ffmpeg-maxrss-MB")
-	b.ReportMetric(cpuRatio, "cpu-ratio")
-	b.ReportMetric(rssRatio, "rss-ratio")
-	verdict := func(r float64) string {
-		if r <= 0.5 {
-			return "meets <= 0.50x"
-		}
-		return "MISSES <= 0.50x"
-	}
-	row := func(name string, u usage) string {
-		return fmt.Sprintf("  %-28s %7.3f s %7.3f s %8.3f s %9.1f MB\n", name, u.user.Seconds(), u.sys.Seconds(), u.cpu().Seconds(), float64(u.maxRSS)/1e6)
-	}
 	beforeRows := ""
 	if before != "" {
-		beforeRows = row("before: "+filepath.Base(before), bf) +
+		beforeRows = usageRow(28, "before: "+filepath.Base(before), bf) +
 			fmt.Sprintf("  before/ffmpeg                CPU %.2fx, RSS %.2fx\n", bf.cpu().Seconds()/ff.cpu().Seconds(), float64(bf.maxRSS)/float64(ff.maxRSS))
 	}
 	figures.Report(b, fmt.Sprintf("Push in real time with silent AAC audio: %s (%dx%d, %d frames) into nginx-rtmp; %d run(s), every frame and an aac track recorded\n",
 		clip.path, clip.width, clip.height, clip.frames, b.N)+
-		fmt.Sprintf("  %-28s %9s %9s %10s %12s\n", "", "CPU user", "CPU sys", "CPU total", "max RSS")+
-		row("ffmpeg -re -c:v copy + AAC", ff)+row("camnode pipeline + silence", cn)+
-		fmt.Sprintf("  camnode/ffmpeg               CPU %.2fx (%s), RSS %.2fx (%s)\n", cpuRatio, verdict(cpuRatio), rssRatio, verdict(rssRatio))+
+		compare(b, 28, "ffmpeg -re -c:v copy + AAC", ff, "camnode pipeline + silence", cn)+
 		beforeRows)
 }
 

@@ -66,6 +66,15 @@ func BenchmarkPush(b *testing.B) {
 	n := time.Duration(b.N)
 	ff.user, ff.sys, cn.user, cn.sys = ff.user/n, ff.sys/n, cn.user/n, cn.sys/n
 
+	figures.Report(b, fmt.Sprintf("Push throughput: %s (%dx%d, %d frames, %.1f MB) into nginx-rtmp, as fast as possible; %d run(s), every frame recorded\n",
+		clip.path, clip.width, clip.height, clip.frames, float64(clip.bytes)/1e6, b.N)+
+		compare(b, 16, "ffmpeg -c copy", ff, "camnode", cn))
+}
+
+// compare reports camnode's and ffmpeg's CPU and max RSS a run and their ratios as the
+// benchmark's metrics, and returns them as a table (names padded to width) that ends
+// with the ratios against the 0.5x target.
+func compare(b *testing.B, width int, ffName string, ff usage, cnName string, cn usage) string {
 	cpuRatio := cn.cpu().Seconds() / ff.cpu().Seconds()
 	rssRatio := float64(cn.maxRSS) / float64(ff.maxRSS)
 	b.ReportMetric(0, "ns/op") // the wall time of a run is mostly setup and checking
@@ -75,21 +84,20 @@ func BenchmarkPush(b *testing.B) {
 	b.ReportMetric(float64(ff.maxRSS)/1e6, "ffmpeg-maxrss-MB")
 	b.ReportMetric(cpuRatio, "cpu-ratio")
 	b.ReportMetric(rssRatio, "rss-ratio")
-
 	verdict := func(r float64) string {
 		if r <= 0.5 {
 			return "meets <= 0.50x"
 		}
 		return "MISSES <= 0.50x"
 	}
-	row := func(name string, u usage) string {
-		return fmt.Sprintf("  %-16s %7.3f s %7.3f s %8.3f s %9.1f MB\n", name, u.user.Seconds(), u.sys.Seconds(), u.cpu().Seconds(), float64(u.maxRSS)/1e6)
-	}
-	figures.Report(b, fmt.Sprintf("Push throughput: %s (%dx%d, %d frames, %.1f MB) into nginx-rtmp, as fast as possible; %d run(s), every frame recorded\n",
-		clip.path, clip.width, clip.height, clip.frames, float64(clip.bytes)/1e6, b.N)+
-		fmt.Sprintf("  %-16s %9s %9s %10s %12s\n", "", "CPU user", "CPU sys", "CPU total", "max RSS")+
-		row("ffmpeg -c copy", ff)+row("camnode", cn)+
-		fmt.Sprintf("  camnode/ffmpeg   CPU %.2fx (%s), RSS %.2fx (%s)\n", cpuRatio, verdict(cpuRatio), rssRatio, verdict(rssRatio)))
+	return fmt.Sprintf("  %-*s %9s %9s %10s %12s\n", width, "", "CPU user", "CPU sys", "CPU total", "max RSS") +
+		usageRow(width, ffName, ff) + usageRow(width, cnName, cn) +
+		fmt.Sprintf("  %-*s CPU %.2fx (%s), RSS %.2fx (%s)\n", width, "camnode/ffmpeg", cpuRatio, verdict(cpuRatio), rssRatio, verdict(rssRatio))
+}
+
+// usageRow is a row of compare's table.
+func usageRow(width int, name string, u usage) string {
+	return fmt.Sprintf("  %-*s %7.3f s %7.3f s %8.3f s %9.1f MB\n", width, name, u.user.Seconds(), u.sys.Seconds(), u.cpu().Seconds(), float64(u.maxRSS)/1e6)
 }
 
 // pushFFmpeg runs the reference pusher: ffmpeg copying the raw stream into FLV over RTMP,
