@@ -40,13 +40,7 @@ func OpenFrames(path string, opts Options) (*FrameSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	var raw, all []string
-	for _, f := range formats {
-		all = append(all, f.FourCC)
-		if isRawSupported(f.code) && (opts.Format == "" || opts.Format == f.FourCC) {
-			raw = append(raw, f.FourCC)
-		}
-	}
+	raw, all, _ := sortFormats(formats, opts.Format)
 	if len(raw) == 0 {
 		if opts.Format != "" {
 			return nil, fmt.Errorf("v4l2: %s (%s) does not offer raw format %s (it offers %s; camnode takes %s)",

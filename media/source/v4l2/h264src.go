@@ -55,15 +55,9 @@ func Open(path string, opts Options) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	var raw, all []string
-	for _, f := range formats {
-		all = append(all, f.FourCC)
-		if f.code == fccH264 {
-			return &Source{path: path, opts: opts}, nil
-		}
-		if f.Supported {
-			raw = append(raw, f.FourCC)
-		}
+	raw, all, h264 := sortFormats(formats, "")
+	if h264 {
+		return &Source{path: path, opts: opts}, nil
 	}
 	if len(raw) > 0 {
 		return nil, &RawOnlyError{Device: path, Formats: raw, Frames: newFrameSource(path, opts, raw)}
@@ -73,6 +67,19 @@ func Open(path string, opts Options) (*Source, error) {
 	}
 	return nil, fmt.Errorf("v4l2: %s (%s) offers no format camnode can use (%s; camnode takes H264, %s)",
 		path, card, strings.Join(all, ", "), strings.Join(rawNames(), ", "))
+}
+
+// sortFormats names the camera's formats: all of them, the raw ones camnode can use
+// (only want, when it is set), and whether one is H.264.
+func sortFormats(formats []FormatInfo, want string) (raw, all []string, h264 bool) {
+	for _, f := range formats {
+		all = append(all, f.FourCC)
+		h264 = h264 || f.code == fccH264
+		if isRawSupported(f.code) && (want == "" || want == f.FourCC) {
+			raw = append(raw, f.FourCC)
+		}
+	}
+	return raw, all, h264
 }
 
 // captureFormats opens the camera at path, checks that it captures video and lists its
