@@ -78,31 +78,10 @@ func TestPublisherReconnectsAndRestartsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	addr, stop := runIngest(t, "127.0.0.1:0", dir)
 
-	var mu sync.Mutex
-	var states []State
-	p := New(Options{
+	p, log, stopPublishing := runPublisher(t, Options{
 		URL:          "rtmp://" + addr + "/live/test",
 		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
-		FrameRate: 30,
-		OnStatus: func(s Status) {
-			mu.Lock()
-			states = append(states, s.State)
-			mu.Unlock()
-		},
 	})
-	src, err := source.Open("testsrc", source.Options{Width: 320, Height: 240, FPS: 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); p.Run(ctx) }()
-	go func() {
-		defer wg.Done()
-		src.Run(ctx, func(au *media.AccessUnit) error { return p.WriteAccessUnit(ctx, au) })
-	}()
-
 	waitFor := func(what string, ok func(Stats) bool) {
 		t.Helper()
 		deadline := time.Now().Add(3 * time.Minute)
@@ -120,11 +99,9 @@ func TestPublisherReconnectsAndRestartsCleanly(t *testing.T) {
 	// Once the publisher has found the ingest gone (a failed attempt after the loss), the
 	// ingest comes back in the same place.
 	failedAttempts := func() int {
-		mu.Lock()
-		defer mu.Unlock()
 		n := 0
-		for _, s := range states[2:] {
-			if s == Reconnecting {
+		for _, s := range log.get()[2:] {
+			if s.State == Reconnecting {
 				n++
 			}
 		}
@@ -133,17 +110,17 @@ func TestPublisherReconnectsAndRestartsCleanly(t *testing.T) {
 	waitFor("a failed attempt while the ingest is gone", func(Stats) bool { return failedAttempts() >= 2 })
 	_, stop = runIngest(t, addr, dir)
 	waitFor("live again", func(s Stats) bool { return s.Live && s.FramesSent > sentBefore+30 })
-	cancel()
-	wg.Wait()
+	stopPublishing()
 	stop()
 
 	st := p.Stats()
 	if st.Reconnects < 1 {
 		t.Fatalf("reconnects %d", st.Reconnects)
 	}
-	mu.Lock()
-	got := append([]State(nil), states...)
-	mu.Unlock()
+	var got []State
+	for _, s := range log.get() {
+		got = append(got, s.State)
+	}
 	if len(got) < 3 || got[0] != Connecting || got[1] != Live || got[len(got)-1] != Live {
 		t.Fatalf("states %v", got)
 	}

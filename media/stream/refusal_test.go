@@ -31,13 +31,14 @@ func (l *statusLog) get() []Status {
 	return append([]Status(nil), l.all...)
 }
 
-// runPublisher publishes the test source to url until the test ends.
-func runPublisher(t *testing.T, opts Options) (*Publisher, *statusLog) {
+// runPublisher publishes the test source with opts until stop is called or the test
+// ends; stop returns when the publisher and the source have.
+func runPublisher(t *testing.T, opts Options) (p *Publisher, log *statusLog, stop func()) {
 	t.Helper()
-	log := &statusLog{}
+	log = &statusLog{}
 	opts.OnStatus = log.add
 	opts.FrameRate = 30
-	p := New(opts)
+	p = New(opts)
 	src, err := source.Open("testsrc", source.Options{Width: 320, Height: 240, FPS: 30, GOP: 30})
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +51,9 @@ func runPublisher(t *testing.T, opts Options) (*Publisher, *statusLog) {
 		defer wg.Done()
 		src.Run(ctx, func(au *media.AccessUnit) error { return p.WriteAccessUnit(ctx, au) })
 	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return p, log
+	stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	return p, log, stop
 }
 
 // nginx-rtmp refuses a publish by confirming it and closing the connection (deny publish):
@@ -60,7 +62,7 @@ func runPublisher(t *testing.T, opts Options) (*Publisher, *statusLog) {
 func TestPublisherRefusedByNginx(t *testing.T) {
 	ng := peers.StartNginx(t)
 	const key = "refused-K3Y"
-	p, log := runPublisher(t, Options{
+	p, log, _ := runPublisher(t, Options{
 		URL:          "rtmp://" + ng.Addr() + "/closed/" + key,
 		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 5 * time.Second,
 	})
