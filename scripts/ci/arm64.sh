@@ -27,9 +27,12 @@ pkgs=$(go list ./... | grep -v -e '/cmd/camnode$' -e '/bench/')
 # The emulated binaries find the arm64 dynamic loader and libc in the cross sysroot, and
 # the libraries camnode opens at run time in $libs: the x264 tests then check the
 # structure layouts camnode declares against the real arm64 library.
+# qemu_go_test (lib/qemu-test.sh): go test, with one rerun for a package whose forked
+# child qemu left hanging before exec.
+. scripts/ci/lib/qemu-test.sh
+# shellcheck disable=SC2086
 CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
-  go test -count=1 -timeout 20m \
-  -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$libs" $pkgs
+  qemu_go_test -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$libs" $pkgs
 
 # The test binaries really were arm64, not the host's.
 probe=$(mktemp)

@@ -53,6 +53,7 @@ done
 # checked against the real 32-bit library.
 . scripts/ci/lib/target-libs.sh
 libs=$(target_libs armhf)
+. scripts/ci/lib/qemu-test.sh # qemu_go_test: see there
 CGO_ENABLED=1 GOOS=linux GOARCH=arm GOARM=7 CC=arm-linux-gnueabihf-gcc \
-  go test -count=1 -exec "qemu-arm-static -L /usr/arm-linux-gnueabihf -E LD_LIBRARY_PATH=$libs" \
+  qemu_go_test -exec "qemu-arm-static -L /usr/arm-linux-gnueabihf -E LD_LIBRARY_PATH=$libs" \
   ./media/source/v4l2/ ./media/h264/ ./media/encoder/... ./media/picture/
