@@ -237,24 +237,25 @@ func dilate(m []byte, w, h, radius int) []byte {
 func (s *sprite) blit(f *media.Frame, x, y int) {
 	W, H := f.Width, f.Height
 	cw, ch := (W+1)/2, (H+1)/2
-	if x >= 0 && y >= 0 && x+s.w <= W && y+s.h <= H {
-		// Wholly in the picture, as a comment is for most of its time: no clipping.
-		blendInside(f.Planes[0], f.Strides[0], s.luma, s.yk, s.yp, x, y)
-		if f.Format == media.PixelNV12 {
-			s.blitNV12(f, x/2, y/2, cw, ch)
-			return
-		}
-		blendInside(f.Planes[1], f.Strides[1], s.chroma, s.ck, s.cu, x/2, y/2)
-		blendInside(f.Planes[2], f.Strides[2], s.chroma, s.ck, s.cv, x/2, y/2)
-		return
-	}
-	blendClipped(f.Planes[0], f.Strides[0], s.luma, s.yk, s.yp, x, y, W, H)
+	// Wholly in the picture, as a comment is for most of its time: no clipping.
+	inside := x >= 0 && y >= 0 && x+s.w <= W && y+s.h <= H
+	blendPlane(f.Planes[0], f.Strides[0], s.luma, s.yk, s.yp, x, y, W, H, inside)
 	if f.Format == media.PixelNV12 {
 		s.blitNV12(f, x/2, y/2, cw, ch)
 		return
 	}
-	blendClipped(f.Planes[1], f.Strides[1], s.chroma, s.ck, s.cu, x/2, y/2, cw, ch)
-	blendClipped(f.Planes[2], f.Strides[2], s.chroma, s.ck, s.cv, x/2, y/2, cw, ch)
+	blendPlane(f.Planes[1], f.Strides[1], s.chroma, s.ck, s.cu, x/2, y/2, cw, ch, inside)
+	blendPlane(f.Planes[2], f.Strides[2], s.chroma, s.ck, s.cv, x/2, y/2, cw, ch, inside)
+}
+
+// blendPlane blends the runs of one w x h plane: without clipping when the sprite is
+// inside it.
+func blendPlane(plane []byte, stride int, spans []span, ks []uint16, ps []byte, x, y, w, h int, inside bool) {
+	if inside {
+		blendInside(plane, stride, spans, ks, ps, x, y)
+		return
+	}
+	blendClipped(plane, stride, spans, ks, ps, x, y, w, h)
 }
 
 // blendInside blends the runs of one plane (weights ks, premultiplied values ps) into
