@@ -28,7 +28,7 @@ pkgs=$(go list ./... | grep -v -e '/cmd/camnode$' -e '/bench/')
 # the libraries camnode opens at run time in $libs: the x264 tests then check the
 # structure layouts camnode declares against the real arm64 library.
 # qemu_go_test (lib/qemu-test.sh): go test, with one rerun for a package whose forked
-# child qemu left hanging before exec.
+# child qemu left hanging.
 . scripts/ci/lib/qemu-test.sh
 # shellcheck disable=SC2086
 CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \

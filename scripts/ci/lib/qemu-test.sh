@@ -24,8 +24,10 @@ qemu_go_test() {
     rm -f "$log"
     return 0
   fi
-  # go test prints each package's output as one block ending in its ok/FAIL line.
-  if ! retry=$(awk '
+  # go test prints each package's output as one block ending in its ok/FAIL line. retry:
+  # the packages that failed only by timing out; the awk fails if any failed otherwise.
+  local parsed=no
+  if retry=$(awk '
     /^(ok|FAIL|\?)[ \t]+[^ \t]+/ && $2 ~ /\// {
       if ($1 == "FAIL") {
         if (block ~ /panic: test timed out/ && block !~ /--- FAIL/) print $2
@@ -35,12 +37,11 @@ qemu_go_test() {
     }
     { block = block "\n" $0 }
     END { exit bad }' "$log"); then
-    rm -f "$log"
-    return "$rc"
+    parsed=yes
   fi
   rm -f "$log"
-  if [ -z "$retry" ] || [ "$hung" != yes ]; then
-    return "$rc" # a build error, or a timeout with no child of qemu left hanging
+  if [ "$parsed" != yes ] || [ -z "$retry" ] || [ "$hung" != yes ]; then
+    return "$rc" # a test failed, a build error, or a timeout with no child of qemu left hanging
   fi
   echo "qemu-user: a forked child hung inside qemu (qemu 7.2's fault, not a test's) in: $retry; running those once more"
   local args=() a
