@@ -69,7 +69,7 @@ func TestBlendWeights(t *testing.T) {
 		for bg := range 256 {
 			exact := float64(bg) * float64(255-a) / 255
 			for p := 0; p <= a; p += max(1, a/7) {
-				got := int(p) + int((uint32(bg)*uint32(k)+128)>>8)
+				got := p + int((uint32(bg)*uint32(k)+128)>>8)
 				if got > 255 {
 					t.Fatalf("a %d p %d bg %d: %d", a, p, bg, got)
 				}
