@@ -18,9 +18,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/internal/peers"
-	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -622,13 +622,13 @@ func TestForwardChatBlueprintRenders(t *testing.T) {
 		Cmps map[string]map[string]any `json:"cmps"`
 	}
 	json.Unmarshal(mqtt.DiscoveryMessages(gardenTopics, gardenDevice)[0].Payload, &root)
-	chat := root.Cmps["chat"]
-	sent := jinja(t, []jinjaJob{{chat["command_template"].(string), map[string]any{"value": out[0]}}})[0]
-	cmd, err := mqtt.ParseCommand(gardenTopics, chat["command_topic"].(string), []byte(sent), false, 0)
+	text := root.Cmps["chat"]
+	sent := jinja(t, []jinjaJob{{text["command_template"].(string), map[string]any{"value": out[0]}}})[0]
+	cmd, err := mqtt.ParseCommand(gardenTopics, text["command_topic"].(string), []byte(sent), false, 0)
 	if err != nil || cmd.Kind != mqtt.CommandChat {
 		t.Fatalf("the node rejects %q: %v", sent, err)
 	}
-	msgs, errs := danmaku.ParseChat(cmd.Payload, danmaku.Limits{})
+	msgs, errs := chat.Parse(cmd.Payload, chat.Limits{})
 	if len(errs) > 0 || len(msgs) != 1 || msgs[0].Text != out[0] {
 		t.Fatalf("the node reads %q as %+v, %v", sent, msgs, errs)
 	}

@@ -7,9 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media"
-	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/danmaku/render"
 	"github.com/camnode/camnode/media/pipeline"
 )
@@ -18,9 +18,9 @@ import (
 const (
 	// causeNoLane: the renderer had no room on screen (every lane busy for its longest
 	// wait, or its queue full).
-	causeNoLane danmaku.Cause = "no free lane"
+	causeNoLane chat.Cause = "no free lane"
 	// causeBurnSkipped: sent by the other carriers, but not drawn (no free lane).
-	causeBurnSkipped danmaku.Cause = "not drawn"
+	causeBurnSkipped chat.Cause = "not drawn"
 )
 
 // burnState is what the burn carrier does in the running pipeline.
@@ -127,7 +127,7 @@ func (b *burner) accepting() (bool, string) {
 
 // add queues an accepted message for the picture; the renderer's counters say later
 // whether it was drawn.
-func (b *burner) add(m *danmaku.ChatMessage) {
+func (b *burner) add(m *chat.Message) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := burnState(b.state.Load())
@@ -142,7 +142,7 @@ func (b *burner) add(m *danmaku.ChatMessage) {
 func (b *burner) draw(f *media.Frame) error {
 	if b.clearReq.Swap(false) {
 		b.mu.Lock()
-		b.discardLocked(danmaku.CauseHidden, "danmaku hidden (danmaku/set OFF)")
+		b.discardLocked(chat.CauseHidden, "danmaku hidden (danmaku/set OFF)")
 		b.mu.Unlock()
 	}
 	if err := b.r.Draw(f); err != nil {
@@ -193,7 +193,7 @@ func (b *burner) off(why string) {
 	b.why = why
 	announce := !b.announced
 	b.announced = true
-	b.discardLocked(danmaku.CauseNoCarrier, why)
+	b.discardLocked(chat.CauseNoCarrier, why)
 	b.mu.Unlock()
 	if !announce {
 		return
@@ -221,7 +221,7 @@ func (b *burner) pipelineStopped() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.clearReq.Store(false)
-	b.discardLocked(danmaku.CauseStopped, "the stream stopped")
+	b.discardLocked(chat.CauseStopped, "the stream stopped")
 	b.state.Store(int32(burnIdle))
 }
 
@@ -254,10 +254,10 @@ func (b *burner) settleLocked() {
 	if k := st.Dropped - b.seenDrop; k > 0 {
 		b.seenDrop = st.Dropped
 		if b.alone {
-			b.c.drop("chat", int(k), &danmaku.Rejection{Cause: causeNoLane,
+			b.c.drop("chat", int(k), &chat.Rejection{Cause: causeNoLane,
 				Reason: fmt.Sprintf("%d message(s) not drawn: no free lane on screen in time (burn)", k)})
 		} else {
-			b.c.rep.report("chat", int(k), &danmaku.Rejection{Cause: causeBurnSkipped,
+			b.c.rep.report("chat", int(k), &chat.Rejection{Cause: causeBurnSkipped,
 				Reason: fmt.Sprintf("%d message(s) sent without burn-in: no free lane on screen in time", k)})
 		}
 	}
@@ -265,7 +265,7 @@ func (b *burner) settleLocked() {
 
 // discardLocked clears the renderer (screen and queue) and, when burn is the only carrier,
 // counts what was still waiting for a lane as dropped, for cause.
-func (b *burner) discardLocked(cause danmaku.Cause, why string) {
+func (b *burner) discardLocked(cause chat.Cause, why string) {
 	if b.r == nil {
 		return
 	}
@@ -275,7 +275,7 @@ func (b *burner) discardLocked(cause danmaku.Cause, why string) {
 	b.discarded += waiting
 	b.r.Clear()
 	if waiting > 0 && b.alone {
-		b.c.drop("chat", int(waiting), &danmaku.Rejection{Cause: cause,
+		b.c.drop("chat", int(waiting), &chat.Rejection{Cause: cause,
 			Reason: fmt.Sprintf("%d message(s) not drawn: %s", waiting, why)})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/mqtt"
@@ -19,8 +20,8 @@ import (
 // rejection or drop as a chat_rejected event. It works on a goroutine of its own behind a
 // bounded queue, so that a flood of chat never delays a command to the node, nor waits.
 type chatIntake struct {
-	limits   danmaku.Limits
-	mod      *danmaku.Moderator // the intake goroutine only
+	limits   chat.Limits
+	mod      *chat.Moderator // the intake goroutine only
 	carriers config.Carriers
 
 	in      chan chatPayload
@@ -53,11 +54,11 @@ const (
 
 func newChatIntake(cfg *config.Config, publish func(name, reason string)) *chatIntake {
 	c := &chatIntake{
-		limits: danmaku.Limits{MaxRunes: cfg.ChatMaxRunes},
-		mod: danmaku.NewModerator(danmaku.ModerationOptions{
+		limits: chat.Limits{MaxRunes: cfg.ChatMaxRunes},
+		mod: chat.NewModerator(chat.ModerationOptions{
 			Blocklist: cfg.ChatBlocklist,
-			Rate:      danmaku.Rate{N: cfg.ChatRate.N, Per: cfg.ChatRate.Per},
-			UserRate:  danmaku.Rate{N: cfg.ChatUserRate.N, Per: cfg.ChatUserRate.Per},
+			Rate:      chat.Rate{N: cfg.ChatRate.N, Per: cfg.ChatRate.Per},
+			UserRate:  chat.Rate{N: cfg.ChatUserRate.N, Per: cfg.ChatUserRate.Per},
 		}),
 		carriers: cfg.Danmaku,
 		in:       make(chan chatPayload, chatInPayloads),
@@ -100,7 +101,7 @@ func (n *Node) onChat(cmd mqtt.Command) {
 	}
 	c.inBytes.Add(-size)
 	c.received.Add(1)
-	c.drop(label, 1, &danmaku.Rejection{Cause: danmaku.CauseQueueFull,
+	c.drop(label, 1, &chat.Rejection{Cause: chat.CauseQueueFull,
 		Reason: fmt.Sprintf("%d payloads wait to be read: message dropped", len(c.in))})
 }
 
@@ -117,7 +118,7 @@ func (n *Node) onBusy(cmd mqtt.Command) {
 		return
 	}
 	n.chat.received.Add(1)
-	n.chat.drop(label, 1, &danmaku.Rejection{Cause: danmaku.CauseQueueFull, Reason: "node busy: message dropped"})
+	n.chat.drop(label, 1, &chat.Rejection{Cause: chat.CauseQueueFull, Reason: "node busy: message dropped"})
 }
 
 // onRejected counts a chat payload the MQTT session rejected before it became a command
@@ -146,7 +147,7 @@ func (c *chatIntake) run(ctx context.Context) {
 
 // take parses one payload and hands each message that passes moderation to the carriers.
 func (c *chatIntake) take(p chatPayload) {
-	msgs, errs := danmaku.ParseChat(p.payload, c.limits)
+	msgs, errs := chat.Parse(p.payload, c.limits)
 	c.received.Add(uint64(len(msgs) + len(errs)))
 	for _, err := range errs {
 		c.drop(p.label, 1, err)
@@ -164,13 +165,13 @@ func (c *chatIntake) take(p chatPayload) {
 		var err error
 		switch {
 		case hidden:
-			err = &danmaku.Rejection{Cause: danmaku.CauseHidden, Reason: "danmaku is hidden (danmaku/set OFF)"}
+			err = &chat.Rejection{Cause: chat.CauseHidden, Reason: "danmaku is hidden (danmaku/set OFF)"}
 		case !running:
-			err = &danmaku.Rejection{Cause: danmaku.CauseStreamOff, Reason: "the stream is off"}
+			err = &chat.Rejection{Cause: chat.CauseStreamOff, Reason: "the stream is off"}
 		case !carriers.Any() && !burn && burnOff != "":
-			err = &danmaku.Rejection{Cause: danmaku.CauseNoCarrier, Reason: "burn-in is off for this stream: " + burnOff}
+			err = &chat.Rejection{Cause: chat.CauseNoCarrier, Reason: "burn-in is off for this stream: " + burnOff}
 		case !carriers.Any() && !burn:
-			err = &danmaku.Rejection{Cause: danmaku.CauseNoCarrier,
+			err = &chat.Rejection{Cause: chat.CauseNoCarrier,
 				Reason: fmt.Sprintf("CAMNODE_DANMAKU=%s puts chat nowhere (use sei, cc, amf or burn)", joinCarriers(c.carriers))}
 		default:
 			if err = c.mod.Admit(m, now); err == nil && carriers.Any() {
@@ -203,9 +204,9 @@ func (n *Node) newCarriers() *danmaku.Carriers {
 			FrameRate:   n.cfg.FPS,
 			QueueSize:   n.cfg.ChatQueue,
 			OnShown:     func(k int) { c.shown.Add(uint64(k)) },
-			OnDropped:   func(k int, r *danmaku.Rejection) { c.drop("chat", k, r) },
+			OnDropped:   func(k int, r *chat.Rejection) { c.drop("chat", k, r) },
 			OnCaptionsSkipped: func(k int) {
-				c.rep.report("chat", k, &danmaku.Rejection{Cause: danmaku.CauseCaptionsLag,
+				c.rep.report("chat", k, &chat.Rejection{Cause: chat.CauseCaptionsLag,
 					Reason: fmt.Sprintf("captions behind: %d message(s) shown without captions", k)})
 			},
 		})
@@ -225,7 +226,7 @@ func (c *chatIntake) pipelineStopped(carriers *danmaku.Carriers) {
 	c.mu.Unlock()
 	c.burn.pipelineStopped()
 	if k := carriers.Close(); k > 0 {
-		c.drop("chat", k, &danmaku.Rejection{Cause: danmaku.CauseStopped,
+		c.drop("chat", k, &chat.Rejection{Cause: chat.CauseStopped,
 			Reason: fmt.Sprintf("%d message(s) dropped: the stream stopped", k)})
 	}
 }
@@ -246,7 +247,7 @@ func (n *Node) onDanmakuSwitch() {
 	}
 	c.burn.hide()
 	if k := carriers.Clear(); k > 0 {
-		c.drop("chat", k, &danmaku.Rejection{Cause: danmaku.CauseHidden,
+		c.drop("chat", k, &chat.Rejection{Cause: chat.CauseHidden,
 			Reason: fmt.Sprintf("%d message(s) dropped: danmaku hidden (danmaku/set OFF)", k)})
 	}
 }
@@ -273,7 +274,7 @@ type chatReporter struct {
 	mu     sync.Mutex
 	start  time.Time // of the current window
 	sent   int       // events published in the window
-	held   map[danmaku.Cause]int
+	held   map[chat.Cause]int
 	total  int
 	timer  *time.Timer
 	closed bool // the node stopped: no timer may fire any more
@@ -286,13 +287,13 @@ const (
 )
 
 func newChatReporter(publish func(name, reason string)) *chatReporter {
-	return &chatReporter{publish: publish, held: map[danmaku.Cause]int{}}
+	return &chatReporter{publish: publish, held: map[chat.Cause]int{}}
 }
 
 // report publishes (or holds for the summary) the rejection of n messages.
 func (r *chatReporter) report(label string, n int, err error) {
-	cause := danmaku.Cause("other")
-	if rej, ok := err.(*danmaku.Rejection); ok {
+	cause := chat.Cause("other")
+	if rej, ok := err.(*chat.Rejection); ok {
 		cause = rej.Cause
 	}
 	r.mu.Lock()
@@ -334,11 +335,11 @@ func (r *chatReporter) close() {
 func (r *chatReporter) flush() {
 	r.mu.Lock()
 	elapsed := time.Since(r.start).Round(100 * time.Millisecond)
-	causes := make([]danmaku.Cause, 0, len(r.held))
+	causes := make([]chat.Cause, 0, len(r.held))
 	for c := range r.held {
 		causes = append(causes, c)
 	}
-	slices.SortFunc(causes, func(a, b danmaku.Cause) int { return r.held[b] - r.held[a] })
+	slices.SortFunc(causes, func(a, b chat.Cause) int { return r.held[b] - r.held[a] })
 	parts := make([]string, len(causes))
 	for i, c := range causes {
 		parts[i] = fmt.Sprintf("%s %d", c, r.held[c])

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/chat"
 )
 
 // A flood of rejections becomes a handful of events whose counts add up to the flood.
@@ -24,11 +24,11 @@ func TestChatReporterSumsUpAFlood(t *testing.T) {
 	})
 	const flood = 5000
 	for i := 0; i < flood; i++ {
-		cause := danmaku.CauseRate
+		cause := chat.CauseRate
 		if i%10 == 0 {
-			cause = danmaku.CauseQueueFull
+			cause = chat.CauseQueueFull
 		}
-		rep.report("chat", 1, &danmaku.Rejection{Cause: cause, Reason: string(cause)})
+		rep.report("chat", 1, &chat.Rejection{Cause: cause, Reason: string(cause)})
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	summary := regexp.MustCompile(`^chat: (\d+) more messages rejected in [0-9.]+m?s: (rate limit|queue full) \d+, (rate limit|queue full) \d+$`)
@@ -61,7 +61,7 @@ func TestChatReporterSumsUpAFlood(t *testing.T) {
 	}
 	// A new window: single rejections go out at once again.
 	time.Sleep(chatReportWindow)
-	rep.report("all/chat", 1, &danmaku.Rejection{Cause: danmaku.CauseEmpty, Reason: "empty text"})
+	rep.report("all/chat", 1, &chat.Rejection{Cause: chat.CauseEmpty, Reason: "empty text"})
 	mu.Lock()
 	last := reasons[len(reasons)-1]
 	mu.Unlock()

@@ -19,6 +19,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/camnode/camnode/bench/internal/figures"
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
@@ -127,7 +128,7 @@ func BenchmarkChatToPage(b *testing.B) {
 	}
 	b.Cleanup(func() { client.Disconnect(100) })
 	if tok := client.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) {
-		msgs, errs := danmaku.ParseChat(m.Payload(), danmaku.Limits{})
+		msgs, errs := chat.Parse(m.Payload(), chat.Limits{})
 		for _, err := range errs {
 			b.Errorf("chat rejected: %v", err)
 		}

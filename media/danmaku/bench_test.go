@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/camnode/camnode/chat"
 )
 
 // refill puts pre-encoded messages back into the queue, as Push would have, without
@@ -23,7 +25,7 @@ func refill(c *Carriers, items []pending) {
 func encoded(t testing.TB, c *Carriers, n int) []pending {
 	var items []pending
 	for i := 0; i < n; i++ {
-		m := ChatMessage{Text: fmt.Sprintf("message %d: 这是一条弹幕 😀", i), User: "viewer", Color: 0xff6699, ID: fmt.Sprint(i)}
+		m := chat.Message{Text: fmt.Sprintf("message %d: 这是一条弹幕 😀", i), User: "viewer", Color: 0xff6699, ID: fmt.Sprint(i)}
 		if err := c.Push(&m); err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +88,7 @@ func BenchmarkCarriersFrame(b *testing.B) {
 // BenchmarkPush is what the node's goroutine pays to queue one message for all carriers.
 func BenchmarkPush(b *testing.B) {
 	c := NewCarriers(CarrierOptions{SEI: true, CC: true, AMF: true, QueueSize: 1 << 20})
-	m := ChatMessage{Text: "这是一条弹幕 hello 😀", User: "viewer", Color: 0xff6699}
+	m := chat.Message{Text: "这是一条弹幕 hello 😀", User: "viewer", Color: 0xff6699}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if c.count == len(c.ring) {
@@ -102,6 +104,6 @@ func BenchmarkParseChat(b *testing.B) {
 	payload := []byte(`{"text":"这是一条弹幕 hello","user":"viewer","color":16738740,"mode":1,"id":"b1f3","source":"bilibili","ts":1732450000123}`)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		ParseChat(payload, Limits{})
+		chat.Parse(payload, chat.Limits{})
 	}
 }

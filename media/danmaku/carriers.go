@@ -1,3 +1,5 @@
+// Package danmaku puts chat into the stream: the SEI, CEA-608 caption and onTextData carriers
+// (and, in render, the burned-in picture). The chat message itself is package chat.
 package danmaku
 
 import (
@@ -7,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku/cea608"
 	"github.com/camnode/camnode/media/danmaku/sei"
@@ -44,7 +47,7 @@ type CarrierOptions struct {
 	// They are called from the goroutine that calls Frame and must not block.
 	OnShown func(n int)
 	// OnDropped: n messages were lost (too old when their frame came).
-	OnDropped func(n int, r *Rejection)
+	OnDropped func(n int, r *chat.Rejection)
 	// OnCaptionsSkipped: n messages went out by the other carriers but without captions,
 	// because the captions backlog was full.
 	OnCaptionsSkipped func(n int)
@@ -137,7 +140,7 @@ func NewCarriers(opts CarrierOptions) *Carriers {
 		opts.OnShown = func(int) {}
 	}
 	if opts.OnDropped == nil {
-		opts.OnDropped = func(int, *Rejection) {}
+		opts.OnDropped = func(int, *chat.Rejection) {}
 	}
 	if opts.OnCaptionsSkipped == nil {
 		opts.OnCaptionsSkipped = func(int) {}
@@ -162,19 +165,19 @@ func NewCarriers(opts CarrierOptions) *Carriers {
 // Any reports whether at least one carrier is switched on.
 func (c *Carriers) Any() bool { return c != nil && (c.opts.SEI || c.opts.CC || c.opts.AMF) }
 
-// Push queues a message for the next frame. It fails with a *Rejection when the message
-// is too large for the SEI budget (CauseTooLarge), the queue is full (CauseQueueFull), or
-// the carriers are closed (CauseStopped).
-func (c *Carriers) Push(msg *ChatMessage) error {
+// Push queues a message for the next frame. It fails with a *chat.Rejection when the message
+// is too large for the SEI budget (chat.CauseTooLarge), the queue is full (chat.CauseQueueFull), or
+// the carriers are closed (chat.CauseStopped).
+func (c *Carriers) Push(msg *chat.Message) error {
 	p := pending{at: c.opts.Now()}
 	if c.opts.SEI {
 		p.json = msg.AppendJSON(nil)
 		if n := seiSize(p.json); n > c.opts.SEIBudget {
-			return reject(CauseTooLarge, "message of %d bytes as SEI exceeds the %d-byte budget of a frame%s", n, c.opts.SEIBudget, fromUser(msg))
+			return chat.Reject(chat.CauseTooLarge, "message of %d bytes as SEI exceeds the %d-byte budget of a frame%s", n, c.opts.SEIBudget, msg.From())
 		}
 	}
 	if c.opts.AMF {
-		p.amf = msg.AppendTextData(nil)
+		p.amf = AppendTextData(nil, msg)
 	}
 	if c.opts.CC {
 		p.cc = cea608.AppendCaption(nil, c.opts.CaptionRows, msg.Caption())
@@ -183,9 +186,9 @@ func (c *Carriers) Push(msg *ChatMessage) error {
 	defer c.mu.Unlock()
 	switch {
 	case c.closed:
-		return reject(CauseStopped, "the stream stopped")
+		return chat.Reject(chat.CauseStopped, "the stream stopped")
 	case c.count == len(c.ring):
-		return reject(CauseQueueFull, "%d messages already wait for the stream%s", c.count, fromUser(msg))
+		return chat.Reject(chat.CauseQueueFull, "%d messages already wait for the stream%s", c.count, msg.From())
 	}
 	c.ring[(c.head+c.count)%len(c.ring)] = p
 	c.count++
@@ -286,7 +289,7 @@ func (c *Carriers) Frame(au *media.AccessUnit) (*media.AccessUnit, [][]byte) {
 	if !c.opts.SEI && !c.opts.AMF && skipped > 0 {
 		// Captions were the only way out for them: they are lost.
 		shown -= skipped
-		c.opts.OnDropped(skipped, reject(CauseCaptionsLag, "captions are %v behind: %d message(s) dropped", c.opts.CaptionBacklog, skipped))
+		c.opts.OnDropped(skipped, chat.Reject(chat.CauseCaptionsLag, "captions are %v behind: %d message(s) dropped", c.opts.CaptionBacklog, skipped))
 	} else if skipped > 0 {
 		c.opts.OnCaptionsSkipped(skipped)
 	}
@@ -334,7 +337,7 @@ func (c *Carriers) take() {
 	}
 	c.mu.Unlock()
 	if stale > 0 {
-		c.opts.OnDropped(stale, reject(CauseStale, "%d message(s) waited more than %v for a frame", stale, c.opts.MaxAge))
+		c.opts.OnDropped(stale, chat.Reject(chat.CauseStale, "%d message(s) waited more than %v for a frame", stale, c.opts.MaxAge))
 	}
 }
 

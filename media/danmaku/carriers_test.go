@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku/cea608"
 	"github.com/camnode/camnode/media/danmaku/sei"
@@ -41,12 +42,12 @@ func (c *clock) now() time.Time { return c.t }
 // recorder keeps what the callbacks report.
 type recorder struct {
 	shown, dropped, skipped int
-	causes                  []Cause
+	causes                  []chat.Cause
 }
 
 func (r *recorder) opts(o CarrierOptions) CarrierOptions {
 	o.OnShown = func(n int) { r.shown += n }
-	o.OnDropped = func(n int, rej *Rejection) { r.dropped += n; r.causes = append(r.causes, rej.Cause) }
+	o.OnDropped = func(n int, rej *chat.Rejection) { r.dropped += n; r.causes = append(r.causes, rej.Cause) }
 	o.OnCaptionsSkipped = func(n int) { r.skipped += n }
 	return o
 }
@@ -74,7 +75,7 @@ func chatSEI(t *testing.T, au *media.AccessUnit) (chat []string, other []int) {
 	return chat, other
 }
 
-func mustPush(t *testing.T, c *Carriers, msgs ...ChatMessage) {
+func mustPush(t *testing.T, c *Carriers, msgs ...chat.Message) {
 	t.Helper()
 	for i := range msgs {
 		if err := c.Push(&msgs[i]); err != nil {
@@ -103,10 +104,10 @@ func TestFrameWithNothingPendingIsFree(t *testing.T) {
 func TestSEIGoesBeforeTheFirstSlice(t *testing.T) {
 	var r recorder
 	c := NewCarriers(r.opts(CarrierOptions{SEI: true}))
-	msgs := []ChatMessage{
-		{Text: "你好", User: "张三", Color: 0xff6699, Mode: ModeTop, ID: "1"},
-		{Text: "😀👍", Color: DefaultColor},
-		{Text: `hello "world"`, User: "bob", Color: DefaultColor, Source: "twitch", TS: 5},
+	msgs := []chat.Message{
+		{Text: "你好", User: "张三", Color: 0xff6699, Mode: chat.ModeTop, ID: "1"},
+		{Text: "😀👍", Color: chat.DefaultColor},
+		{Text: `hello "world"`, User: "bob", Color: chat.DefaultColor, Source: "twitch", TS: 5},
 	}
 	mustPush(t, c, msgs...)
 	in := keyUnit(time.Second)
@@ -152,7 +153,7 @@ func TestSEIGoesBeforeTheFirstSlice(t *testing.T) {
 
 func TestOnTextDataBodies(t *testing.T) {
 	c := NewCarriers(CarrierOptions{AMF: true})
-	mustPush(t, c, ChatMessage{Text: "666", User: "alice", Color: 0x00ff00, Mode: ModeBottom}, ChatMessage{Text: "second", Color: DefaultColor})
+	mustPush(t, c, chat.Message{Text: "666", User: "alice", Color: 0x00ff00, Mode: chat.ModeBottom}, chat.Message{Text: "second", Color: chat.DefaultColor})
 	in := deltaUnit(0)
 	out, data := c.Frame(in)
 	if out != in {
@@ -178,7 +179,7 @@ func TestOnTextDataBodies(t *testing.T) {
 
 func TestSEIBudgetSpreadsMessagesOverFrames(t *testing.T) {
 	c := NewCarriers(CarrierOptions{SEI: true, SEIBudget: 1000})
-	big := ChatMessage{Text: strings.Repeat("x", 400), Color: DefaultColor}
+	big := chat.Message{Text: strings.Repeat("x", 400), Color: chat.DefaultColor}
 	mustPush(t, c, big, big, big)
 	var per []int
 	for i := 0; i < 3; i++ {
@@ -189,9 +190,9 @@ func TestSEIBudgetSpreadsMessagesOverFrames(t *testing.T) {
 	if fmt.Sprint(per) != "[2 1 0]" {
 		t.Fatalf("messages per frame %v, want [2 1 0]", per)
 	}
-	huge := ChatMessage{Text: strings.Repeat("x", 1000), Color: DefaultColor}
+	huge := chat.Message{Text: strings.Repeat("x", 1000), Color: chat.DefaultColor}
 	err := c.Push(&huge)
-	if causeOf(err) != CauseTooLarge || !strings.Contains(err.Error(), "exceeds the 1000-byte budget") {
+	if chat.CauseOf(err) != chat.CauseTooLarge || !strings.Contains(err.Error(), "exceeds the 1000-byte budget") {
 		t.Fatalf("oversize message: %v", err)
 	}
 }
@@ -199,7 +200,7 @@ func TestSEIBudgetSpreadsMessagesOverFrames(t *testing.T) {
 func TestMaxPerFrame(t *testing.T) {
 	c := NewCarriers(CarrierOptions{AMF: true, MaxPerFrame: 3})
 	for i := 0; i < 5; i++ {
-		mustPush(t, c, ChatMessage{Text: fmt.Sprint(i), Color: DefaultColor})
+		mustPush(t, c, chat.Message{Text: fmt.Sprint(i), Color: chat.DefaultColor})
 	}
 	_, d1 := c.Frame(deltaUnit(0))
 	n1 := len(d1)
@@ -211,15 +212,15 @@ func TestMaxPerFrame(t *testing.T) {
 
 func TestQueueFullAndClose(t *testing.T) {
 	c := NewCarriers(CarrierOptions{SEI: true, QueueSize: 2})
-	m := ChatMessage{Text: "x", User: "u", Color: DefaultColor}
+	m := chat.Message{Text: "x", User: "u", Color: chat.DefaultColor}
 	mustPush(t, c, m, m)
-	if err := c.Push(&m); causeOf(err) != CauseQueueFull || err.Error() != `2 messages already wait for the stream from "u"` {
+	if err := c.Push(&m); chat.CauseOf(err) != chat.CauseQueueFull || err.Error() != `2 messages already wait for the stream from "u"` {
 		t.Fatalf("third push: %v", err)
 	}
 	if n := c.Close(); n != 2 {
 		t.Fatalf("Close dropped %d", n)
 	}
-	if err := c.Push(&m); causeOf(err) != CauseStopped {
+	if err := c.Push(&m); chat.CauseOf(err) != chat.CauseStopped {
 		t.Fatalf("push after Close: %v", err)
 	}
 	if out, _ := c.Frame(keyUnit(0)); len(out.NALUs) != 6 {
@@ -231,9 +232,9 @@ func TestStaleMessagesAreDropped(t *testing.T) {
 	var r recorder
 	clk := &clock{t: time.Unix(100, 0)}
 	c := NewCarriers(r.opts(CarrierOptions{SEI: true, MaxAge: 2 * time.Second, Now: clk.now}))
-	mustPush(t, c, ChatMessage{Text: "old", Color: DefaultColor})
+	mustPush(t, c, chat.Message{Text: "old", Color: chat.DefaultColor})
 	clk.t = clk.t.Add(3 * time.Second)
-	mustPush(t, c, ChatMessage{Text: "new", Color: DefaultColor})
+	mustPush(t, c, chat.Message{Text: "new", Color: chat.DefaultColor})
 	out, _ := c.Frame(deltaUnit(0))
 	chat, _ := chatSEI(t, out)
 	if len(chat) != 1 || !strings.Contains(chat[0], `"new"`) {
@@ -278,7 +279,7 @@ func ccPairs(t *testing.T, au *media.AccessUnit) []byte {
 func TestCaptionsArePacedOnePairPerFrame(t *testing.T) {
 	var r recorder
 	c := NewCarriers(r.opts(CarrierOptions{CC: true, CaptionErase: time.Second}))
-	msg := ChatMessage{Text: "hello there", User: "bob", Color: DefaultColor}
+	msg := chat.Message{Text: "hello there", User: "bob", Color: chat.DefaultColor}
 	mustPush(t, c, msg)
 	want := cea608.AppendCaption(nil, 2, "bob: hello there")
 	var got []byte
@@ -317,7 +318,7 @@ func TestCaptionsArePacedOnePairPerFrame(t *testing.T) {
 // some, so they reach the decoder in order; the next such unit catches up.
 func TestCaptionsFollowPresentationOrder(t *testing.T) {
 	c := NewCarriers(CarrierOptions{CC: true})
-	mustPush(t, c, ChatMessage{Text: "abcdefghijklmnopqrstuvwxyz", Color: DefaultColor})
+	mustPush(t, c, chat.Message{Text: "abcdefghijklmnopqrstuvwxyz", Color: chat.DefaultColor})
 	f := 33 * time.Millisecond
 	// decode order I0 P3 B1 B2 P6 B4 B5, DTS one frame apart
 	pts := []int{0, 3, 1, 2, 6, 4, 5}
@@ -336,7 +337,7 @@ func TestCaptionsFollowPresentationOrder(t *testing.T) {
 func TestCaptionsBacklogIsBounded(t *testing.T) {
 	var r recorder
 	c := NewCarriers(r.opts(CarrierOptions{CC: true, SEI: true, CaptionBacklog: 3 * time.Second, FrameRate: 30}))
-	long := ChatMessage{Text: strings.Repeat("word ", 19), User: "u", Color: DefaultColor}
+	long := chat.Message{Text: strings.Repeat("word ", 19), User: "u", Color: chat.DefaultColor}
 	for i := 0; i < 10; i++ {
 		mustPush(t, c, long)
 	}
@@ -354,16 +355,16 @@ func TestCaptionsBacklogIsBounded(t *testing.T) {
 		mustPush(t, cc, long)
 	}
 	cc.Frame(deltaUnit(0))
-	if r2.dropped == 0 || r2.shown+r2.dropped != 10 || r2.causes[0] != CauseCaptionsLag {
+	if r2.dropped == 0 || r2.shown+r2.dropped != 10 || r2.causes[0] != chat.CauseCaptionsLag {
 		t.Fatalf("captions only: %+v", r2)
 	}
 }
 
 func TestClearErasesCaptionsAndDropsPending(t *testing.T) {
 	c := NewCarriers(CarrierOptions{CC: true, SEI: true})
-	mustPush(t, c, ChatMessage{Text: "one", Color: DefaultColor})
+	mustPush(t, c, chat.Message{Text: "one", Color: chat.DefaultColor})
 	c.Frame(deltaUnit(0)) // on screen now, most of it still in the backlog
-	mustPush(t, c, ChatMessage{Text: "two", Color: DefaultColor}, ChatMessage{Text: "three", Color: DefaultColor})
+	mustPush(t, c, chat.Message{Text: "two", Color: chat.DefaultColor}, chat.Message{Text: "three", Color: chat.DefaultColor})
 	if n := c.Clear(); n != 2 {
 		t.Fatalf("Clear dropped %d", n)
 	}
@@ -382,7 +383,7 @@ func TestClearErasesCaptionsAndDropsPending(t *testing.T) {
 
 func TestUnitWithoutSliceIsLeftAlone(t *testing.T) {
 	c := NewCarriers(CarrierOptions{SEI: true})
-	mustPush(t, c, ChatMessage{Text: "x", Color: DefaultColor})
+	mustPush(t, c, chat.Message{Text: "x", Color: chat.DefaultColor})
 	odd := &media.AccessUnit{NALUs: [][]byte{sps, pps}}
 	if out, _ := c.Frame(odd); out != odd {
 		t.Fatal("SEI added to a unit without a slice")
@@ -394,9 +395,9 @@ func TestUnitWithoutSliceIsLeftAlone(t *testing.T) {
 
 func TestPushErrorsAreRejections(t *testing.T) {
 	c := NewCarriers(CarrierOptions{SEI: true, QueueSize: 1})
-	m := ChatMessage{Text: "x", Color: DefaultColor}
+	m := chat.Message{Text: "x", Color: chat.DefaultColor}
 	c.Push(&m)
-	var r *Rejection
+	var r *chat.Rejection
 	if err := c.Push(&m); !errors.As(err, &r) {
 		t.Fatalf("%T", err)
 	}
@@ -405,7 +406,7 @@ func TestPushErrorsAreRejections(t *testing.T) {
 // The JSON in the SEI is what encoding/json reads, for web players that parse it.
 func TestSEIJSONIsStandard(t *testing.T) {
 	c := NewCarriers(CarrierOptions{SEI: true})
-	mustPush(t, c, ChatMessage{Text: "a\"b\\c 你好", User: "ü", Color: 1, Mode: ModeReverse, ID: "x", Source: "douyu", TS: 1})
+	mustPush(t, c, chat.Message{Text: "a\"b\\c 你好", User: "ü", Color: 1, Mode: chat.ModeReverse, ID: "x", Source: "douyu", TS: 1})
 	out, _ := c.Frame(deltaUnit(0))
 	chat, _ := chatSEI(t, out)
 	var v map[string]any

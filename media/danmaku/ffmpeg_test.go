@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku/sei"
@@ -26,13 +27,13 @@ func TestFFmpegReadsEveryCarrier(t *testing.T) {
 	const frames = 150 // 5 s at 30 fps
 	aus := clipUnits(t, frames)
 	c := NewCarriers(CarrierOptions{SEI: true, CC: true, AMF: true, CaptionErase: time.Second})
-	at := map[int][]ChatMessage{
-		3:  {{Text: "弹幕来了 你好", User: "张三", Color: 0xff0000, Mode: ModeTop}},
-		4:  {{Text: "😀🎉 nice", User: "emoji_fan", Color: DefaultColor}, {Text: "same frame", Color: DefaultColor}},
-		10: {{Text: "Hello from camnode, see you", User: "bob", Color: DefaultColor}},
-		90: {{Text: "Crème brûlée ♪♪ ÄÖÜ", User: "zoë", Color: DefaultColor}},
+	at := map[int][]chat.Message{
+		3:  {{Text: "弹幕来了 你好", User: "张三", Color: 0xff0000, Mode: chat.ModeTop}},
+		4:  {{Text: "😀🎉 nice", User: "emoji_fan", Color: chat.DefaultColor}, {Text: "same frame", Color: chat.DefaultColor}},
+		10: {{Text: "Hello from camnode, see you", User: "bob", Color: chat.DefaultColor}},
+		90: {{Text: "Crème brûlée ♪♪ ÄÖÜ", User: "zoë", Color: chat.DefaultColor}},
 	}
-	var want []ChatMessage
+	var want []chat.Message
 	file := flv.AppendFileHeader(nil, true, false)
 	for i, nalus := range aus {
 		au := &media.AccessUnit{NALUs: nalus, Time: time.Duration(i) * time.Second / 30, Keyframe: h264.IsKeyframe(nalus)}
@@ -146,7 +147,7 @@ func TestFFmpegShowsEvery608Character(t *testing.T) {
 			file = flv.AppendTag(file, flv.TagVideo, 0, flv.AppendSequenceHeader(nil, decoderConfig(t, nalus)))
 		}
 		if i < len(sets) {
-			mustPush(t, c, ChatMessage{Text: sets[i], Color: DefaultColor})
+			mustPush(t, c, chat.Message{Text: sets[i], Color: chat.DefaultColor})
 		}
 		out, _ := c.Frame(au)
 		file = flv.AppendTag(file, flv.TagVideo, uint32(au.Time/time.Millisecond), flv.AppendVideoTag(nil, out.Keyframe, 0, out.NALUs))

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/internal/peers"
-	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/danmaku/sei"
 	"github.com/camnode/camnode/media/flv"
 	"github.com/camnode/camnode/media/h264"
@@ -58,11 +58,11 @@ func TestPlayerInChromium(t *testing.T) {
 	b.Eval(t, `window.camnode.codec`, &codec)
 	t.Logf("the page decodes %s", codec)
 
-	msgs := []danmaku.ChatMessage{
-		{Text: "前方高能！弹幕护体", ID: "scroll-1", Color: 0xff6699, Mode: danmaku.ModeScroll},
-		{Text: "Hello from Twitch chat 👋", ID: "top-1", Color: 0x66ccff, Mode: danmaku.ModeTop},
-		{Text: "<b>not markup</b> 666", ID: "scroll-2", Color: danmaku.DefaultColor, Mode: danmaku.ModeScroll},
-		{Text: "下から", ID: "bottom-1", Color: 0xffff00, Mode: danmaku.ModeBottom},
+	msgs := []chat.Message{
+		{Text: "前方高能！弹幕护体", ID: "scroll-1", Color: 0xff6699, Mode: chat.ModeScroll},
+		{Text: "Hello from Twitch chat 👋", ID: "top-1", Color: 0x66ccff, Mode: chat.ModeTop},
+		{Text: "<b>not markup</b> 666", ID: "scroll-2", Color: chat.DefaultColor, Mode: chat.ModeScroll},
+		{Text: "下から", ID: "bottom-1", Color: 0xffff00, Mode: chat.ModeBottom},
 	}
 	pushedWall := map[string]time.Time{}
 	for _, m := range msgs {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
@@ -137,7 +138,7 @@ func (f *feeder) close() {
 }
 
 // push puts a chat message into the stream and notes the stream time it was put in at.
-func (f *feeder) push(t testing.TB, msg danmaku.ChatMessage) {
+func (f *feeder) push(t testing.TB, msg chat.Message) {
 	t.Helper()
 	f.mu.Lock()
 	f.pushed[msg.ID] = f.last
@@ -214,7 +215,7 @@ func TestFFprobeReadsTheStream(t *testing.T) {
 		// Each player starts at the first keyframe (one every 30 frames) after it joined:
 		// the first message goes out once both have started.
 		waitFor(t, "frames", 60*time.Second, func() bool { return f.framesWritten() >= start+45+30*i })
-		f.push(t, danmaku.ChatMessage{Text: text, ID: fmt.Sprint("m", i), Color: danmaku.DefaultColor})
+		f.push(t, chat.Message{Text: text, ID: fmt.Sprint("m", i), Color: chat.DefaultColor})
 	}
 	waitFor(t, "150 more frames", 60*time.Second, func() bool { return f.framesWritten() >= start+150 })
 	srv.End()

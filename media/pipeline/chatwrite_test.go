@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
@@ -80,7 +81,7 @@ func TestPictureWithChatIsNotHeld(t *testing.T) {
 	waitFor(t, "the keyframe in the recording", func() bool { return recorded(0) })
 	for i := 1; i < len(units); i++ {
 		if i%3 == 0 {
-			if err := carriers.Push(&danmaku.ChatMessage{Text: fmt.Sprintf("hello %d", i)}); err != nil {
+			if err := carriers.Push(&chat.Message{Text: fmt.Sprintf("hello %d", i)}); err != nil {
 				t.Fatal(err)
 			}
 		}

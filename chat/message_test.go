@@ -1,4 +1,4 @@
-package danmaku
+package chat
 
 import (
 	"encoding/json"
@@ -11,25 +11,25 @@ func TestParseChatAccepts(t *testing.T) {
 	white := DefaultColor
 	for _, tc := range []struct {
 		payload string
-		want    []ChatMessage
+		want    []Message
 	}{
-		{"666", []ChatMessage{{Text: "666", Color: white}}},
-		{"  hello \t world \n", []ChatMessage{{Text: "hello world", Color: white}}},
-		{"[doge] 666", []ChatMessage{{Text: "[doge] 666", Color: white}}},
+		{"666", []Message{{Text: "666", Color: white}}},
+		{"  hello \t world \n", []Message{{Text: "hello world", Color: white}}},
+		{"[doge] 666", []Message{{Text: "[doge] 666", Color: white}}},
 		{"{not json but text", nil}, // rejected below, listed here for contrast
-		{"你好，世界", []ChatMessage{{Text: "你好，世界", Color: white}}},
-		{"a\x07b\u202ec", []ChatMessage{{Text: "abc", Color: white}}},
-		{"👨‍👩‍👧 family", []ChatMessage{{Text: "👨‍👩‍👧 family", Color: white}}},
+		{"你好，世界", []Message{{Text: "你好，世界", Color: white}}},
+		{"a\x07b\u202ec", []Message{{Text: "abc", Color: white}}},
+		{"👨‍👩‍👧 family", []Message{{Text: "👨‍👩‍👧 family", Color: white}}},
 		{`{"text":"666","user":"alice","color":"#FF6699","mode":"top","id":"b1f3","source":"bilibili","ts":1732450000123}`,
-			[]ChatMessage{{Text: "666", User: "alice", Color: 0xff6699, Mode: ModeTop, ID: "b1f3", Source: "bilibili", TS: 1732450000123}}},
-		{`{"text":"hi","color":16738740,"mode":4}`, []ChatMessage{{Text: "hi", Color: 16738740, Mode: ModeBottom}}},
-		{`{"text":"hi","color":"255","mode":"REVERSE","id":12345,"ts":"17"}`, []ChatMessage{{Text: "hi", Color: 255, Mode: ModeReverse, ID: "12345", TS: 17}}},
-		{`{"text":"hi","user":null,"color":"","mode":"","extra":[1,2]}`, []ChatMessage{{Text: "hi", Color: white}}},
-		{`{"text":666}`, []ChatMessage{{Text: "666", Color: white}}},
-		{`{"text":"t","ts":1732450000123.7}`, []ChatMessage{{Text: "t", Color: white, TS: 1732450000123}}},
-		{` [{"text":"a"}, "b", {"text":"c","user":"u"}]`, []ChatMessage{{Text: "a", Color: white}, {Text: "b", Color: white}, {Text: "c", User: "u", Color: white}}},
+			[]Message{{Text: "666", User: "alice", Color: 0xff6699, Mode: ModeTop, ID: "b1f3", Source: "bilibili", TS: 1732450000123}}},
+		{`{"text":"hi","color":16738740,"mode":4}`, []Message{{Text: "hi", Color: 16738740, Mode: ModeBottom}}},
+		{`{"text":"hi","color":"255","mode":"REVERSE","id":12345,"ts":"17"}`, []Message{{Text: "hi", Color: 255, Mode: ModeReverse, ID: "12345", TS: 17}}},
+		{`{"text":"hi","user":null,"color":"","mode":"","extra":[1,2]}`, []Message{{Text: "hi", Color: white}}},
+		{`{"text":666}`, []Message{{Text: "666", Color: white}}},
+		{`{"text":"t","ts":1732450000123.7}`, []Message{{Text: "t", Color: white, TS: 1732450000123}}},
+		{` [{"text":"a"}, "b", {"text":"c","user":"u"}]`, []Message{{Text: "a", Color: white}, {Text: "b", Color: white}, {Text: "c", User: "u", Color: white}}},
 	} {
-		got, errs := ParseChat([]byte(tc.payload), Limits{})
+		got, errs := Parse([]byte(tc.payload), Limits{})
 		if tc.want == nil {
 			continue
 		}
@@ -75,7 +75,7 @@ func TestParseChatRejects(t *testing.T) {
 		{"[" + strings.Repeat(`"x",`, MaxBatch) + `"x"]`, CauseOversize, "array of 101 messages exceeds the limit of 100"},
 		{strings.Repeat("a", DefaultMaxPayload+1), CauseOversize, "payload of 65537 bytes exceeds the 65536-byte limit"},
 	} {
-		msgs, errs := ParseChat([]byte(tc.payload), Limits{})
+		msgs, errs := Parse([]byte(tc.payload), Limits{})
 		if len(msgs) != 0 || len(errs) != 1 {
 			t.Errorf("%.40q: %d messages, errors %v", tc.payload, len(msgs), errs)
 			continue
@@ -88,7 +88,7 @@ func TestParseChatRejects(t *testing.T) {
 }
 
 func TestParseChatArrayKeepsGoodMessages(t *testing.T) {
-	msgs, errs := ParseChat([]byte(`[{"text":"ok"},{"text":"x","mode":"up"},42,{"text":""},"fine"]`), Limits{})
+	msgs, errs := Parse([]byte(`[{"text":"ok"},{"text":"x","mode":"up"},42,{"text":""},"fine"]`), Limits{})
 	if len(msgs) != 2 || msgs[0].Text != "ok" || msgs[1].Text != "fine" {
 		t.Fatalf("messages: %+v", msgs)
 	}
@@ -105,16 +105,16 @@ func TestParseChatArrayKeepsGoodMessages(t *testing.T) {
 
 func TestParseChatMaxRunesCountsAfterTrimming(t *testing.T) {
 	text := "  " + strings.Repeat("😀", 10) + "  "
-	if msgs, errs := ParseChat([]byte(text), Limits{MaxRunes: 10}); len(msgs) != 1 || len(errs) != 0 {
+	if msgs, errs := Parse([]byte(text), Limits{MaxRunes: 10}); len(msgs) != 1 || len(errs) != 0 {
 		t.Fatalf("10 emoji with spaces around, limit 10: %v", errs)
 	}
-	if _, errs := ParseChat([]byte(text+"!"), Limits{MaxRunes: 10}); len(errs) != 1 {
+	if _, errs := Parse([]byte(text+"!"), Limits{MaxRunes: 10}); len(errs) != 1 {
 		t.Fatalf("11 runes accepted with limit 10")
 	}
 }
 
 func TestReasonsQuoteLittle(t *testing.T) {
-	_, errs := ParseChat([]byte(`{"text":"x","mode":"`+strings.Repeat("模", 100)+`"}`), Limits{})
+	_, errs := Parse([]byte(`{"text":"x","mode":"`+strings.Repeat("模", 100)+`"}`), Limits{})
 	if len(errs) != 1 || len(errs[0].Error()) > 120 {
 		t.Fatalf("reason echoes the payload: %q", errs)
 	}
@@ -133,7 +133,7 @@ func TestColorAndModeStrings(t *testing.T) {
 }
 
 func TestAppendJSON(t *testing.T) {
-	m := ChatMessage{Text: `say "hi" \ 你好 😀` + "\u2028", User: "alice", Color: 0xff6699, Mode: ModeTop, ID: "7", Source: "bilibili", TS: 1732450000123}
+	m := Message{Text: `say "hi" \ 你好 😀` + "\u2028", User: "alice", Color: 0xff6699, Mode: ModeTop, ID: "7", Source: "bilibili", TS: 1732450000123}
 	got := string(m.AppendJSON(nil))
 	want := `{"text":"say \"hi\" \\ 你好 😀\u2028","user":"alice","color":"#ff6699","mode":"top","id":"7","source":"bilibili","ts":1732450000123}`
 	if got != want {
@@ -146,7 +146,7 @@ func TestAppendJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(got), &back); err != nil || back.Text != m.Text || back.TS != m.TS {
 		t.Fatalf("encoding/json reads back %+v, %v", back, err)
 	}
-	min := ChatMessage{Text: "x", Color: DefaultColor}
+	min := Message{Text: "x", Color: DefaultColor}
 	if got := string(min.AppendJSON(nil)); got != `{"text":"x","color":"#ffffff","mode":"scroll"}` {
 		t.Fatalf("minimal JSON: %s", got)
 	}

@@ -1,4 +1,4 @@
-package danmaku
+package chat
 
 import (
 	"fmt"
@@ -122,15 +122,15 @@ func asciiWord(w string) bool {
 // (in that order, so a rejected message costs no allowance unless a limit rejects it).
 // An admitted message's id is remembered; Forget takes it back when the message could
 // not be queued after all. The error is a *Rejection.
-func (m *Moderator) Admit(msg *ChatMessage, now time.Time) error {
+func (m *Moderator) Admit(msg *Message, now time.Time) error {
 	if m.blocked(msg.Text) || m.blocked(msg.User) {
-		return reject(CauseBlocked, "blocked word%s", fromUser(msg))
+		return Reject(CauseBlocked, "blocked word%s", msg.From())
 	}
 	key := ""
 	if msg.ID != "" {
 		key = msg.Source + "\x00" + msg.ID
 		if _, seen := m.ids[key]; seen {
-			return reject(CauseDuplicate, "duplicate id %s%s", quote(msg.ID), fromUser(msg))
+			return Reject(CauseDuplicate, "duplicate id %s%s", quote(msg.ID), msg.From())
 		}
 	}
 	if m.opts.UserRate.limited() {
@@ -142,11 +142,11 @@ func (m *Moderator) Admit(msg *ChatMessage, now time.Time) error {
 			m.users[string(m.userKey)] = b
 		}
 		if !b.take(m.opts.UserRate, now) {
-			return reject(CauseUserRate, "user rate limit (%s)%s", m.opts.UserRate, fromUser(msg))
+			return Reject(CauseUserRate, "user rate limit (%s)%s", m.opts.UserRate, msg.From())
 		}
 	}
 	if m.opts.Rate.limited() && !m.global.take(m.opts.Rate, now) {
-		return reject(CauseRate, "rate limit (%s)", m.opts.Rate)
+		return Reject(CauseRate, "rate limit (%s)", m.opts.Rate)
 	}
 	if key != "" {
 		m.remember(key)
@@ -155,7 +155,7 @@ func (m *Moderator) Admit(msg *ChatMessage, now time.Time) error {
 }
 
 // Forget drops the id of an admitted message, so that a resend is not a duplicate.
-func (m *Moderator) Forget(msg *ChatMessage) {
+func (m *Moderator) Forget(msg *Message) {
 	if msg.ID != "" {
 		delete(m.ids, msg.Source+"\x00"+msg.ID)
 	}
@@ -227,7 +227,7 @@ func boundary(s string, i, end int) bool {
 	return true
 }
 
-func fromUser(msg *ChatMessage) string {
+func (msg *Message) From() string {
 	if msg.User == "" {
 		return ""
 	}

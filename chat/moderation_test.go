@@ -1,19 +1,10 @@
-package danmaku
+package chat
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
 )
-
-func causeOf(err error) Cause {
-	var r *Rejection
-	if errors.As(err, &r) {
-		return r.Cause
-	}
-	return ""
-}
 
 func TestBlocklist(t *testing.T) {
 	m := NewModerator(ModerationOptions{Blocklist: []string{"Spam", " ", "傻瓜", "bad-word"}})
@@ -29,15 +20,15 @@ func TestBlocklist(t *testing.T) {
 		"classic":             false,
 		"nothing to see here": false,
 	} {
-		err := m.Admit(&ChatMessage{Text: text}, now)
-		if got := causeOf(err) == CauseBlocked; got != blocked {
+		err := m.Admit(&Message{Text: text}, now)
+		if got := CauseOf(err) == CauseBlocked; got != blocked {
 			t.Errorf("%q: blocked=%v (%v), want %v", text, got, err, blocked)
 		}
 	}
-	if err := m.Admit(&ChatMessage{Text: "hi", User: "SpamBot"}, now); err != nil {
+	if err := m.Admit(&Message{Text: "hi", User: "SpamBot"}, now); err != nil {
 		t.Errorf("user name SpamBot blocked by whole word spam: %v", err)
 	}
-	if err := m.Admit(&ChatMessage{Text: "hi", User: "spam"}, now); causeOf(err) != CauseBlocked {
+	if err := m.Admit(&Message{Text: "hi", User: "spam"}, now); CauseOf(err) != CauseBlocked {
 		t.Errorf("user name spam not blocked: %v", err)
 	}
 }
@@ -45,11 +36,11 @@ func TestBlocklist(t *testing.T) {
 func TestDedupe(t *testing.T) {
 	m := NewModerator(ModerationOptions{DedupeIDs: 3})
 	now := time.Now()
-	admit := func(id, source string) error { return m.Admit(&ChatMessage{Text: "x", ID: id, Source: source}, now) }
+	admit := func(id, source string) error { return m.Admit(&Message{Text: "x", ID: id, Source: source}, now) }
 	if err := admit("1", "bili"); err != nil {
 		t.Fatal(err)
 	}
-	if err := admit("1", "bili"); causeOf(err) != CauseDuplicate || err.Error() != `duplicate id "1"` {
+	if err := admit("1", "bili"); CauseOf(err) != CauseDuplicate || err.Error() != `duplicate id "1"` {
 		t.Fatalf("second id 1: %v", err)
 	}
 	if err := admit("1", "twitch"); err != nil {
@@ -63,16 +54,16 @@ func TestDedupe(t *testing.T) {
 	if err := admit("1", "bili"); err != nil {
 		t.Fatalf("id 1 still remembered after 4 newer ids with room for 3: %v", err)
 	}
-	msg := &ChatMessage{Text: "x", ID: "9"}
+	msg := &Message{Text: "x", ID: "9"}
 	m.Admit(msg, now)
 	m.Forget(msg)
 	if err := m.Admit(msg, now); err != nil {
 		t.Fatalf("a forgotten id is a duplicate: %v", err)
 	}
-	if err := m.Admit(&ChatMessage{Text: "no id"}, now); err != nil {
+	if err := m.Admit(&Message{Text: "no id"}, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Admit(&ChatMessage{Text: "no id"}, now); err != nil {
+	if err := m.Admit(&Message{Text: "no id"}, now); err != nil {
 		t.Fatalf("messages without id deduped: %v", err)
 	}
 }
@@ -82,7 +73,7 @@ func TestRateLimits(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	var causes []Cause
 	for i := 0; i < 4; i++ {
-		causes = append(causes, causeOf(m.Admit(&ChatMessage{Text: "x", User: "alice"}, t0)))
+		causes = append(causes, CauseOf(m.Admit(&Message{Text: "x", User: "alice"}, t0)))
 	}
 	want := []Cause{"", "", CauseUserRate, CauseUserRate}
 	if fmt.Sprint(causes) != fmt.Sprint(want) {
@@ -91,22 +82,22 @@ func TestRateLimits(t *testing.T) {
 	// Five users each send one: the sixth message of the second is over the node's 5.
 	causes = causes[:0]
 	for _, u := range []string{"b", "c", "d", "e"} {
-		causes = append(causes, causeOf(m.Admit(&ChatMessage{Text: "x", User: u}, t0)))
+		causes = append(causes, CauseOf(m.Admit(&Message{Text: "x", User: u}, t0)))
 	}
 	want = []Cause{"", "", "", CauseRate}
 	if fmt.Sprint(causes) != fmt.Sprint(want) {
 		t.Fatalf("4 more users: %v, want %v", causes, want)
 	}
-	if err := m.Admit(&ChatMessage{Text: "x", User: "alice"}, t0.Add(500*time.Millisecond)); err != nil {
+	if err := m.Admit(&Message{Text: "x", User: "alice"}, t0.Add(500*time.Millisecond)); err != nil {
 		t.Fatalf("after 0.5 s alice has one again and the node 2.5: %v", err)
 	}
-	if err := m.Admit(&ChatMessage{Text: "x", User: "b"}, t0.Add(500*time.Millisecond)); err != nil {
+	if err := m.Admit(&Message{Text: "x", User: "b"}, t0.Add(500*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Admit(&ChatMessage{Text: "x", User: "c"}, t0.Add(500*time.Millisecond)); causeOf(err) != CauseRate || err.Error() != "rate limit (5/s)" {
+	if err := m.Admit(&Message{Text: "x", User: "c"}, t0.Add(500*time.Millisecond)); CauseOf(err) != CauseRate || err.Error() != "rate limit (5/s)" {
 		t.Fatalf("third at 0.5 s: %v", err)
 	}
-	if err := NewModerator(ModerationOptions{UserRate: Rate{N: 1, Per: time.Second}}).Admit(&ChatMessage{Text: "x", User: "bob"}, t0); err != nil {
+	if err := NewModerator(ModerationOptions{UserRate: Rate{N: 1, Per: time.Second}}).Admit(&Message{Text: "x", User: "bob"}, t0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -114,7 +105,7 @@ func TestRateLimits(t *testing.T) {
 func TestUnlimited(t *testing.T) {
 	m := NewModerator(ModerationOptions{})
 	for i := 0; i < 10000; i++ {
-		if err := m.Admit(&ChatMessage{Text: "x"}, time.Unix(0, 0)); err != nil {
+		if err := m.Admit(&Message{Text: "x"}, time.Unix(0, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,22 +116,22 @@ func TestUserStateIsBounded(t *testing.T) {
 	m := NewModerator(ModerationOptions{UserRate: Rate{N: 1, Per: time.Minute}, MaxUsers: 100})
 	now := time.Unix(0, 0)
 	for i := 0; i < 10000; i++ {
-		m.Admit(&ChatMessage{Text: "x", User: fmt.Sprint("u", i)}, now)
+		m.Admit(&Message{Text: "x", User: fmt.Sprint("u", i)}, now)
 		if len(m.users) > 100 {
 			t.Fatalf("%d users remembered", len(m.users))
 		}
 	}
 	// Users quiet long enough are forgotten first; active ones keep their state.
 	m2 := NewModerator(ModerationOptions{UserRate: Rate{N: 1, Per: time.Second}, MaxUsers: 3})
-	m2.Admit(&ChatMessage{Text: "x", User: "old"}, now)
-	m2.Admit(&ChatMessage{Text: "x", User: "old2"}, now)
+	m2.Admit(&Message{Text: "x", User: "old"}, now)
+	m2.Admit(&Message{Text: "x", User: "old2"}, now)
 	later := now.Add(10 * time.Second)
-	m2.Admit(&ChatMessage{Text: "x", User: "active"}, later)
-	m2.Admit(&ChatMessage{Text: "x", User: "new"}, later)
+	m2.Admit(&Message{Text: "x", User: "active"}, later)
+	m2.Admit(&Message{Text: "x", User: "new"}, later)
 	if _, ok := m2.users["\x00active"]; !ok {
 		t.Fatalf("an active user was forgotten: %v", m2.users)
 	}
-	if err := m2.Admit(&ChatMessage{Text: "x", User: "active"}, later); causeOf(err) != CauseUserRate {
+	if err := m2.Admit(&Message{Text: "x", User: "active"}, later); CauseOf(err) != CauseUserRate {
 		t.Fatalf("active user's limit lost: %v", err)
 	}
 }

@@ -1,5 +1,5 @@
-// Package danmaku is camnode's live chat: the chat message and its parser, moderation, and the carriers that put chat into the stream (SEI, CEA-608 captions, onTextData).
-package danmaku
+// Package chat is camnode's live chat: the chat message, its parser and its moderation; what puts chat into the stream is media/danmaku.
+package chat
 
 import (
 	"bytes"
@@ -48,9 +48,9 @@ func (c Color) String() string {
 	return string(b[:])
 }
 
-// ChatMessage is one danmaku, validated and cleaned: Text is non-empty, trimmed, free of
+// Message is one danmaku, validated and cleaned: Text is non-empty, trimmed, free of
 // control characters and at most Limits.MaxRunes runes; every string is valid UTF-8.
-type ChatMessage struct {
+type Message struct {
 	Text   string
 	User   string // who wrote it, as the chat platform shows the name; may be empty
 	Color  Color
@@ -118,48 +118,57 @@ type Rejection struct {
 
 func (r *Rejection) Error() string { return r.Reason }
 
-func reject(cause Cause, format string, args ...any) *Rejection {
+// CauseOf is the Cause of a *Rejection in err's chain, or "" when there is none.
+func CauseOf(err error) Cause {
+	var r *Rejection
+	if errors.As(err, &r) {
+		return r.Cause
+	}
+	return ""
+}
+
+func Reject(cause Cause, format string, args ...any) *Rejection {
 	return &Rejection{Cause: cause, Reason: fmt.Sprintf(format, args...)}
 }
 
-// ParseChat reads a chat payload: plain text (one message), one JSON object, or a JSON
+// Parse reads a chat payload: plain text (one message), one JSON object, or a JSON
 // array of objects (and strings, each a plain message). A payload is JSON when its first
 // non-space byte is '{', or '[' followed by '{', '"' or ']'; anything else — "[doge] 666"
 // included — is plain text. It returns the messages it accepts and one *Rejection for
 // each message (or whole payload) it does not; the reasons of messages in an array say
 // which one ("message 2 of 3: ...").
-func ParseChat(payload []byte, lim Limits) ([]ChatMessage, []error) {
+func Parse(payload []byte, lim Limits) ([]Message, []error) {
 	lim = lim.withDefaults()
 	if len(payload) > lim.MaxPayload {
-		return nil, []error{reject(CauseOversize, "payload of %d bytes exceeds the %d-byte limit", len(payload), lim.MaxPayload)}
+		return nil, []error{Reject(CauseOversize, "payload of %d bytes exceeds the %d-byte limit", len(payload), lim.MaxPayload)}
 	}
 	if !utf8.Valid(payload) {
-		return nil, []error{reject(CauseInvalid, "payload is not valid UTF-8")}
+		return nil, []error{Reject(CauseInvalid, "payload is not valid UTF-8")}
 	}
 	trimmed := bytes.TrimLeftFunc(payload, unicode.IsSpace)
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '{':
 		var w wireMessage
 		if err := json.Unmarshal(payload, &w); err != nil {
-			return nil, []error{reject(CauseInvalid, "invalid JSON: %s", jsonError(err))}
+			return nil, []error{Reject(CauseInvalid, "invalid JSON: %s", jsonError(err))}
 		}
 		m, err := w.message(lim)
 		if err != nil {
 			return nil, []error{err}
 		}
-		return []ChatMessage{m}, nil
+		return []Message{m}, nil
 	case isJSONArray(trimmed):
 		var raw []json.RawMessage
 		if err := json.Unmarshal(payload, &raw); err != nil {
-			return nil, []error{reject(CauseInvalid, "invalid JSON array: %s", jsonError(err))}
+			return nil, []error{Reject(CauseInvalid, "invalid JSON array: %s", jsonError(err))}
 		}
 		if len(raw) == 0 {
-			return nil, []error{reject(CauseEmpty, "empty JSON array")}
+			return nil, []error{Reject(CauseEmpty, "empty JSON array")}
 		}
 		if len(raw) > MaxBatch {
-			return nil, []error{reject(CauseOversize, "array of %d messages exceeds the limit of %d", len(raw), MaxBatch)}
+			return nil, []error{Reject(CauseOversize, "array of %d messages exceeds the limit of %d", len(raw), MaxBatch)}
 		}
-		var msgs []ChatMessage
+		var msgs []Message
 		var errs []error
 		for i, r := range raw {
 			m, err := parseElement(r, lim)
@@ -176,7 +185,7 @@ func ParseChat(payload []byte, lim Limits) ([]ChatMessage, []error) {
 	if err != nil {
 		return nil, []error{err}
 	}
-	return []ChatMessage{{Text: text, Color: DefaultColor}}, nil
+	return []Message{{Text: text, Color: DefaultColor}}, nil
 }
 
 func isJSONArray(b []byte) bool {
@@ -187,26 +196,26 @@ func isJSONArray(b []byte) bool {
 	return len(b) > 0 && (b[0] == '{' || b[0] == '"' || b[0] == ']')
 }
 
-func parseElement(raw json.RawMessage, lim Limits) (ChatMessage, *Rejection) {
+func parseElement(raw json.RawMessage, lim Limits) (Message, *Rejection) {
 	switch raw[0] {
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return ChatMessage{}, reject(CauseInvalid, "invalid JSON string")
+			return Message{}, Reject(CauseInvalid, "invalid JSON string")
 		}
 		text, err := cleanText(s, lim.MaxRunes)
 		if err != nil {
-			return ChatMessage{}, err
+			return Message{}, err
 		}
-		return ChatMessage{Text: text, Color: DefaultColor}, nil
+		return Message{Text: text, Color: DefaultColor}, nil
 	case '{':
 		var w wireMessage
 		if err := json.Unmarshal(raw, &w); err != nil {
-			return ChatMessage{}, reject(CauseInvalid, "invalid JSON: %s", jsonError(err))
+			return Message{}, Reject(CauseInvalid, "invalid JSON: %s", jsonError(err))
 		}
 		return w.message(lim)
 	}
-	return ChatMessage{}, reject(CauseInvalid, "not a message object: %s", quote(string(raw)))
+	return Message{}, Reject(CauseInvalid, "not a message object: %s", quote(string(raw)))
 }
 
 // jsonError says what encoding/json found wrong without repeating the payload.
@@ -234,14 +243,14 @@ type wireMessage struct {
 	TS     json.RawMessage `json:"ts"`
 }
 
-func (w *wireMessage) message(lim Limits) (ChatMessage, *Rejection) {
-	m := ChatMessage{Color: DefaultColor}
+func (w *wireMessage) message(lim Limits) (Message, *Rejection) {
+	m := Message{Color: DefaultColor}
 	text, present, err := scalar("text", w.Text)
 	if err != nil {
 		return m, err
 	}
 	if !present {
-		return m, reject(CauseInvalid, `JSON without "text"`)
+		return m, Reject(CauseInvalid, `JSON without "text"`)
 	}
 	if m.Text, err = cleanText(text, lim.MaxRunes); err != nil {
 		return m, err
@@ -268,7 +277,7 @@ func (w *wireMessage) message(lim Limits) (ChatMessage, *Rejection) {
 		return m, err
 	}
 	if len(m.ID) > MaxIDBytes {
-		return m, reject(CauseTooLong, "id of %d bytes exceeds %d", len(m.ID), MaxIDBytes)
+		return m, Reject(CauseTooLong, "id of %d bytes exceeds %d", len(m.ID), MaxIDBytes)
 	}
 	if m.Color, err = parseColor(w.Color); err != nil {
 		return m, err
@@ -293,13 +302,13 @@ func scalar(field string, raw json.RawMessage) (s string, present bool, err *Rej
 		return string(raw[1 : len(raw)-1]), true, nil
 	case c == '"':
 		if e := json.Unmarshal(raw, &s); e != nil {
-			return "", false, reject(CauseInvalid, "%s: invalid JSON string", field)
+			return "", false, Reject(CauseInvalid, "%s: invalid JSON string", field)
 		}
 		return s, true, nil
 	case c == '-' || c >= '0' && c <= '9':
 		return string(raw), true, nil
 	}
-	return "", false, reject(CauseInvalid, "%s must be a string, not %s", field, quote(string(raw)))
+	return "", false, Reject(CauseInvalid, "%s must be a string, not %s", field, quote(string(raw)))
 }
 
 // cleanText trims the text, turns line breaks and tabs into spaces, drops every other
@@ -307,14 +316,14 @@ func scalar(field string, raw json.RawMessage) (s string, present bool, err *Rej
 // is left against the limits.
 func cleanText(s string, maxRunes int) (string, *Rejection) {
 	if !utf8.ValidString(s) {
-		return "", reject(CauseInvalid, "text is not valid UTF-8")
+		return "", Reject(CauseInvalid, "text is not valid UTF-8")
 	}
 	s = clean(s)
 	if s == "" {
-		return "", reject(CauseEmpty, "empty text")
+		return "", Reject(CauseEmpty, "empty text")
 	}
 	if n := utf8.RuneCountInString(s); n > maxRunes {
-		return "", reject(CauseTooLong, "text of %d characters exceeds the limit of %d", n, maxRunes)
+		return "", Reject(CauseTooLong, "text of %d characters exceeds the limit of %d", n, maxRunes)
 	}
 	return s, nil
 }
@@ -322,11 +331,11 @@ func cleanText(s string, maxRunes int) (string, *Rejection) {
 // cleanField cleans a short field like the text; empty is allowed.
 func cleanField(field, s string, maxRunes int) (string, *Rejection) {
 	if !utf8.ValidString(s) {
-		return "", reject(CauseInvalid, "%s is not valid UTF-8", field)
+		return "", Reject(CauseInvalid, "%s is not valid UTF-8", field)
 	}
 	s = clean(s)
 	if n := utf8.RuneCountInString(s); n > maxRunes {
-		return "", reject(CauseTooLong, "%s of %d characters exceeds the limit of %d", field, n, maxRunes)
+		return "", Reject(CauseTooLong, "%s of %d characters exceeds the limit of %d", field, n, maxRunes)
 	}
 	return s, nil
 }
@@ -364,7 +373,7 @@ func parseColor(raw json.RawMessage) (Color, *Rejection) {
 	if err != nil || !present || s == "" {
 		return DefaultColor, err
 	}
-	bad := reject(CauseInvalid, "color %s: use #rrggbb or a number from 0 to 16777215", quote(s))
+	bad := Reject(CauseInvalid, "color %s: use #rrggbb or a number from 0 to 16777215", quote(s))
 	if rest, ok := strings.CutPrefix(s, "#"); ok {
 		if len(rest) != 6 {
 			return 0, bad
@@ -399,7 +408,7 @@ func parseMode(raw json.RawMessage) (Mode, *Rejection) {
 	case "reverse", "6":
 		return ModeReverse, nil
 	}
-	return 0, reject(CauseInvalid, "unknown mode %s (use scroll, top, bottom or reverse)", quote(s))
+	return 0, Reject(CauseInvalid, "unknown mode %s (use scroll, top, bottom or reverse)", quote(s))
 }
 
 // parseTS reads milliseconds since 1970 as a JSON number or numeric string.
@@ -415,7 +424,7 @@ func parseTS(raw json.RawMessage) (int64, *Rejection) {
 	if f, e := strconv.ParseFloat(s, 64); e == nil && f >= 0 && f < 1<<53 {
 		return int64(f), nil
 	}
-	return 0, reject(CauseInvalid, "ts %s: want milliseconds since 1970", quote(s))
+	return 0, Reject(CauseInvalid, "ts %s: want milliseconds since 1970", quote(s))
 }
 
 // quote returns s in Go quotes, cut to 32 bytes at a character boundary: enough to
