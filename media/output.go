@@ -31,7 +31,7 @@ type Output interface {
 	// WriteChat takes a chat message shown with the picture at time at, for outputs that
 	// carry chat beside the picture (FLV's onTextData); chat inside the picture (SEI) is
 	// already in the access unit.
-	WriteChat(at time.Duration, m *chat.Message)
+	WriteChat(ctx context.Context, at time.Duration, m *chat.Message)
 	// Flush sends now what waits for the next picture: none comes soon, or this one
 	// carries chat, whose latency is what a viewer sees of it.
 	Flush()
@@ -90,3 +90,49 @@ func (s OutputStats) Add(o OutputStats) OutputStats {
 	s.Refused = s.Refused || o.Refused
 	return s
 }
+
+// ParameterSetTracker follows the parameter sets of one stream: the one place a stream's
+// SPS and PPS are tracked (the pipeline's, and a test's or tool's that feeds outputs
+// itself). The zero value is ready.
+type ParameterSetTracker struct{ cur *h264.ParameterSets }
+
+// Next returns the parameter sets au is decoded with: the current set, or a new one when
+// au brings another SPS or PPS; nil until a unit has brought both. An SPS that does not
+// parse is an error, and the current set stays in force.
+func (t *ParameterSetTracker) Next(au *AccessUnit) (*h264.ParameterSets, error) {
+	ps, err := h264.NextParameterSets(t.cur, au.NALUs)
+	t.cur = ps
+	return ps, err
+}
+
+// Feed returns a deliver function for Source.Run that gives every access unit to each of
+// outs with its parameter sets (units before the first SPS and PPS go nowhere: nothing
+// could decode them). It does not flush: a publisher pairs pictures as in the pipeline.
+func Feed(ctx context.Context, outs ...Output) func(*AccessUnit) error {
+	var params ParameterSetTracker
+	return func(au *AccessUnit) error {
+		ps, err := params.Next(au)
+		if err != nil || ps == nil {
+			return err
+		}
+		for _, o := range outs {
+			if err := o.WriteVideo(ctx, au, ps); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// NopOutput takes the stream and sends it nowhere. Embedded, it gives an output (a
+// counter, a test's probe) the methods it has no use for.
+type NopOutput struct{}
+
+func (NopOutput) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+func (NopOutput) WriteVideo(context.Context, *AccessUnit, *h264.ParameterSets) error {
+	return nil
+}
+func (NopOutput) WriteAudio(context.Context, *AudioFrame) error           { return nil }
+func (NopOutput) WriteChat(context.Context, time.Duration, *chat.Message) {}
+func (NopOutput) Flush()                                                  {}
+func (NopOutput) Stats() OutputStats                                      { return OutputStats{} }

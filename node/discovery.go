@@ -11,7 +11,6 @@ import (
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media/httpflv"
-	"github.com/camnode/camnode/media/snapshot"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -116,10 +115,10 @@ func (n *Node) onHAOnline() {
 }
 
 // publishSnapshot is what runSnapshots (node/snapshot.go) publishes through: the JPEG retained on
-// <base>/snapshot (Home Assistant's image entity) and its snapshot.Info retained on
+// <base>/snapshot (Home Assistant's image entity) and its snapshotInfo retained on
 // <base>/snapshot/info (the entity's attributes). A failed snapshot leaves the last picture
 // in place and says why in the info.
-func (n *Node) publishSnapshot(jpeg []byte, info snapshot.Info) {
+func (n *Node) publishSnapshot(jpeg []byte, info snapshotInfo) {
 	info.Error = config.Scrub(info.Error, n.secrets)
 	if jpeg != nil {
 		n.session.Publish(n.topics.Snapshot, true, jpeg)

@@ -127,8 +127,8 @@ func TestPublishSnapshotOnMosquitto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.publishSnapshot(jpeg, snapshot.Info{TS: "2026-01-01T00:00:00.000Z", Width: 64, Height: 36, Bytes: len(jpeg)})
-	n.publishSnapshot(nil, snapshot.Info{TS: "2026-01-01T00:00:10.000Z", Error: "decode failed on rtmp://x/live/" + key})
+	n.publishSnapshot(jpeg, snapshotInfo{TS: "2026-01-01T00:00:00.000Z", Width: 64, Height: 36, Bytes: len(jpeg)})
+	n.publishSnapshot(nil, snapshotInfo{TS: "2026-01-01T00:00:10.000Z", Error: "decode failed on rtmp://x/live/" + key})
 
 	retained := func(topic, format string) string {
 		t.Helper()

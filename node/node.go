@@ -14,10 +14,7 @@ import (
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media"
-	"github.com/camnode/camnode/media/audio"
-	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/pipeline"
-	"github.com/camnode/camnode/media/snapshot"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -87,16 +84,14 @@ type Node struct {
 	// targets are the ingest URLs of CAMNODE_RTMP_URL; targetNames the same, redacted.
 	targets     []string
 	targetNames []string
-	// extra destinations and the audio track of every stream (AddDestination, SetAudio).
-	extra []pipeline.Destination
+	// local are the local outputs (the player of CAMNODE_HTTP, …) for the node's life;
+	// extra more outputs of every stream (AddOutput); audio the audio track (SetAudio).
+	local *pipeline.Local
+	extra []media.Output
 	audio media.AudioSource
-	// player is the local player (CAMNODE_HTTP), also in extra; nil when off.
-	player *httpflv.Server
-	// snapshotAsked carries <base>/snapshot/set to runSnapshots; decoder decodes the
-	// keyframes of an H.264-only source for it.
+	// snapshotAsked carries <base>/snapshot/set to runSnapshots.
 	snapshotAsked chan struct{}
-	decoder       snapshot.Decoder
-	// running is the pipeline of the stream, for Snapshot from any goroutine.
+	// running is the pipeline of the stream, for snapshots from any goroutine.
 	running atomic.Pointer[mediaPipeline]
 	// newPipeline makes the media pipeline of each start (pipeline.New; tests swap it).
 	newPipeline func(opts pipelineOptions) mediaPipeline
@@ -159,112 +154,53 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 	if err := n.setAudioTrack(); err != nil {
 		return nil, err
 	}
-	if cfg.HTTP != "" {
-		if err := n.listenPlayer(); err != nil {
-			return nil, err
-		}
+	if err := n.listenLocal(); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
 
-// listenPlayer binds the local player of CAMNODE_HTTP and makes it one more destination of
-// every stream. An address it cannot listen on is a *config.Error naming CAMNODE_HTTP (or
-// CAMNODE_HTTP_TOKEN when it is the token that is missing).
-func (n *Node) listenPlayer() error {
+// listenLocal binds the local outputs (CAMNODE_HTTP). One that cannot work with the
+// settings is a *config.Error naming the variable.
+func (n *Node) listenLocal() error {
 	cfg := n.cfg
-	srv, err := httpflv.Listen(httpflv.Options{Addr: cfg.HTTP, Token: cfg.HTTPToken, FrameRate: cfg.FPS,
-		BitrateKbps: float64(cfg.Bitrate) / 1000, Logger: n.log})
-	if err != nil {
-		v := "HTTP"
-		if errors.Is(err, httpflv.ErrTokenRequired) {
-			v = "HTTP_TOKEN"
-		}
-		return &config.Error{Var: config.Prefix + "_" + v, Msg: n.clean(err)}
+	l, err := pipeline.ListenLocal(pipeline.LocalOptions{HTTP: cfg.HTTP, HTTPToken: cfg.HTTPToken,
+		FrameRate: cfg.FPS, BitrateKbps: float64(cfg.Bitrate) / 1000, Logger: n.log})
+	var se *pipeline.SettingError
+	if errors.As(err, &se) {
+		return &config.Error{Var: se.Var, Msg: n.clean(se.Err)}
 	}
-	n.player = srv
-	n.extra = append(n.extra, srv)
-	n.device.ConfigurationURL = configurationURL(srv.Addr())
+	if err != nil {
+		return err
+	}
+	n.local = l
+	if a := l.PlayerAddr(); a != nil {
+		n.device.ConfigurationURL = configurationURL(a)
+	}
 	return nil
 }
 
-// setAudioTrack makes the audio track of CAMNODE_AUDIO: AAC silence at
-// CAMNODE_AUDIO_RATE (silent), none, or a program's ADTS AAC under its supervisor, whose
-// failures (silence stands in) are audio_failed events. A command line that cannot be
-// split is a *config.Error naming CAMNODE_AUDIO.
+// setAudioTrack makes the audio track of CAMNODE_AUDIO; a program's failures (silence
+// stands in) are audio_failed events. A command line that cannot be split is a
+// *config.Error naming CAMNODE_AUDIO.
 func (n *Node) setAudioTrack() error {
 	cfg := n.cfg
-	switch {
-	case cfg.Audio == "none":
-		n.audio = nil
-	case strings.HasPrefix(cfg.Audio, "exec:"):
-		a, err := audio.Exec(strings.TrimPrefix(cfg.Audio, "exec:"))
-		if err != nil {
-			return &config.Error{Var: config.Prefix + "_AUDIO", Msg: n.clean(err)}
-		}
-		a.Logger = n.log
-		a.RestartMin, a.RestartMax = cfg.ReconnectMin, cfg.ReconnectMax
-		a.OnStatus = func(s audio.Status) {
-			if s.Failed {
-				n.event(EventAudioFailed, n.clean(s.Err)+"; silence until it is back")
-				return
-			}
-			n.log.Info("audio back", "program", a.Name())
-		}
-		n.audio = a
-	default:
-		n.audio = audio.Silent(cfg.AudioRate, 1)
-	}
-	return nil
-}
-
-// audioAnnounced is the configuration of an audio track that knows it before its first
-// frame (silence, a program of declared format): the publishers announce it from the
-// start.
-func (n *Node) audioAnnounced() *media.AudioConfig {
-	c, ok := n.audio.(interface {
-		Config() (*media.AudioConfig, error)
+	a, err := pipeline.OpenAudio(pipeline.AudioOptions{Setting: cfg.Audio, Rate: cfg.AudioRate,
+		RestartMin: cfg.ReconnectMin, RestartMax: cfg.ReconnectMax, Logger: n.log,
+		OnFailed: func(err error) { n.event(EventAudioFailed, n.clean(err)+"; silence until it is back") },
+		OnBack:   func() { n.log.Info("audio back", "audio", pipeline.DescribeAudio(cfg.Audio)) },
 	})
-	if !ok {
-		return nil
+	var se *pipeline.SettingError
+	if errors.As(err, &se) {
+		return &config.Error{Var: se.Var, Msg: n.clean(se.Err)}
 	}
-	ac, err := c.Config()
-	if err != nil {
-		return nil
-	}
-	return ac
-}
-
-// describeAudio is CAMNODE_AUDIO as the state shows it: an exec command by its program's
-// name only (its arguments may hold credentials).
-func describeAudio(setting string) string {
-	rest, ok := strings.CutPrefix(setting, "exec:")
-	if !ok {
-		return setting
-	}
-	if a, err := audio.Exec(rest); err == nil {
-		return "exec:" + a.Name()
-	}
-	return "exec:"
+	n.audio = a
+	return err
 }
 
 // PlayerURL is the local player page's address (never with its token), "" without
 // CAMNODE_HTTP.
-func (n *Node) PlayerURL() string {
-	if n.player == nil {
-		return ""
-	}
-	return n.player.URL()
-}
-
-// endExtra tells the extra destinations that take it (the local player) that the stream
-// stopped: their viewers see it end and wait for the next one.
-func (n *Node) endExtra() {
-	for _, d := range n.extra {
-		if e, ok := d.(interface{ End() }); ok {
-			e.End()
-		}
-	}
-}
+func (n *Node) PlayerURL() string { return n.local.PlayerURL() }
 
 // newNode is New without the MQTT session.
 func newNode(cfg *config.Config, log *slog.Logger) *Node {
@@ -291,7 +227,7 @@ func newNode(cfg *config.Config, log *slog.Logger) *Node {
 	n.device = n.deviceInfo()
 	n.chat = newChatIntake(cfg, n.event)
 	now := stamp(time.Now())
-	n.status = status{State: StateIdle, Since: now, Started: now, Source: describeSource(cfg.Source), Audio: describeAudio(cfg.Audio),
+	n.status = status{State: StateIdle, Since: now, Started: now, Source: describeSource(cfg.Source), Audio: pipeline.DescribeAudio(cfg.Audio),
 		Target: strings.Join(n.targetNames, " "), Targets: make([]targetStatus, len(n.targets))}
 	for i, t := range n.targetNames {
 		n.status.Targets[i] = targetStatus{Target: t, State: targetIdle, Since: now}
@@ -335,19 +271,14 @@ func (n *Node) Run(ctx context.Context) error {
 	n.log.Info("node running", "node_id", n.cfg.NodeID, "base_topic", n.topics.Base,
 		"source", describeSource(n.cfg.Source), "target", n.status.Target, "autostart", n.cfg.Autostart)
 
-	if n.player != nil {
-		// The player outlives every stream: it is stopped after the last one, below.
-		playerCtx, stopPlayer := context.WithCancel(context.WithoutCancel(ctx))
-		defer stopPlayer()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := n.player.Run(playerCtx); err != nil {
-				n.log.Error("local player", "err", n.clean(err))
-			}
-		}()
-		n.log.Info("local player", "url", n.player.URL())
-	}
+	// The local outputs outlive every stream: they are stopped after the last one, below.
+	localCtx, stopLocal := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLocal()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n.local.Serve(localCtx)
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

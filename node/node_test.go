@@ -14,7 +14,6 @@ import (
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/pipeline"
-	"github.com/camnode/camnode/media/stream"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -108,8 +107,8 @@ type fakePipe struct {
 func (p *fakePipe) Start(ctx context.Context) { p.started, p.startCtx = true, ctx }
 func (p *fakePipe) Stop()                     { p.stopped = true }
 func (p *fakePipe) RequestKeyframe() error    { p.keys++; return p.keyErr }
-func (p *fakePipe) NextPicture(context.Context, bool) (*pipeline.Picture, error) {
-	return &pipeline.Picture{}, nil
+func (p *fakePipe) SnapshotJPEG(context.Context, bool) ([]byte, error) {
+	return []byte{0xff, 0xd8}, nil
 }
 func (p *fakePipe) Stats() pipeline.Stats {
 	p.mu.Lock()
@@ -463,12 +462,13 @@ func TestRunAutostartAndShutdown(t *testing.T) {
 func TestTelemetryAfterStart(t *testing.T) {
 	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": twoTargets})
 	tn.command(mqtt.CommandStream, mqtt.SwitchOn)
-	tn.pipes[0].stats = pipeline.Stats{Frames: 30, Total: stream.Stats{FramesSent: 60, BytesSent: 20000},
+	tn.pipes[0].stats = pipeline.Stats{Frames: 30, Total: media.OutputStats{FramesSent: 60, BytesSent: 20000},
 		Destinations: []pipeline.DestinationStats{
-			{Target: "a", Stats: stream.Stats{FramesSent: 30, BytesSent: 15000}},
-			{Target: "b", Stats: stream.Stats{FramesSent: 30, BytesSent: 5000, FramesDropped: 4, Reconnects: 2}},
-			{Stats: stream.Stats{BytesSent: 1}}, // a local destination
-		}}
+			{Target: "a", OutputStats: media.OutputStats{FramesSent: 30, BytesSent: 15000}},
+			{Target: "b", OutputStats: media.OutputStats{FramesSent: 30, BytesSent: 5000, FramesDropped: 4, Reconnects: 2}},
+		},
+		Local: []media.OutputStats{{BytesSent: 1}}, // the local player
+	}
 	time.Sleep(10 * time.Millisecond)
 	tn.publishTelemetry()
 	var tel telemetry
@@ -535,32 +535,26 @@ func TestRejectedChatIsCounted(t *testing.T) {
 	}
 }
 
-// Snapshot needs a running stream; extra destinations and the audio go to every pipeline.
+// A snapshot needs a running stream; extra outputs and the audio go to every pipeline.
 func TestSnapshotAndExtras(t *testing.T) {
 	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": oneTarget})
-	if _, err := tn.Snapshot(context.Background()); err == nil {
+	if _, err := tn.snapshotJPEG(context.Background(), false); err == nil {
 		t.Fatal("a snapshot with the stream off")
 	}
-	tn.AddDestination(nopDestination{})
+	tn.AddOutput(media.NopOutput{})
 	tn.SetAudio(nopAudio{})
 	tn.command(mqtt.CommandStream, mqtt.SwitchOn)
-	if pic, err := tn.Snapshot(context.Background()); err != nil || pic == nil {
+	if pic, err := tn.snapshotJPEG(context.Background(), true); err != nil || pic == nil {
 		t.Fatalf("snapshot: %v", err)
 	}
-	if o := tn.pipes[0].opts; len(o.Extra) != 1 || o.Audio == nil {
+	if o := tn.pipes[0].opts; len(o.Local) != 1 || o.Audio == nil {
 		t.Fatalf("options %+v", o)
 	}
 	tn.command(mqtt.CommandStream, mqtt.SwitchOff)
-	if _, err := tn.Snapshot(context.Background()); err == nil {
+	if _, err := tn.snapshotJPEG(context.Background(), false); err == nil {
 		t.Fatal("a snapshot after OFF")
 	}
 }
-
-type nopDestination struct{}
-
-func (nopDestination) WriteAccessUnit(context.Context, *media.AccessUnit) error { return nil }
-func (nopDestination) WriteData(context.Context, time.Duration, []byte)         {}
-func (nopDestination) WriteAudio(context.Context, *media.AudioFrame) error      { return nil }
 
 type nopAudio struct{}
 

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/camnode/camnode/media"
@@ -21,7 +22,7 @@ type mediaPipeline interface {
 	Stop()
 	Stats() pipeline.Stats
 	RequestKeyframe() error
-	NextPicture(ctx context.Context, askKeyframe bool) (*pipeline.Picture, error)
+	SnapshotJPEG(ctx context.Context, askKeyframe bool) ([]byte, error)
 }
 
 // pipelineOptions are the options of one pipeline.
@@ -57,20 +58,20 @@ func (n *Node) startPipeline(ctx context.Context) {
 		Capture: source.Options{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
 			Bitrate: int(cfg.Bitrate), GOP: cfg.GOP.Frames(cfg.FPS), Format: cfg.SourceFormat,
 			Orientation: turn, Logger: n.log},
-		Encoder:  cfg.Encoder,
-		Encoding: encoder.Options{Preset: cfg.X264Preset, Profile: cfg.X264Profile},
-		Targets:  n.targets,
+		Encoder:    cfg.Encoder,
+		Encoding:   encoder.Options{Preset: cfg.X264Preset, Profile: cfg.X264Profile},
+		Targets:    n.targets,
+		RTMPCAFile: cfg.RTMPCAFile,
 		Publish: stream.Options{
-			RTMP:         rtmp.Options{Timeout: cfg.RTMPTimeout, WriteTimeout: cfg.RTMPTimeout, TLSConfig: n.rtmpTLS(), Logger: n.log},
+			RTMP:         rtmp.Options{Timeout: cfg.RTMPTimeout, WriteTimeout: cfg.RTMPTimeout, Logger: n.log},
 			ReconnectMin: cfg.ReconnectMin,
 			ReconnectMax: cfg.ReconnectMax,
 			SendBuffer:   cfg.SendBuffer,
 			FrameRate:    cfg.FPS,
 			BitrateKbps:  float64(cfg.Bitrate) / 1000,
-			Audio:        n.audioAnnounced(),
 			Logger:       n.log,
 		},
-		Extra:        n.extra,
+		Local:        n.outputs(),
 		Audio:        n.audio,
 		Carriers:     r.carriers,
 		Overlay:      overlay,
@@ -106,7 +107,6 @@ func (n *Node) stopPipeline() {
 	close(r.stopped)
 	n.running.Store(nil)
 	r.p.Stop()
-	n.endExtra()
 	n.tel.done(r.p.Stats())
 	n.chat.pipelineStopped(r.carriers)
 	n.pipe = nil
@@ -216,9 +216,14 @@ func (n *Node) setTarget(i int, state string, err error) {
 	t.Error = msg
 }
 
-// AddDestination makes d one more destination of every stream from now on (the local
-// HTTP-FLV server). Call it before Run.
-func (n *Node) AddDestination(d pipeline.Destination) { n.extra = append(n.extra, d) }
+// AddOutput makes o one more output of every stream from now on (tests). Call it before
+// Run.
+func (n *Node) AddOutput(o media.Output) { n.extra = append(n.extra, o) }
+
+// outputs are the local outputs of every stream, then AddOutput's.
+func (n *Node) outputs() []media.Output {
+	return append(slices.Clone(n.local.Outputs()), n.extra...)
+}
 
 // SetAudio makes a the audio track of every stream from now on. Call it before Run.
 func (n *Node) SetAudio(a media.AudioSource) { n.audio = a }
@@ -226,16 +231,13 @@ func (n *Node) SetAudio(a media.AudioSource) { n.audio = a }
 // errStreamOff: a snapshot needs a running stream.
 var errStreamOff = errors.New("the stream is off")
 
-// Snapshot returns a copy of the next picture of the running stream (see
-// pipeline.Pipeline.Snapshot). Safe from any goroutine; an error while the stream is off.
-func (n *Node) Snapshot(ctx context.Context) (*pipeline.Picture, error) {
-	return n.nextPicture(ctx, true)
-}
-
-func (n *Node) nextPicture(ctx context.Context, askKeyframe bool) (*pipeline.Picture, error) {
+// snapshotJPEG is the next picture of the running stream as a JPEG (see
+// pipeline.Pipeline.SnapshotJPEG). Safe from any goroutine; an error while the stream is
+// off.
+func (n *Node) snapshotJPEG(ctx context.Context, askKeyframe bool) ([]byte, error) {
 	p := n.running.Load()
 	if p == nil {
 		return nil, errStreamOff
 	}
-	return (*p).NextPicture(ctx, askKeyframe)
+	return (*p).SnapshotJPEG(ctx, askKeyframe)
 }

@@ -64,8 +64,8 @@ func TestPlayerInDiscovery(t *testing.T) {
 		cancel()
 		n.Run(ctx) // runs the player once, and so closes its socket
 	}()
-	if n.PlayerURL() == "" || len(n.extra) != 1 {
-		t.Fatalf("player %q, extra destinations %d", n.PlayerURL(), len(n.extra))
+	if n.PlayerURL() == "" || len(n.outputs()) != 1 {
+		t.Fatalf("player %q, local outputs %d", n.PlayerURL(), len(n.outputs()))
 	}
 	var device string
 	for _, m := range mqtt.DiscoveryMessages(n.discoveryTopics, n.device) {

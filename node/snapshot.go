@@ -5,18 +5,23 @@ import (
 	"context"
 	"image/jpeg"
 	"time"
-
-	"github.com/camnode/camnode/media/snapshot"
 )
 
-// snapshotWait bounds the wait for a picture: the next keyframe of a passthrough stream may
-// be 10 s away, and ffmpeg on a loaded Pi takes a while.
-const snapshotWait = 30 * time.Second
+// snapshotInfo is the retained JSON beside the picture (mqtt.Topics.SnapshotInfo): what
+// the last snapshot is, or why there is none. Home Assistant shows it as the image
+// entity's attributes.
+type snapshotInfo struct {
+	TS     string `json:"ts"`               // RFC 3339 UTC, when it was taken or failed
+	Width  int    `json:"width,omitempty"`  // of the picture
+	Height int    `json:"height,omitempty"` //
+	Bytes  int    `json:"bytes,omitempty"`  // of the JPEG
+	Error  string `json:"error,omitempty"`  // why there is no picture
+}
 
 // runSnapshots is the one goroutine that makes the node's snapshots: every
 // CAMNODE_SNAPSHOT_INTERVAL while the stream is live, and on <base>/snapshot/set. The
-// pipeline hands it a copy of the next picture (pipeline.Pipeline.NextPicture); the JPEG
-// is made here, off the frame path, and published retained with its snapshot.Info.
+// pipeline makes the JPEG of the next picture (pipeline.Pipeline.SnapshotJPEG) on this
+// goroutine, off the frame path; it is published retained with its snapshotInfo.
 func (n *Node) runSnapshots(ctx context.Context) {
 	var tick <-chan time.Time
 	if n.cfg.SnapshotInterval > 0 {
@@ -47,26 +52,14 @@ func (n *Node) askSnapshot() {
 	}
 }
 
-// takeSnapshot makes one snapshot and publishes it, or publishes why there is none. A
-// raw source gives the frame as drawn (burn-in included), encoded with image/jpeg; an
-// H.264-only source gives a keyframe, decoded with ffmpeg where it is installed. asked
+// takeSnapshot makes one snapshot and publishes it, or publishes why there is none. asked
 // says a user asked: an H.264 source is then asked for a keyframe at once.
 func (n *Node) takeSnapshot(ctx context.Context, asked bool) {
-	wait, cancel := context.WithTimeout(ctx, snapshotWait)
-	defer cancel()
-	var b []byte
-	pic, err := n.nextPicture(wait, asked)
-	if err == nil {
-		if pic.Frame != nil {
-			b, err = snapshot.FromFrame(pic.Frame, 0)
-		} else {
-			b, err = n.decoder.FromKeyframe(wait, pic.AU.NALUs)
-		}
-	}
+	b, err := n.snapshotJPEG(ctx, asked)
 	if ctx.Err() != nil {
 		return // the node stops: no half-made snapshot
 	}
-	info := snapshot.Info{TS: stamp(time.Now())}
+	info := snapshotInfo{TS: stamp(time.Now())}
 	if err != nil {
 		info.Error = err.Error()
 		n.log.Info("no snapshot", "err", n.clean(err))

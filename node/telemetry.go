@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/pipeline"
-	"github.com/camnode/camnode/media/stream"
 )
 
 // telemetry is the <base>/telemetry payload. Counters are totals since the node started.
@@ -51,7 +51,7 @@ type telemetryState struct {
 	bytesSent  uint64   // all destinations
 	targetSent []uint64 // bytes, per destination of the running pipeline
 	// finished holds the totals of pipelines already stopped.
-	finished       stream.Stats
+	finished       media.OutputStats
 	finishedFrames uint64
 }
 
@@ -65,7 +65,8 @@ func (t *telemetryState) restart(at time.Time) {
 
 // done adds the counters of a stopped pipeline to the totals.
 func (t *telemetryState) done(s pipeline.Stats) {
-	t.finished = pipeline.Add(t.finished, s.Total)
+	t.finished = t.finished.Add(s.Total)
+	t.finished.Live, t.finished.LiveSince = false, time.Time{}
 	t.finishedFrames += s.Frames
 }
 
@@ -76,7 +77,7 @@ func (n *Node) publishTelemetry() {
 	var cur pipeline.Stats
 	if n.pipe != nil {
 		cur = n.pipe.p.Stats()
-		total = pipeline.Add(total, cur.Total)
+		total = total.Add(cur.Total)
 		frames += cur.Frames
 	}
 	t := telemetry{

@@ -34,11 +34,8 @@ const (
 	fps      = 30
 )
 
-// destination is what the pipeline writes access units to.
-type destination interface {
-	WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error
-	WriteData(ctx context.Context, at time.Duration, body []byte)
-}
+// destination is what the pipeline writes the stream to.
+type destination = media.Output
 
 // node is the media path of a camnode node without its MQTT side: a source, the danmaku
 // carriers, and the destinations it fans out to.
@@ -62,16 +59,21 @@ func (n *node) remove(d destination) {
 }
 
 func (n *node) run(ctx context.Context, src media.Source) error {
+	var params media.ParameterSetTracker
 	return src.Run(ctx, func(au *media.AccessUnit) error {
-		out, data := n.carriers.Frame(au)
+		out, msgs := n.carriers.Frame(au)
+		ps, err := params.Next(out)
+		if err != nil || ps == nil {
+			return err
+		}
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		for _, d := range n.dsts {
-			if err := d.WriteAccessUnit(ctx, out); err != nil {
+			if err := d.WriteVideo(ctx, out, ps); err != nil {
 				return err
 			}
-			for _, body := range data {
-				d.WriteData(ctx, out.Time, body)
+			for _, m := range msgs {
+				d.WriteChat(ctx, out.Time, m)
 			}
 		}
 		n.frames++
@@ -86,7 +88,7 @@ func startServer(b *testing.B, ctx context.Context) *httpflv.Server {
 	}
 	done := make(chan error, 1)
 	ctx, cancel := context.WithCancel(ctx)
-	go func() { done <- srv.Run(ctx) }()
+	go func() { done <- srv.Serve(ctx) }()
 	b.Cleanup(func() {
 		cancel()
 		<-done
@@ -310,18 +312,22 @@ func measureCPU(ctx context.Context, b *testing.B, ingest *peers.Nginx, src medi
 	// The browser is a plain chromium process that opens the page: a DevTools client in
 	// this process would count its own work (chromedp follows the page's network and DOM
 	// events) as the node's. TestPlayerInChromium proves that the page plays.
-	var stopBrowser func()
+	var stopBrowser, endStream func()
 	playing := func(on bool) {
 		if on {
 			n.add(srv)
+			streamCtx, cancel := context.WithCancel(ctx)
+			streamDone := make(chan error, 1)
+			go func() { streamDone <- srv.Run(streamCtx) }()
+			endStream = func() { cancel(); <-streamDone }
 			stopBrowser = startChromium(b, srv.URL())
-			waitFor(b, "the page to play", 2*time.Minute, func() bool { return srv.Stats().Clients == 1 })
+			waitFor(b, "the page to play", 2*time.Minute, func() bool { return srv.Stats().Readers == 1 })
 			time.Sleep(2 * time.Second) // past its start
 		} else {
 			stopBrowser()
-			waitFor(b, "the player to leave", time.Minute, func() bool { return srv.Stats().Clients == 0 })
+			waitFor(b, "the player to leave", time.Minute, func() bool { return srv.Stats().Readers == 0 })
 			n.remove(srv)
-			srv.End()
+			endStream()
 		}
 	}
 	without = without.add(measure())
@@ -331,7 +337,7 @@ func measureCPU(ctx context.Context, b *testing.B, ingest *peers.Nginx, src medi
 	st := srv.Stats()
 	playing(false)
 	without = without.add(measure())
-	if st.Clients != 1 || st.Joined != 1 || st.Dropped > 0 {
+	if st.Readers != 1 || st.Joined != 1 || st.Cut > 0 {
 		b.Errorf("the browser did not play throughout: %+v", st)
 	}
 	return without, with

@@ -180,7 +180,7 @@ func camnodeSide(gen string, w, h, fps int, preset string, bitrate int, font, pr
 			Format: "yuv420"},
 		Encoder:  "x264",
 		Encoding: encoder.Options{Preset: preset},
-		Extra:    []pipeline.Destination{dst},
+		Local:    []media.Output{dst},
 		Overlay:  ov,
 		OnStatus: func(s pipeline.Status) {
 			if s.Kind == pipeline.SourceFailed {
@@ -233,13 +233,14 @@ func (o *overlay) Draw(f *media.Frame) error {
 // counter is the camnode side's destination: it counts the access units and their bytes
 // (as AVCC: a 4-byte length before each NAL unit) and keeps the x264 settings string.
 type counter struct {
+	media.NopOutput
 	mu    sync.Mutex
 	units int
 	bytes int64
 	x264  string
 }
 
-func (c *counter) WriteAccessUnit(_ context.Context, au *media.AccessUnit) error {
+func (c *counter) WriteVideo(_ context.Context, au *media.AccessUnit, _ *h264.ParameterSets) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.units++
@@ -251,8 +252,6 @@ func (c *counter) WriteAccessUnit(_ context.Context, au *media.AccessUnit) error
 	}
 	return nil
 }
-func (c *counter) WriteData(context.Context, time.Duration, []byte)    {}
-func (c *counter) WriteAudio(context.Context, *media.AudioFrame) error { return nil }
 
 // ffmpegSide runs gen into ffmpeg (20 drawtext, libx264 with camnode's settings, or with
 // ffmpeg's own defaults but for the preset and bitrate), reads the H.264 it writes, and

@@ -69,9 +69,9 @@ const (
 // pending is a message waiting for a frame, already encoded for each carrier.
 type pending struct {
 	at   time.Time
-	json []byte // SEI: compact JSON
-	amf  []byte // AMF: onTextData body
-	cc   []byte // CC: 608 byte pairs
+	json []byte        // SEI: compact JSON
+	msg  *chat.Message // AMF: the message, for the outputs that send onTextData
+	cc   []byte        // CC: 608 byte pairs
 }
 
 // Carriers put chat into the stream without re-encoding it. Push (any goroutine) queues a
@@ -97,7 +97,7 @@ type Carriers struct {
 	au         media.AccessUnit
 	nalus      [][]byte
 	rbsp, nal  []byte
-	data       [][]byte
+	data       []*chat.Message
 	taken      []pending
 	ccPairs    []byte
 	ccPayload  []byte
@@ -177,7 +177,8 @@ func (c *Carriers) Push(msg *chat.Message) error {
 		}
 	}
 	if c.opts.AMF {
-		p.amf = AppendTextData(nil, msg)
+		m := *msg
+		p.msg = &m
 	}
 	if c.opts.CC {
 		p.cc = cea608.AppendCaption(nil, c.opts.CaptionRows, msg.Caption())
@@ -237,11 +238,12 @@ func (c *Carriers) dropAllLocked() int {
 }
 
 // Frame puts the pending chat into an access unit and returns the unit to publish
-// instead of au, with the onTextData bodies to publish at its time. The SEI NAL unit goes
+// instead of au, with the messages the amf carrier sends beside it at its time (each
+// output that speaks FLV makes its onTextData of them). The SEI NAL unit goes
 // right before the first slice (after AUD, SPS, PPS and any SEI already there). The
-// returned unit and bodies are valid until the next call; au itself is not modified.
+// returned unit and messages are valid until the next call; au itself is not modified.
 // Frame must be called from one goroutine at a time.
-func (c *Carriers) Frame(au *media.AccessUnit) (*media.AccessUnit, [][]byte) {
+func (c *Carriers) Frame(au *media.AccessUnit) (*media.AccessUnit, []*chat.Message) {
 	if c == nil {
 		return au, nil
 	}
@@ -280,7 +282,7 @@ func (c *Carriers) Frame(au *media.AccessUnit) (*media.AccessUnit, [][]byte) {
 			c.rbsp = sei.AppendUnregistered(c.rbsp, sei.CamnodeUUID, p.json)
 		}
 		if c.opts.AMF {
-			c.data = append(c.data, p.amf)
+			c.data = append(c.data, p.msg)
 		}
 	}
 	shown := len(c.taken)

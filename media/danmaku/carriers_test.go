@@ -160,9 +160,9 @@ func TestOnTextDataBodies(t *testing.T) {
 		t.Fatal("the amf carrier alone changed the video")
 	}
 	if len(data) != 2 {
-		t.Fatalf("%d onTextData bodies", len(data))
+		t.Fatalf("%d messages for onTextData", len(data))
 	}
-	vals, err := flv.DecodeAMFValues(data[0])
+	vals, err := flv.DecodeAMFValues(AppendTextData(nil, data[0]))
 	if err != nil || len(vals) != 2 || vals[0] != "onTextData" {
 		t.Fatalf("onTextData: %v, %v", vals, err)
 	}

@@ -48,7 +48,7 @@ func TestFFmpegReadsEveryCarrier(t *testing.T) {
 		ts := uint32(au.Time / time.Millisecond)
 		file = flv.AppendTag(file, flv.TagVideo, ts, flv.AppendVideoTag(nil, out.Keyframe, 0, out.NALUs))
 		for _, d := range data {
-			file = flv.AppendTag(file, flv.TagScript, ts, d)
+			file = flv.AppendTag(file, flv.TagScript, ts, AppendTextData(nil, d))
 		}
 	}
 	path := filepath.Join(t.TempDir(), "chat.flv")

@@ -159,7 +159,7 @@ func TestPlayerInChromium(t *testing.T) {
 
 	// The stream ends: the page says so; the next stream plays without a reload.
 	f.close()
-	srv.End()
+	httpflv.EndStream(srv)
 	b.WaitJS(t, "the page to say the stream ended", `document.body.dataset.state === "offline"`, 60*time.Second)
 	var before int
 	b.Eval(t, `window.camnode.frames`, &before)

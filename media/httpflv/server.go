@@ -51,8 +51,8 @@ const (
 var ErrTokenRequired = errors.New("httpflv: listening beyond loopback needs a token (CAMNODE_HTTP_TOKEN)")
 
 // Server is the HTTP-FLV destination and the player page. It is one more destination of
-// the pipeline: WriteAccessUnit, WriteAudio and WriteData never block on a browser.
-// Listen binds it; Run serves until its context ends.
+// the pipeline (a media.Output): its writes never block on a browser. Listen binds it;
+// Serve serves until its context ends.
 type Server struct {
 	opts Options
 	log  *slog.Logger
@@ -127,9 +127,10 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // URL is the player page's address (without the token): http://host:port/.
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/" }
 
-// Run serves until ctx ends, then ends every stream to a browser, waits for the handlers
-// and returns nil; or returns the error that stopped the listener. Call it once.
-func (s *Server) Run(ctx context.Context) error {
+// Serve serves until ctx ends, then ends every stream to a browser, waits for the handlers
+// and returns nil; or returns the error that stopped the listener. Call it once. (Run is
+// one stream, as for every media.Output.)
+func (s *Server) Serve(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- s.http.Serve(s.ln) }()
 	var err error
@@ -209,10 +210,9 @@ type Status struct {
 }
 
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
-	st := s.Stats()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(Status{Live: st.Live, Width: st.Width, Height: st.Height, Clients: st.Clients})
+	json.NewEncoder(w).Encode(s.status())
 }
 
 // serveFLV streams to one browser: the FLV header, onMetaData and the sequence headers
@@ -227,7 +227,7 @@ func (s *Server) serveFLV(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
 	if r.Method == http.MethodHead {
-		if !s.Stats().Live {
+		if !s.status().Live {
 			http.Error(w, "camnode: "+errNotLive.Error(), http.StatusServiceUnavailable)
 			return
 		}

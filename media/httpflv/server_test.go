@@ -41,7 +41,7 @@ func startServer(t testing.TB, opts httpflv.Options) *httpflv.Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	go func() { done <- srv.Serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -71,10 +71,7 @@ type feeder struct {
 	stop     context.CancelFunc
 }
 
-type destination interface {
-	WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error
-	WriteData(ctx context.Context, at time.Duration, body []byte)
-}
+type destination = media.Output
 
 func startFeeder(t testing.TB, dst destination, opts testsrc.Options) *feeder {
 	t.Helper()
@@ -92,6 +89,7 @@ func startFeeder(t testing.TB, dst destination, opts testsrc.Options) *feeder {
 	f.carriers = danmaku.NewCarriers(danmaku.CarrierOptions{SEI: true, AMF: true, FrameRate: 30})
 	ctx, cancel := context.WithCancel(context.Background())
 	f.stop = cancel
+	feed := media.Feed(ctx, dst)
 	go func() {
 		f.done <- src.Run(ctx, func(au *media.AccessUnit) error {
 			out, data := f.carriers.Frame(au)
@@ -112,11 +110,11 @@ func startFeeder(t testing.TB, dst destination, opts testsrc.Options) *feeder {
 				}
 				f.mu.Unlock()
 			}
-			if err := dst.WriteAccessUnit(ctx, out); err != nil {
+			if err := feed(out); err != nil {
 				return err
 			}
-			for _, d := range data {
-				dst.WriteData(ctx, out.Time, d)
+			for _, m := range data {
+				dst.WriteChat(ctx, out.Time, m)
 			}
 			f.mu.Lock()
 			f.frames++
@@ -207,7 +205,7 @@ func TestFFprobeReadsTheStream(t *testing.T) {
 	recording := t.TempDir() + "/live.flv"
 	recorded := make(chan error, 1)
 	go func() { recorded <- record(url, recording) }()
-	waitFor(t, "ffprobe and ffmpeg to connect", 60*time.Second, func() bool { return srv.Stats().Clients == 2 })
+	waitFor(t, "ffprobe and ffmpeg to connect", 60*time.Second, func() bool { return srv.Stats().Readers == 2 })
 
 	want := []string{"前方高能！弹幕护体", "Hello from Twitch chat 👋", "666"}
 	start := f.framesWritten()
@@ -218,7 +216,7 @@ func TestFFprobeReadsTheStream(t *testing.T) {
 		f.push(t, chat.Message{Text: text, ID: fmt.Sprint("m", i), Color: chat.DefaultColor})
 	}
 	waitFor(t, "150 more frames", 60*time.Second, func() bool { return f.framesWritten() >= start+150 })
-	srv.End()
+	httpflv.EndStream(srv)
 
 	r := <-probe
 	if r.err != nil {
@@ -267,7 +265,7 @@ func TestFFprobeReadsTheStream(t *testing.T) {
 	if strings.Join(texts, "|") != strings.Join(want, "|") {
 		t.Errorf("ffmpeg read the SEI chat %q, want %q", texts, want)
 	}
-	waitFor(t, "the players to leave", 30*time.Second, func() bool { return srv.Stats().Clients == 0 })
+	waitFor(t, "the players to leave", 30*time.Second, func() bool { return srv.Stats().Readers == 0 })
 }
 
 // record writes the response of url to path until it ends.
@@ -314,6 +312,7 @@ func readTags(r io.Reader) ([]flv.Tag, error) {
 func TestFLVLayout(t *testing.T) {
 	srv := startServer(t, httpflv.Options{})
 	ctx := context.Background()
+	feed := media.Feed(ctx, srv)
 	sps := testSPS(t)
 	pps := []byte{0x68, 0xce, 0x3c, 0x80}
 	seiNAL := sei.AppendNAL(nil, sei.AppendUnregistered(nil, sei.CamnodeUUID, []byte(`{"text":"hi"}`)))
@@ -339,7 +338,7 @@ func TestFLVLayout(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "not live") {
 		t.Fatalf("before the stream: %d %q, want 503 not live", resp.StatusCode, body)
 	}
-	if err := srv.WriteAccessUnit(ctx, au(0, true)); err != nil {
+	if err := feed(au(0, true)); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = http.Get("http://" + srv.Addr().String() + "/live.flv")
@@ -350,19 +349,19 @@ func TestFLVLayout(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "video/x-flv" {
 		t.Fatalf("live: %d %q", resp.StatusCode, ct)
 	}
-	waitFor(t, "the player", 10*time.Second, func() bool { return srv.Stats().Clients == 1 })
-	srv.WriteAccessUnit(ctx, au(1, false)) // before this player's first keyframe: not sent
-	srv.WriteData(ctx, 1040*time.Millisecond, []byte{2, 0, 1, 'x'})
-	srv.WriteAccessUnit(ctx, au(2, true, seiNAL))
-	srv.WriteData(ctx, 1080*time.Millisecond, []byte{2, 0, 1, 'y'})
+	waitFor(t, "the player", 10*time.Second, func() bool { return srv.Stats().Readers == 1 })
+	feed(au(1, false)) // before this player's first keyframe: not sent
+	srv.WriteChat(ctx, 1040*time.Millisecond, &chat.Message{Text: "x"})
+	feed(au(2, true, seiNAL))
+	srv.WriteChat(ctx, 1080*time.Millisecond, &chat.Message{Text: "y"})
 	// A measured data rate reaches browsers that join later: this one gets no onMetaData
 	// in mid-stream for it, nor a new sequence header.
 	srv.SetVideoDataRate(130)
-	srv.WriteAccessUnit(ctx, au(3, false))
+	feed(au(3, false))
 	sps2 := bytes.Clone(sps)
 	sps2[len(sps2)-1] ^= 0x01 // another SPS (same size): a new sequence header
-	srv.WriteAccessUnit(ctx, &media.AccessUnit{NALUs: [][]byte{sps2, pps, {0x65, 4}}, Time: 1160 * time.Millisecond, Keyframe: true})
-	srv.End()
+	feed(&media.AccessUnit{NALUs: [][]byte{sps2, pps, {0x65, 4}}, Time: 1160 * time.Millisecond, Keyframe: true})
+	httpflv.EndStream(srv)
 	tags, err := readTags(resp.Body)
 	if err != nil {
 		t.Fatalf("read: %v (after %d tags)", err, len(tags))
@@ -378,7 +377,7 @@ func TestFLVLayout(t *testing.T) {
 		{flv.TagScript, 0, nil}, // onMetaData, checked below
 		{flv.TagVideo, 0, flv.AppendSequenceHeader(nil, record)},
 		{flv.TagVideo, 0, flv.AppendVideoTag(nil, true, 0, [][]byte{sps, pps, seiNAL, {0x65, 2}})},
-		{flv.TagScript, 0, []byte{2, 0, 1, 'y'}},
+		{flv.TagScript, 0, danmaku.AppendTextData(nil, &chat.Message{Text: "y"})},
 		{flv.TagVideo, 40, flv.AppendVideoTag(nil, false, 0, [][]byte{{0x41, 3}})},
 		{flv.TagVideo, 80, flv.AppendSequenceHeader(nil, record2)},
 		{flv.TagVideo, 80, flv.AppendVideoTag(nil, true, 0, [][]byte{sps2, pps, {0x65, 4}})},
@@ -421,6 +420,7 @@ func TestStalledPlayerIsDropped(t *testing.T) {
 	srv := startServer(t, httpflv.Options{ClientQueue: bound, WriteTimeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx := context.Background()
+	feed := media.Feed(ctx, srv)
 	sps, pps := testSPS(t), []byte{0x68, 0xce, 0x3c, 0x80}
 	big := make([]byte, 16<<10) // a 16 KiB picture: 64 of them fill the bound
 	big[0] = 0x41
@@ -431,7 +431,7 @@ func TestStalledPlayerIsDropped(t *testing.T) {
 		}
 		return &media.AccessUnit{NALUs: [][]byte{big}, Time: time.Duration(n) * 33 * time.Millisecond}
 	}
-	srv.WriteAccessUnit(ctx, frame(0))
+	feed(frame(0))
 
 	// The stalled player: asks for the stream and never reads a byte; its socket buffers
 	// are kept small so that the server's writes block soon.
@@ -468,14 +468,14 @@ func TestStalledPlayerIsDropped(t *testing.T) {
 		}
 		got <- tags
 	}()
-	waitFor(t, "both players", 30*time.Second, func() bool { return srv.Stats().Clients == 2 })
+	waitFor(t, "both players", 30*time.Second, func() bool { return srv.Stats().Readers == 2 })
 
 	const frames = 1200 // 19 MB: far beyond the bound and any socket buffer
 	maxQueued := 0
 	for n := 30; n < 30+frames; n++ {
 		// A writer that blocked on the stalled player would hang here: the test's deadline
 		// is what catches that.
-		srv.WriteAccessUnit(ctx, frame(n))
+		feed(frame(n))
 		st := srv.Stats()
 		maxQueued = max(maxQueued, st.QueuedBytes)
 		if n%10 == 9 {
@@ -485,8 +485,8 @@ func TestStalledPlayerIsDropped(t *testing.T) {
 			waitFor(t, "the good player to catch up", 60*time.Second, func() bool { return goodFrames.Load() >= int64(n-30-10) })
 		}
 	}
-	waitFor(t, "the stalled player to be dropped", 60*time.Second, func() bool { return srv.Stats().Dropped == 1 })
-	srv.End()
+	waitFor(t, "the stalled player to be dropped", 60*time.Second, func() bool { return srv.Stats().Cut == 1 })
+	httpflv.EndStream(srv)
 	tags := <-got
 	video := 0
 	for _, tag := range tags {
@@ -502,7 +502,7 @@ func TestStalledPlayerIsDropped(t *testing.T) {
 	if maxQueued > 2*bound { // the stalled player's bound and the good player's backlog
 		t.Errorf("%d bytes queued at most, want <= %d", maxQueued, 2*bound)
 	}
-	if st := srv.Stats(); st.Dropped != 1 || st.Joined != 2 {
+	if st := srv.Stats(); st.Cut != 1 || st.Joined != 2 {
 		t.Errorf("stats %+v, want 1 dropped of 2", st)
 	}
 	if !strings.Contains(logs.String(), "player dropped") {
@@ -627,7 +627,7 @@ func TestStatusAndPage(t *testing.T) {
 	if s := status(); s.Live {
 		t.Errorf("status before the stream: %+v", s)
 	}
-	srv.WriteAccessUnit(context.Background(), &media.AccessUnit{NALUs: [][]byte{testSPS(t), {0x68, 0xce, 0x3c, 0x80}, {0x65, 0}}, Keyframe: true})
+	media.Feed(context.Background(), srv)(&media.AccessUnit{NALUs: [][]byte{testSPS(t), {0x68, 0xce, 0x3c, 0x80}, {0x65, 0}}, Keyframe: true})
 	if s := status(); !s.Live || s.Width != 1280 || s.Height != 720 {
 		t.Errorf("status while live: %+v", s)
 	}
@@ -639,13 +639,13 @@ func TestStatusAndPage(t *testing.T) {
 	if head.StatusCode != 200 || head.Header.Get("Content-Type") != "video/x-flv" {
 		t.Errorf("HEAD /live.flv while live: %s %q", head.Status, head.Header.Get("Content-Type"))
 	}
-	srv.End()
+	httpflv.EndStream(srv)
 	if s := status(); s.Live {
 		t.Errorf("status after End: %+v", s)
 	}
 	// A pipeline that stops without End, or a source that stalls, is not live either
 	// once httpflv.StallTimeout has passed without a picture.
-	srv.WriteAccessUnit(context.Background(), &media.AccessUnit{NALUs: [][]byte{testSPS(t), {0x68, 0xce, 0x3c, 0x80}, {0x65, 0}}, Keyframe: true})
+	media.Feed(context.Background(), srv)(&media.AccessUnit{NALUs: [][]byte{testSPS(t), {0x68, 0xce, 0x3c, 0x80}, {0x65, 0}}, Keyframe: true})
 	if s := status(); !s.Live {
 		t.Errorf("status while live again: %+v", s)
 	}
@@ -672,6 +672,7 @@ func TestStatusAndPage(t *testing.T) {
 func TestAudioTags(t *testing.T) {
 	srv := startServer(t, httpflv.Options{})
 	ctx := context.Background()
+	feed := media.Feed(ctx, srv)
 	sps, pps := testSPS(t), []byte{0x68, 0xce, 0x3c, 0x80}
 	key := func(at time.Duration) *media.AccessUnit {
 		return &media.AccessUnit{NALUs: [][]byte{sps, pps, {0x65, 1}}, Time: at, Keyframe: true}
@@ -681,20 +682,20 @@ func TestAudioTags(t *testing.T) {
 	if err := srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{1}, Time: 0}); err == nil {
 		t.Error("an audio frame without its configuration was taken")
 	}
-	srv.WriteAccessUnit(ctx, key(time.Second))
+	feed(key(time.Second))
 	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa0}, Time: time.Second, Config: mono})
 	resp, err := http.Get("http://" + srv.Addr().String() + "/live.flv")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	waitFor(t, "the player", 10*time.Second, func() bool { return srv.Stats().Clients == 1 })
+	waitFor(t, "the player", 10*time.Second, func() bool { return srv.Stats().Readers == 1 })
 	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa1}, Time: 1980 * time.Millisecond, Config: mono}) // before its keyframe
-	srv.WriteAccessUnit(ctx, key(2*time.Second))
+	feed(key(2 * time.Second))
 	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa2}, Time: 1990 * time.Millisecond, Config: mono}) // late, before its picture
 	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa3}, Time: 2010 * time.Millisecond, Config: mono})
 	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa4}, Time: 2031 * time.Millisecond, Config: stereo})
-	srv.End()
+	httpflv.EndStream(srv)
 	fr := flv.NewReader(resp.Body)
 	h, err := fr.Header()
 	if err != nil || !h.HasAudio || !h.HasVideo {

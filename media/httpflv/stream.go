@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -12,17 +11,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/flv"
 	"github.com/camnode/camnode/media/h264"
 )
 
-// Server is a destination of media/pipeline, with audio.
-var _ interface {
-	WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error
-	WriteAudio(ctx context.Context, f *media.AudioFrame) error
-	WriteData(ctx context.Context, at time.Duration, body []byte)
-} = (*Server)(nil)
+// Server is an output of the live stream (media/pipeline's).
+var _ media.Output = (*Server)(nil)
 
 // videoConfig is one SPS/PPS set, immutable once made; packets point at the one they need.
 type videoConfig struct {
@@ -75,7 +72,9 @@ type stream struct {
 	clients  []*client
 	dropped  uint64
 	joined   uint64
-	audioSet bool // audio came since the last End: the FLV header says so
+	framesIn uint64 // access units given to WriteVideo
+	sent     uint64 // bytes written to browsers
+	audioSet bool   // audio came since the last End: the FLV header says so
 	// dataRate is onMetaData's videodatarate once SetVideoDataRate was called (nil:
 	// opts.BitrateKbps, the encoder's target).
 	dataRate *float64
@@ -96,47 +95,40 @@ func (s *stream) isLive() bool {
 	return s.live && time.Since(epoch)-time.Duration(s.lastAU.Load()) < StallTimeout
 }
 
-// Stats are the destination's counters.
-type Stats struct {
-	Live          bool
-	Width, Height int
-	Clients       int    // browsers being served now
-	Joined        uint64 // browsers served since the server started
-	Dropped       uint64 // browsers dropped for falling ClientQueue behind
-	QueuedBytes   int    // bytes waiting for all browsers
-}
-
-// Stats returns the counters.
-func (s *stream) Stats() Stats {
+// status is what GET /status shows.
+func (s *stream) status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Live: s.isLive(), Clients: len(s.clients), Joined: s.joined, Dropped: s.dropped}
+	st := Status{Live: s.isLive(), Clients: len(s.clients)}
 	if s.video != nil {
 		st.Width, st.Height = s.video.meta.Width, s.video.meta.Height
 	}
+	return st
+}
+
+// Stats returns the output's counters: Readers are the browsers served now, Joined those
+// served since the server started, Cut those dropped for falling ClientQueue behind.
+func (s *stream) Stats() media.OutputStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := media.OutputStats{Live: s.isLive(), Readers: len(s.clients), Joined: s.joined, Cut: s.dropped,
+		FramesIn: s.framesIn, BytesSent: s.sent}
 	for _, c := range s.clients {
 		st.QueuedBytes += c.bytes
 	}
 	return st
 }
 
-// WriteAccessUnit sends one access unit to every browser, exactly as it is (SEI included,
-// AUDs left out as the RTMP publisher leaves them out). It copies what it needs and never
+// WriteVideo sends one access unit to every browser, exactly as it is (SEI included, AUDs
+// left out as the RTMP publisher leaves them out). It copies what it needs and never
 // blocks on a browser. Call it from one goroutine (the source's).
-func (s *stream) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error {
-	cfg, err := s.trackConfig(au)
-	if err != nil {
-		return err
-	}
-	if cfg == nil {
-		return nil // nothing can decode this before an SPS and a PPS
-	}
+func (s *stream) WriteVideo(ctx context.Context, au *media.AccessUnit, ps *h264.ParameterSets) error {
+	cfg := s.trackConfig(ps)
 	s.lastAU.Store(int64(time.Since(epoch)))
-	if au.Keyframe {
-		s.mu.Lock()
-		s.live = true
-		s.mu.Unlock()
-	}
+	s.mu.Lock()
+	s.framesIn++
+	s.live = s.live || au.Keyframe
+	s.mu.Unlock()
 	if s.nClients.Load() == 0 {
 		return nil
 	}
@@ -153,7 +145,7 @@ func (s *stream) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) erro
 }
 
 // WriteAudio sends one AAC frame to every browser that has its first keyframe. Safe from a
-// goroutine other than WriteAccessUnit's; it never blocks on a browser.
+// goroutine other than WriteVideo's; it never blocks on a browser.
 func (s *stream) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 	if f.Config == nil || len(f.Config.ASC) == 0 {
 		return errors.New("httpflv: audio frame without its AudioSpecificConfig")
@@ -172,18 +164,28 @@ func (s *stream) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 	return nil
 }
 
-// WriteData sends an AMF0 data message (onTextData) at time at of the capture clock.
-func (s *stream) WriteData(ctx context.Context, at time.Duration, body []byte) {
+// WriteChat sends a chat message as onTextData at time at of the capture clock.
+func (s *stream) WriteChat(ctx context.Context, at time.Duration, m *chat.Message) {
 	if s.nClients.Load() == 0 {
 		return
 	}
-	s.offer(&packet{kind: flv.TagScript, at: at, body: bytes.Clone(body)})
+	s.offer(&packet{kind: flv.TagScript, at: at, body: danmaku.AppendTextData(nil, m)})
 }
 
-// End says the stream stopped: each browser gets what is queued for it, then the end of
+// Flush does nothing: every tag goes to the browsers as it comes.
+func (s *stream) Flush() {}
+
+// Run is one stream: when ctx ends, the stream ends for every browser (end).
+func (s *stream) Run(ctx context.Context) error {
+	<-ctx.Done()
+	s.end()
+	return nil
+}
+
+// end says the stream stopped: each browser gets what is queued for it, then the end of
 // its response; the page then shows that the stream is not live and waits for the next.
 // The next stream may have other parameters: they are learnt afresh.
-func (s *stream) End() {
+func (s *stream) end() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.live, s.video, s.audio, s.audioSet = false, nil, nil, false
@@ -193,22 +195,14 @@ func (s *stream) End() {
 	}
 }
 
-// trackConfig returns the decoder configuration au needs, making a new one when au brings
-// a new SPS/PPS; nil until the first unit with both.
-func (s *stream) trackConfig(au *media.AccessUnit) (*videoConfig, error) {
+// trackConfig returns the decoder configuration of ps, made anew when the stream's
+// parameter sets change.
+func (s *stream) trackConfig(next *h264.ParameterSets) *videoConfig {
 	s.mu.Lock()
 	cur := s.video
 	s.mu.Unlock()
-	var ps *h264.ParameterSets
-	if cur != nil {
-		ps = cur.ParameterSets
-	}
-	next, err := h264.NextParameterSets(ps, au.NALUs)
-	if err != nil {
-		return cur, fmt.Errorf("httpflv: %w", err)
-	}
-	if next == ps {
-		return cur, nil
+	if cur != nil && cur.ParameterSets == next {
+		return cur
 	}
 	rate := s.opts.FrameRate
 	if r := next.Info.FrameRate(); r > 0 {
@@ -222,7 +216,7 @@ func (s *stream) trackConfig(au *media.AccessUnit) (*videoConfig, error) {
 	}
 	s.video = cfg
 	s.mu.Unlock()
-	return cfg, nil
+	return cfg
 }
 
 // SetVideoDataRate sets onMetaData's videodatarate in kbit/s, as stream.Publisher's does:
@@ -371,6 +365,7 @@ func (s *stream) take(c *client) (batch []*packet, n int, end error) {
 func (s *stream) written(c *client, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.sent += uint64(n)
 	if !c.dropped {
 		c.bytes -= n
 	}

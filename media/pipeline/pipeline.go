@@ -28,22 +28,6 @@ import (
 	"github.com/camnode/camnode/media/stream"
 )
 
-// Destination takes the stream: the RTMP publishers the pipeline makes for
-// Options.Targets, and whatever else Options.Extra holds (the local HTTP-FLV server).
-// WriteAccessUnit and WriteData are called from the source's goroutine, WriteAudio from the
-// audio track's; none may block for long: a destination that cannot keep up drops, it
-// never holds back the others.
-type Destination interface {
-	WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error
-	WriteData(ctx context.Context, at time.Duration, body []byte)
-	WriteAudio(ctx context.Context, f *media.AudioFrame) error
-}
-
-// statsDestination is a Destination that counts what it sent.
-type statsDestination interface {
-	Stats() stream.Stats
-}
-
 // Overlay draws into raw frames before they are encoded: burned-in danmaku. Each time a
 // source opens, the pipeline calls Enabled, then Drawing or Unavailable; Draw then runs on
 // the source's goroutine for every frame of a source that draws.
@@ -75,8 +59,11 @@ type Options struct {
 	// made from Publish with the URL, Lossless, OnStatus and RequestKeyframe filled in.
 	Targets []string
 	Publish stream.Options
-	// Extra destinations get the same stream after the RTMP ones.
-	Extra []Destination
+	// RTMPCAFile, when set, is a PEM file of CAs trusted for rtmps:// besides the system's
+	// (CAMNODE_RTMP_CA_FILE), read at every start.
+	RTMPCAFile string
+	// Local outputs (the player, the RTSP server) get the same stream after the RTMP ones.
+	Local []media.Output
 
 	// Audio, when set, runs beside the video from the first keyframe on; its frames go to
 	// every destination that takes audio. It failing never stops the video. Silence
@@ -124,7 +111,7 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Status is one change. Destination is the index in Targets (then Extra) for the
+// Status is one change. Destination is the index in Targets for the
 // Destination kinds, -1 otherwise. Err holds no secret.
 type Status struct {
 	Kind          Kind
@@ -140,8 +127,8 @@ type Pipeline struct {
 	opts    Options
 	log     *slog.Logger
 	pubs    []*stream.Publisher
-	dests   []Destination // pubs, then opts.Extra
-	targets []string      // redacted, one per dest
+	outs    []media.Output // pubs, then opts.Local
+	targets []string       // redacted, one per pub
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -172,6 +159,12 @@ func New(opts Options) *Pipeline {
 	if opts.ReconnectMax < opts.ReconnectMin {
 		opts.ReconnectMax = max(30*time.Second, opts.ReconnectMin)
 	}
+	if opts.Publish.Audio == nil {
+		opts.Publish.Audio = announcedAudio(opts.Audio)
+	}
+	if opts.RTMPCAFile != "" && opts.Publish.RTMP.TLSConfig == nil {
+		opts.Publish.RTMP.TLSConfig = rtmpTLS(opts.RTMPCAFile, opts.Logger)
+	}
 	p := &Pipeline{opts: opts, log: opts.Logger}
 	lossless := unpaced(opts.Source)
 	if a, ok := opts.Audio.(interface {
@@ -185,7 +178,7 @@ func New(opts Options) *Pipeline {
 		po := opts.Publish
 		po.URL = u
 		po.Lossless = po.Lossless || lossless
-		if po.Lossless && len(opts.Targets)+len(opts.Extra) > 1 && po.LosslessGrace == 0 {
+		if po.Lossless && len(opts.Targets)+len(opts.Local) > 1 && po.LosslessGrace == 0 {
 			// An unpaced source goes as fast as its destinations take it, but one dead or
 			// stalled ingest must not hold back the others: past the grace it drops whole
 			// GOPs as for a paced source. A single destination stays lossless (benchmarks).
@@ -200,13 +193,10 @@ func New(opts Options) *Pipeline {
 		po.RequestKeyframe = func() { p.RequestKeyframe() }
 		pub := stream.New(po)
 		p.pubs = append(p.pubs, pub)
-		p.dests = append(p.dests, pub)
+		p.outs = append(p.outs, pub)
 		p.targets = append(p.targets, target)
 	}
-	for _, d := range opts.Extra {
-		p.dests = append(p.dests, d)
-		p.targets = append(p.targets, "")
-	}
+	p.outs = append(p.outs, opts.Local...)
 	return p
 }
 
@@ -222,7 +212,7 @@ func Redact(raw string) string {
 	return "****"
 }
 
-// Targets returns the destinations' URLs, redacted, in the order of Status.Destination.
+// Targets returns the RTMP destinations' URLs, redacted, in the order of Status.Destination.
 func (p *Pipeline) Targets() []string { return p.targets }
 
 // Start runs the source; the publishers and the audio start with its first keyframe.
@@ -263,22 +253,24 @@ func (p *Pipeline) RequestKeyframe() error {
 // ErrNoKeyframeControl: the source cannot make a keyframe on demand (a file, a program).
 var ErrNoKeyframeControl = errors.New("the source cannot make a keyframe on demand")
 
-// DestinationStats are one destination's counters.
+// DestinationStats are one RTMP destination's counters.
 type DestinationStats struct {
-	Target string // redacted; empty for an Extra destination
-	stream.Stats
+	Target string // redacted
+	media.OutputStats
 }
 
 // Stats are the pipeline's counters since Start.
 type Stats struct {
 	// Frames is the number of access units the source delivered: the stream's frames,
-	// whatever each destination did with them.
+	// whatever each output did with them.
 	Frames uint64
-	// Total sums the destinations' counters; its FramesDropped includes the frames the
-	// camera lost in capture (SourceDropped). LiveSince is the earliest of the live ones.
-	Total         stream.Stats
+	// Total sums the RTMP destinations' counters; its FramesDropped includes the frames
+	// the camera lost in capture (SourceDropped). LiveSince is the earliest of the live ones.
+	Total         media.OutputStats
 	SourceDropped uint64
 	Destinations  []DestinationStats
+	// Local are the local outputs' counters, in the order of Options.Local.
+	Local []media.OutputStats
 }
 
 // Stats returns the counters. Safe from any goroutine.
@@ -287,37 +279,16 @@ func (p *Pipeline) Stats() Stats {
 	p.mu.Lock()
 	s.SourceDropped = p.srcDropped + captureDropped(p.src)
 	p.mu.Unlock()
-	for i, d := range p.dests {
-		ds := DestinationStats{Target: p.targets[i]}
-		if sd, ok := d.(statsDestination); ok {
-			ds.Stats = sd.Stats()
-		}
+	for i, pub := range p.pubs {
+		ds := DestinationStats{Target: p.targets[i], OutputStats: pub.Stats()}
 		s.Destinations = append(s.Destinations, ds)
-		s.Total = Add(s.Total, ds.Stats)
-		if ds.Live && (s.Total.LiveSince.IsZero() || ds.LiveSince.Before(s.Total.LiveSince)) {
-			s.Total.LiveSince = ds.LiveSince
-		}
-		s.Total.Live = s.Total.Live || ds.Live
+		s.Total = s.Total.Add(ds.OutputStats)
+	}
+	for _, o := range p.opts.Local {
+		s.Local = append(s.Local, o.Stats())
 	}
 	s.Total.FramesDropped += s.SourceDropped
 	return s
-}
-
-// Add sums the counters of a and b.
-func Add(a, b stream.Stats) stream.Stats {
-	a.FramesIn += b.FramesIn
-	a.FramesSent += b.FramesSent
-	a.FramesDropped += b.FramesDropped
-	a.BytesSent += b.BytesSent
-	a.Keyframes += b.Keyframes
-	a.Reconnects += b.Reconnects
-	a.GOPsDropped += b.GOPsDropped
-	a.Queued += b.Queued
-	a.QueuedBytes += b.QueuedBytes
-	a.AudioFramesIn += b.AudioFramesIn
-	a.AudioFramesSent += b.AudioFramesSent
-	a.AudioFramesDropped += b.AudioFramesDropped
-	return a
 }
 
 func (p *Pipeline) status(s Status) {
@@ -339,6 +310,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	delivered, started := false, false
 	retry := p.newRetry()
 	var format Status
+	var params media.ParameterSetTracker
 	warn := newPassthroughCheck()
 	var rate rateMeter
 	warnedTurn := false
@@ -413,21 +385,28 @@ func (p *Pipeline) runSource(ctx context.Context) {
 				}
 				// Chat goes into the unit (SEI) and beside it (onTextData, after the unit:
 				// a publisher starts with a keyframe and drops data before it).
-				out, data := p.opts.Carriers.Frame(au)
-				for _, d := range p.dests {
-					if err := d.WriteAccessUnit(ctx, out); err != nil {
+				out, msgs := p.opts.Carriers.Frame(au)
+				ps, err := params.Next(out)
+				if err != nil {
+					return err
+				}
+				if ps == nil {
+					return nil // nothing can decode a picture before the first SPS and PPS
+				}
+				for _, o := range p.outs {
+					if err := o.WriteVideo(ctx, out, ps); err != nil {
 						return err
 					}
 				}
-				for _, body := range data {
-					for _, d := range p.dests {
-						d.WriteData(ctx, out.Time, body)
+				for _, m := range msgs {
+					for _, o := range p.outs {
+						o.WriteChat(ctx, out.Time, m)
 					}
 				}
 				// A picture waits in the publisher's queue for the next one (they share a
 				// write); one that carries chat goes at once: chat latency is what a
 				// viewer sees of it.
-				if out != au || len(data) > 0 {
+				if out != au || len(msgs) > 0 {
 					p.flush()
 				}
 				return nil
@@ -454,31 +433,33 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	}
 }
 
-// flush has every publisher send the picture that waits in its queue for the next one.
+// flush has every output send what waits in its queue for the next picture.
 func (p *Pipeline) flush() {
-	for _, pub := range p.pubs {
-		pub.Flush()
+	for _, o := range p.outs {
+		o.Flush()
 	}
 }
 
-// setVideoDataRate gives every destination that announces onMetaData (the publishers, the
+// setVideoDataRate gives every output that announces onMetaData (the publishers, the
 // local player) the video data rate to announce; 0 leaves it out.
 func (p *Pipeline) setVideoDataRate(kbps float64) {
-	for _, d := range p.dests {
-		if r, ok := d.(interface{ SetVideoDataRate(float64) }); ok {
+	for _, o := range p.outs {
+		if r, ok := o.(interface{ SetVideoDataRate(float64) }); ok {
 			r.SetVideoDataRate(kbps)
 		}
 	}
 }
 
-// startOutputs starts every publisher at once, and the audio, at the first keyframe: an
-// ingest never holds a publish open for a source that cannot start.
+// startOutputs runs every output at once, and the audio, at the first keyframe: an ingest
+// never holds a publish open for a source that cannot start.
 func (p *Pipeline) startOutputs(ctx context.Context) {
-	for _, pub := range p.pubs {
+	for _, o := range p.outs {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			pub.Run(ctx)
+			if err := o.Run(ctx); err != nil {
+				p.log.Warn("output stopped", "err", err)
+			}
 		}()
 	}
 	if p.opts.Audio != nil && p.silence == nil {
@@ -567,10 +548,10 @@ func (r *retry) wait(ctx context.Context) bool {
 	}
 }
 
-// writeAudio gives an audio frame to every destination.
+// writeAudio gives an audio frame to every output.
 func (p *Pipeline) writeAudio(ctx context.Context, f *media.AudioFrame) {
-	for _, d := range p.dests {
-		if err := d.WriteAudio(ctx, f); err != nil {
+	for _, o := range p.outs {
+		if err := o.WriteAudio(ctx, f); err != nil {
 			p.log.Debug("audio frame not taken", "err", err)
 		}
 	}

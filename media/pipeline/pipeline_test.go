@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/encoder"
 	"github.com/camnode/camnode/media/encoder/x264"
@@ -66,17 +67,18 @@ func (s *scripted) Run(ctx context.Context, deliver func(*media.AccessUnit) erro
 	return nil
 }
 
-// recorder is a Destination that keeps the times and keyframe flags it was given.
+// recorder is an output that keeps the times and keyframe flags it was given.
 type recorder struct {
+	media.NopOutput
 	mu    sync.Mutex
 	times []time.Duration
 	keys  []bool
 	data  int
 	audio int
-	block chan struct{} // when set, WriteAccessUnit waits on it (a stalled destination)
+	block chan struct{} // when set, WriteVideo waits on it (a stalled destination)
 }
 
-func (r *recorder) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error {
+func (r *recorder) WriteVideo(ctx context.Context, au *media.AccessUnit, _ *h264.ParameterSets) error {
 	if r.block != nil {
 		select {
 		case <-r.block:
@@ -90,7 +92,7 @@ func (r *recorder) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) er
 	return nil
 }
 
-func (r *recorder) WriteData(context.Context, time.Duration, []byte) {
+func (r *recorder) WriteChat(context.Context, time.Duration, *chat.Message) {
 	r.mu.Lock()
 	r.data++
 	r.mu.Unlock()
@@ -143,7 +145,7 @@ func TestReopenKeepsTimeContinuous(t *testing.T) {
 	a, b := &recorder{}, &recorder{}
 	p := New(Options{
 		Capture: sourceFPS(30),
-		Extra:   []Destination{a, b},
+		Local:   []media.Output{a, b},
 		OpenSource: func() (media.Source, error) {
 			opens++
 			return &scripted{units: units, end: errors.New("camera unplugged")}, nil
@@ -182,7 +184,7 @@ func TestPlayOnceEnds(t *testing.T) {
 	r := &recorder{}
 	p := New(Options{
 		Capture: sourceFPS(30),
-		Extra:   []Destination{r},
+		Local:   []media.Output{r},
 		OpenSource: func() (media.Source, error) {
 			return &scripted{units: units, end: fmt.Errorf("file source: x.h264: %w", file.ErrPlayedOnce)}, nil
 		},
@@ -258,7 +260,7 @@ func TestSnapshotOfAnH264Source(t *testing.T) {
 	src := &scripted{units: append(append([]media.AccessUnit(nil), units[1:]...), units...)}
 	gate := make(chan struct{})
 	r := &recorder{block: gate}
-	p := New(Options{Capture: sourceFPS(30), Extra: []Destination{r}, OpenSource: func() (media.Source, error) { return src, nil }})
+	p := New(Options{Capture: sourceFPS(30), Local: []media.Output{r}, OpenSource: func() (media.Source, error) { return src, nil }})
 	p.Start(context.Background())
 	waitFor(t, "the source", func() bool { return p.Stats().Frames > 0 }) // open: it can be asked for a keyframe
 	got := make(chan *Picture, 1)
@@ -332,7 +334,7 @@ func TestAudioFailureNeverStopsVideo(t *testing.T) {
 	var st statuses
 	r := &recorder{}
 	p := New(Options{
-		Capture: sourceFPS(30), Extra: []Destination{r}, OnStatus: st.add,
+		Capture: sourceFPS(30), Local: []media.Output{r}, OnStatus: st.add,
 		OpenSource:   func() (media.Source, error) { return &scripted{units: units}, nil },
 		Audio:        failingAudio{},
 		ReconnectMin: time.Millisecond, ReconnectMax: 2 * time.Millisecond,

@@ -82,14 +82,14 @@ func TestPassthroughAnnouncesItsMeasuredRate(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- player.Run(ctx) }()
+	go func() { served <- player.Serve(ctx) }()
 	defer func() { cancel(); <-served }()
 	playerURL := player.URL() + "live.flv"
 	var sts statuses
 	p := New(Options{
 		Source: "file://" + clip, Capture: sourceFPS(30), Targets: []string{ng.URL("rate")},
 		Publish: stream.Options{FrameRate: 30, BitrateKbps: 2500, Audio: announced, ReconnectMin: 100 * time.Millisecond},
-		Audio:   silence, OnStatus: sts.add, Extra: []Destination{player},
+		Audio:   silence, OnStatus: sts.add, Local: []media.Output{player},
 	})
 	p.Start(context.Background())
 	defer p.Stop()

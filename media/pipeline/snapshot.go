@@ -5,9 +5,11 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/h264"
+	"github.com/camnode/camnode/media/snapshot"
 )
 
 // Picture is a copy of one picture of the stream, owned by the caller: Frame for a raw
@@ -148,4 +150,26 @@ func (p *Pipeline) draw(f *media.Frame) error {
 	}
 	p.snap.offerFrame(f)
 	return nil
+}
+
+// snapshotWait bounds the wait for a picture: the next keyframe of a passthrough stream may
+// be 10 s away, and ffmpeg on a loaded Pi takes a while.
+const snapshotWait = 30 * time.Second
+
+// SnapshotJPEG returns the next picture of the stream as a JPEG: a raw source's frame as
+// drawn (burn-in included), encoded with image/jpeg; an H.264-only source's keyframe,
+// decoded with ffmpeg where it is installed (snapshot.ErrNoDecoder says so where not).
+// askKeyframe asks an H.264 source for a keyframe now (a user asked), as NextPicture. It
+// runs on the caller's goroutine, never on the frame path, and waits at most 30 s.
+func (p *Pipeline) SnapshotJPEG(ctx context.Context, askKeyframe bool) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, snapshotWait)
+	defer cancel()
+	pic, err := p.NextPicture(ctx, askKeyframe)
+	if err != nil {
+		return nil, err
+	}
+	if pic.Frame != nil {
+		return snapshot.FromFrame(pic.Frame, 0)
+	}
+	return snapshot.Decoder{}.FromKeyframe(ctx, pic.AU.NALUs)
 }

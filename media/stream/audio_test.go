@@ -103,6 +103,7 @@ func startAVFPS(t *testing.T, p *Publisher, clip string, paced bool, src media.A
 				return
 			}
 		}
+		feed := media.Feed(ctx, p)
 		v.Run(ctx, func(au *media.AccessUnit) error {
 			for !paced && au.Time-time.Duration(audioAt.Load()) > holdback/10 {
 				select {
@@ -118,7 +119,7 @@ func startAVFPS(t *testing.T, p *Publisher, clip string, paced bool, src media.A
 					return ctx.Err()
 				}
 			}
-			if err := p.WriteAccessUnit(ctx, au); err != nil {
+			if err := feed(au); err != nil {
 				return err
 			}
 			if clock != nil {
@@ -142,12 +143,12 @@ func (s *avStream) setLimit(d time.Duration) {
 func (s *avStream) stop() { s.cancel(); s.wg.Wait() }
 
 // waitStats waits, with a generous deadline, until the publisher's counters satisfy ok.
-func waitStats(t *testing.T, p *Publisher, what string, ok func(Stats) bool) {
+func waitStats(t *testing.T, p *Publisher, what string, ok func(media.OutputStats) bool) {
 	t.Helper()
 	waitStatsFor(t, p, 3*time.Minute, what, ok)
 }
 
-func waitStatsFor(t *testing.T, p *Publisher, timeout time.Duration, what string, ok func(Stats) bool) {
+func waitStatsFor(t *testing.T, p *Publisher, timeout time.Duration, what string, ok func(media.OutputStats) bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !ok(p.Stats()) {
@@ -265,11 +266,11 @@ func TestPublisherSilentAudioIntoNginx(t *testing.T) {
 	const segment = 60 * time.Second
 	frames := uint64(segment * 30 / time.Second)
 	s.setLimit(segment)
-	waitStats(t, p, "first 60 s sent", func(st Stats) bool { return st.FramesSent == frames && st.Queued <= 3 })
+	waitStats(t, p, "first 60 s sent", func(st media.OutputStats) bool { return st.FramesSent == frames && st.Queued <= 3 })
 	ng.Stop() // SIGQUIT: nginx finishes the recording
 	ng.Start(t)
 	s.setLimit(2 * segment)
-	waitStats(t, p, "second 60 s sent", func(st Stats) bool { return st.FramesSent == 2*frames && st.Queued <= 3 })
+	waitStats(t, p, "second 60 s sent", func(st media.OutputStats) bool { return st.FramesSent == 2*frames && st.Queued <= 3 })
 	s.stop()
 	// nginx's graceful stop waits for open sessions and is then killed without an access
 	// log line: the restarted instance logs the second session only.
@@ -333,7 +334,7 @@ func TestPublisherExecAudioIntoNginx(t *testing.T) {
 	s := startAV(t, p, clip, true, src, nil)
 
 	const framesPer3s = 3 * 48000 / 1024
-	waitStats(t, p, "3 s of the tone sent", func(st Stats) bool { return st.AudioFramesSent > framesPer3s })
+	waitStats(t, p, "3 s of the tone sent", func(st media.OutputStats) bool { return st.AudioFramesSent > framesPer3s })
 	pid, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -347,7 +348,7 @@ func TestPublisherExecAudioIntoNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	sentAtKill := p.Stats().AudioFramesSent
-	waitStats(t, p, "3 s of silence sent", func(st Stats) bool { return st.AudioFramesSent > sentAtKill+framesPer3s })
+	waitStats(t, p, "3 s of silence sent", func(st media.OutputStats) bool { return st.AudioFramesSent > sentAtKill+framesPer3s })
 	s.stop()
 	if failures.Load() != 1 {
 		t.Errorf("%d audio failures reported, want 1", failures.Load())
@@ -417,7 +418,7 @@ func TestPublisherAVOffsetOverFiveHours(t *testing.T) {
 	s := startAVAt(t, p, clip, silence, clock, 10)
 	frames := uint64(streamTime / (100 * time.Millisecond))
 	s.setLimit(streamTime)
-	waitStatsFor(t, p, 30*time.Minute, "five hours sent", func(st Stats) bool { return st.FramesSent == frames && st.Queued <= 3 })
+	waitStatsFor(t, p, 30*time.Minute, "five hours sent", func(st media.OutputStats) bool { return st.FramesSent == frames && st.Queued <= 3 })
 	s.stop()
 	recs := ng.WaitPublishEnded(t, "hours", 1, 5*time.Minute)
 	tracks := peers.ProbeTracks(t, recs[0])

@@ -44,6 +44,11 @@ func BenchmarkFramePath(b *testing.B) {
 	p := New(Options{FrameRate: 30})
 	ctx := context.Background()
 	var bytes int64
+	var params media.ParameterSetTracker
+	ps, err := params.Next(&aus[0])
+	if err != nil || ps == nil {
+		b.Fatalf("the first unit has no parameter sets: %v", err)
+	}
 	for _, au := range aus {
 		for _, n := range au.NALUs {
 			bytes += int64(len(n))
@@ -55,7 +60,7 @@ func BenchmarkFramePath(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		au := aus[i%len(aus)]
 		au.Time = time.Duration(i) * time.Second / 30
-		if err := p.WriteAccessUnit(ctx, &au); err != nil {
+		if err := p.WriteVideo(ctx, &au, ps); err != nil {
 			b.Fatal(err)
 		}
 		t, _ := p.queue.pop(ctx)

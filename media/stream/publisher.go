@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -16,7 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/flv"
 	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/rtmp"
@@ -80,29 +81,6 @@ type Status struct {
 	State State
 	Err   error
 	Retry time.Duration // for Reconnecting/Failed: the wait before the next attempt
-}
-
-// Stats are counters since the publisher was made.
-type Stats struct {
-	FramesIn      uint64 // access units given to WriteAccessUnit
-	FramesSent    uint64
-	FramesDropped uint64 // dropped for a slow network, or while waiting for a keyframe
-	GOPsDropped   uint64
-	Keyframes     uint64 // keyframes sent
-	BytesSent     uint64 // RTMP bytes written, all connections
-	Reconnects    uint64 // connections after the first
-	Queued        int
-	QueuedBytes   int
-	Live          bool
-	LiveSince     time.Time // zero when not live
-	// Refused is true from a refusal by the ingest (State Failed) until the next
-	// connection that the ingest accepts.
-	Refused bool
-	// Audio frames given to WriteAudio, sent, and dropped: with the video of a dropped
-	// GOP, before the first video, or too late to go out in timestamp order.
-	AudioFramesIn      uint64
-	AudioFramesSent    uint64
-	AudioFramesDropped uint64
 }
 
 // decoderConfig is one SPS/PPS set with the metadata it gives, immutable once made; tags
@@ -276,20 +254,12 @@ func (p *Publisher) pushAudio(ctx context.Context, at time.Duration, data []byte
 	p.queue.push(ctx, tag{kind: kindAudio, time: t, body: body, audio: cfg})
 }
 
-// WriteAccessUnit queues one access unit. It copies what it needs and never blocks (except
-// in Lossless mode, until there is room or ctx ends). Units before the first keyframe with
-// its SPS/PPS are dropped: nothing can decode them.
-func (p *Publisher) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) error {
+// WriteVideo queues one access unit, decoded with ps. It copies what it needs and never
+// blocks (except in Lossless mode, until there is room or ctx ends). Units before the first
+// keyframe are dropped: nothing can decode them.
+func (p *Publisher) WriteVideo(ctx context.Context, au *media.AccessUnit, ps *h264.ParameterSets) error {
 	p.framesIn.Add(1)
-	if err := p.trackConfig(au); err != nil {
-		return err
-	}
-	if p.config == nil {
-		p.queue.mu.Lock()
-		p.queue.dropped++
-		p.queue.mu.Unlock()
-		return nil
-	}
+	p.trackConfig(ps)
 	if !p.started {
 		if !au.Keyframe {
 			p.queue.mu.Lock()
@@ -318,28 +288,20 @@ func (p *Publisher) WriteAccessUnit(ctx context.Context, au *media.AccessUnit) e
 	return nil
 }
 
-// WriteData queues an AMF0 data message (e.g. onTextData) at stream time t of the capture
-// clock, i.e. the same clock as AccessUnit.Time.
-func (p *Publisher) WriteData(ctx context.Context, at time.Duration, body []byte) {
+// WriteChat queues a chat message as an onTextData data message at time at of the capture
+// clock (the clock of AccessUnit.Time).
+func (p *Publisher) WriteChat(ctx context.Context, at time.Duration, m *chat.Message) {
 	if !p.started {
 		return
 	}
-	buf := append(p.queue.buffer(), body...)
+	buf := danmaku.AppendTextData(p.queue.buffer(), m)
 	p.queue.push(ctx, tag{kind: kindData, time: max(0, at-p.base), body: buf})
 }
 
-// trackConfig notices a new SPS/PPS in the unit and makes a new decoderConfig for it.
-func (p *Publisher) trackConfig(au *media.AccessUnit) error {
-	var cur *h264.ParameterSets
-	if p.config != nil {
-		cur = p.config.ParameterSets
-	}
-	ps, err := h264.NextParameterSets(cur, au.NALUs)
-	if err != nil {
-		return fmt.Errorf("stream: %w", err)
-	}
-	if ps == cur {
-		return nil
+// trackConfig makes a new decoderConfig when the stream's parameter sets change.
+func (p *Publisher) trackConfig(ps *h264.ParameterSets) {
+	if p.config != nil && p.config.ParameterSets == ps {
+		return
 	}
 	rate := p.opts.FrameRate
 	if r := ps.Info.FrameRate(); r > 0 {
@@ -351,13 +313,12 @@ func (p *Publisher) trackConfig(au *media.AccessUnit) error {
 		p.log.Info("new sequence parameters", "width", ps.Info.Width, "height", ps.Info.Height)
 	}
 	p.config = cfg
-	return nil
 }
 
 // Stats returns the counters.
-func (p *Publisher) Stats() Stats {
+func (p *Publisher) Stats() media.OutputStats {
 	dropped, gops, queued, qbytes := p.queue.stats()
-	s := Stats{
+	s := media.OutputStats{
 		FramesIn: p.framesIn.Load(), FramesSent: p.sent.Load(), FramesDropped: dropped, GOPsDropped: gops,
 		Keyframes: p.keyframes.Load(), Reconnects: p.reconns.Load(), Queued: queued, QueuedBytes: qbytes,
 		Refused:       p.refused.Load(),
@@ -622,3 +583,5 @@ func readerErr(conn *rtmp.Conn, writeErr error) error {
 	}
 	return writeErr
 }
+
+var _ media.Output = (*Publisher)(nil)

@@ -82,7 +82,7 @@ func TestPublisherReconnectsAndRestartsCleanly(t *testing.T) {
 		URL:          "rtmp://" + addr + "/live/test",
 		ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
 	})
-	waitFor := func(what string, ok func(Stats) bool) {
+	waitFor := func(what string, ok func(media.OutputStats) bool) {
 		t.Helper()
 		deadline := time.Now().Add(3 * time.Minute)
 		for !ok(p.Stats()) {
@@ -92,9 +92,9 @@ func TestPublisherReconnectsAndRestartsCleanly(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	waitFor("live", func(s Stats) bool { return s.Live && s.FramesSent > 30 })
+	waitFor("live", func(s media.OutputStats) bool { return s.Live && s.FramesSent > 30 })
 	stop()
-	waitFor("lost", func(s Stats) bool { return !s.Live })
+	waitFor("lost", func(s media.OutputStats) bool { return !s.Live })
 	sentBefore := p.Stats().FramesSent
 	// Once the publisher has found the ingest gone (a failed attempt after the loss), the
 	// ingest comes back in the same place.
@@ -107,9 +107,9 @@ func TestPublisherReconnectsAndRestartsCleanly(t *testing.T) {
 		}
 		return n
 	}
-	waitFor("a failed attempt while the ingest is gone", func(Stats) bool { return failedAttempts() >= 2 })
+	waitFor("a failed attempt while the ingest is gone", func(media.OutputStats) bool { return failedAttempts() >= 2 })
 	_, stop = runIngest(t, addr, dir)
-	waitFor("live again", func(s Stats) bool { return s.Live && s.FramesSent > sentBefore+30 })
+	waitFor("live again", func(s media.OutputStats) bool { return s.Live && s.FramesSent > sentBefore+30 })
 	stopPublishing()
 	stop()
 
@@ -160,7 +160,7 @@ func TestPublisherAnnouncesAudio(t *testing.T) {
 	go func() { defer wg.Done(); p.Run(ctx) }()
 	go func() {
 		defer wg.Done()
-		src.Run(ctx, func(au *media.AccessUnit) error { return p.WriteAccessUnit(ctx, au) })
+		src.Run(ctx, media.Feed(ctx, p))
 	}()
 	go func() {
 		defer wg.Done()

@@ -49,7 +49,7 @@ func runPublisher(t *testing.T, opts Options) (p *Publisher, log *statusLog, sto
 	go func() { defer wg.Done(); p.Run(ctx) }()
 	go func() {
 		defer wg.Done()
-		src.Run(ctx, func(au *media.AccessUnit) error { return p.WriteAccessUnit(ctx, au) })
+		src.Run(ctx, media.Feed(ctx, p))
 	}()
 	stop = func() { cancel(); wg.Wait() }
 	t.Cleanup(stop)

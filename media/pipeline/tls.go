@@ -1,9 +1,10 @@
-package node
+package pipeline
 
 import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 )
 
@@ -32,10 +33,10 @@ func rtmpTLSConfig(caFile string) (*tls.Config, error) {
 // rtmpTLS is rtmpTLSConfig for a pipeline start, which cannot fail: a CA file that became
 // unreadable since the settings were checked is logged, and the system roots alone are
 // used, so the ingest's certificate is still verified (and the error says which failed).
-func (n *Node) rtmpTLS() *tls.Config {
-	cfg, err := rtmpTLSConfig(n.cfg.RTMPCAFile)
+func rtmpTLS(caFile string, log *slog.Logger) *tls.Config {
+	cfg, err := rtmpTLSConfig(caFile)
 	if err != nil {
-		n.log.Error("using the system's CAs only", "err", err)
+		log.Error("using the system's CAs only", "err", err)
 		return nil
 	}
 	return cfg

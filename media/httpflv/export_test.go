@@ -1,0 +1,4 @@
+package httpflv
+
+// EndStream ends the current stream for every browser, as the end of Run does.
+func EndStream(s *Server) { s.end() }
