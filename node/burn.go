@@ -10,7 +10,6 @@ import (
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media"
-	"github.com/camnode/camnode/media/danmaku/render"
 	"github.com/camnode/camnode/media/pipeline"
 )
 
@@ -42,11 +41,11 @@ const (
 // that fall behind do). Either way the renderer's drops are chat_burn_dropped.
 type burner struct {
 	c     *chatIntake
-	opts  render.Options
+	opts  pipeline.BurnOptions
 	alone bool // no sei, cc or amf
 
 	loadOnce sync.Once
-	r        *render.Renderer // nil until loaded, and when the font failed
+	r        *pipeline.BurnIn // nil until loaded, and when the font failed
 	loadErr  error
 
 	state    atomic.Int32 // a burnState
@@ -69,7 +68,7 @@ func newBurner(cfg *config.Config, c *chatIntake) *burner {
 	cs := cfg.Danmaku
 	return &burner{
 		c: c,
-		opts: render.Options{
+		opts: pipeline.BurnOptions{
 			FontPath:  strings.Join(cfg.DanmakuFonts(), ":"),
 			FontScale: cfg.DanmakuSize,
 			LaneShare: cfg.DanmakuArea,
@@ -82,9 +81,9 @@ func newBurner(cfg *config.Config, c *chatIntake) *burner {
 // renderer loads the font once and returns the renderer, or why it cannot be had. What
 // the font chain lacks (a CJK or emoji font) is logged and published once, as a
 // stream_warning: the stream runs, and some characters show as boxes.
-func (b *burner) renderer(log *slog.Logger) (*render.Renderer, error) {
+func (b *burner) renderer(log *slog.Logger) (*pipeline.BurnIn, error) {
 	b.loadOnce.Do(func() {
-		r, err := render.New(b.opts)
+		r, err := pipeline.NewBurnIn(b.opts)
 		if err != nil {
 			b.loadErr = fmt.Errorf("cannot load the danmaku font: %w", err)
 			return
@@ -134,7 +133,7 @@ func (b *burner) add(m *chat.Message) {
 	if b.r == nil || (st != burnPending && st != burnDrawing) {
 		return
 	}
-	b.r.Add(render.Comment{Text: m.Text, User: m.User, Color: uint32(m.Color), Mode: m.Mode.String()})
+	b.r.Add(m)
 }
 
 // draw is the overlay of the running source: it draws the comments in view into f.

@@ -133,7 +133,7 @@ func TestBurnAloneCountsEveryMessage(t *testing.T) {
 	// screen is cleared before the next frame.
 	c.take(chatBatch(40, "busy"))
 	at = drawFor(t, b, f, at, 200*time.Millisecond)
-	if len(b.r.Visible()) == 0 {
+	if b.r.OnScreen() == 0 {
 		t.Fatal("nothing on screen after 40 more messages")
 	}
 	n.mu.Lock()
@@ -141,7 +141,7 @@ func TestBurnAloneCountsEveryMessage(t *testing.T) {
 	n.mu.Unlock()
 	n.onDanmakuSwitch()
 	drawFor(t, b, f, at, time.Second/15)
-	if v := b.r.Visible(); len(v) != 0 {
+	if v := b.r.OnScreen(); v != 0 {
 		t.Fatalf("on screen after danmaku/set OFF: %v", v)
 	}
 	received, shown, dropped = c.counts()
@@ -173,7 +173,7 @@ func TestBurnAloneCountsEveryMessage(t *testing.T) {
 	if err := b.draw(f); err != nil {
 		t.Fatal(err)
 	}
-	if v := b.r.Visible(); len(v) != 0 {
+	if v := b.r.OnScreen(); v != 0 {
 		t.Fatalf("a new stream starts with %v on screen", v)
 	}
 }

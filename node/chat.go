@@ -11,7 +11,7 @@ import (
 
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/config"
-	"github.com/camnode/camnode/media/danmaku"
+	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -35,9 +35,9 @@ type chatIntake struct {
 	burn *burner // the burn carrier; nil unless CAMNODE_DANMAKU names burn
 
 	mu      sync.Mutex
-	current *danmaku.Carriers // of the running pipeline; nil while the stream is off
-	hidden  bool              // danmaku/set OFF
-	running bool              // a pipeline runs (current may still be nil: no carrier)
+	current *pipeline.Carriers // of the running pipeline; nil while the stream is off
+	hidden  bool               // danmaku/set OFF
+	running bool               // a pipeline runs (current may still be nil: no carrier)
 }
 
 // chatPayload is a chat message as it arrived, waiting for the intake goroutine.
@@ -191,26 +191,23 @@ func (c *chatIntake) take(p chatPayload) {
 
 // newCarriers makes the carriers of a pipeline that starts, and makes them the ones chat
 // goes to; nil when CAMNODE_DANMAKU names none that this package carries.
-func (n *Node) newCarriers() *danmaku.Carriers {
+func (n *Node) newCarriers() *pipeline.Carriers {
 	c, cs := n.chat, n.chat.carriers
 	c.burn.pipelineStarted(n.log)
-	var carriers *danmaku.Carriers
-	if cs.Has(config.CarrierSEI) || cs.Has(config.CarrierCC) || cs.Has(config.CarrierAMF) {
-		carriers = danmaku.NewCarriers(danmaku.CarrierOptions{
-			SEI:         cs.Has(config.CarrierSEI),
-			CC:          cs.Has(config.CarrierCC),
-			AMF:         cs.Has(config.CarrierAMF),
-			CaptionRows: n.cfg.DanmakuCCRows,
-			FrameRate:   n.cfg.FPS,
-			QueueSize:   n.cfg.ChatQueue,
-			OnShown:     func(k int) { c.shown.Add(uint64(k)) },
-			OnDropped:   func(k int, r *chat.Rejection) { c.drop("chat", k, r) },
-			OnCaptionsSkipped: func(k int) {
-				c.rep.report("chat", k, &chat.Rejection{Cause: chat.CauseCaptionsLag,
-					Reason: fmt.Sprintf("captions behind: %d message(s) shown without captions", k)})
-			},
-		})
-	}
+	carriers := pipeline.NewCarriers(pipeline.ChatOptions{
+		SEI:         cs.Has(config.CarrierSEI),
+		CC:          cs.Has(config.CarrierCC),
+		AMF:         cs.Has(config.CarrierAMF),
+		CaptionRows: n.cfg.DanmakuCCRows,
+		FrameRate:   n.cfg.FPS,
+		QueueSize:   n.cfg.ChatQueue,
+		OnShown:     func(k int) { c.shown.Add(uint64(k)) },
+		OnDropped:   func(k int, r *chat.Rejection) { c.drop("chat", k, r) },
+		OnCaptionsSkipped: func(k int) {
+			c.rep.report("chat", k, &chat.Rejection{Cause: chat.CauseCaptionsLag,
+				Reason: fmt.Sprintf("captions behind: %d message(s) shown without captions", k)})
+		},
+	})
 	c.mu.Lock()
 	c.current, c.running = carriers, true
 	c.mu.Unlock()
@@ -218,7 +215,7 @@ func (n *Node) newCarriers() *danmaku.Carriers {
 }
 
 // pipelineStopped detaches a stopped pipeline's carriers and drops what still waits there.
-func (c *chatIntake) pipelineStopped(carriers *danmaku.Carriers) {
+func (c *chatIntake) pipelineStopped(carriers *pipeline.Carriers) {
 	c.mu.Lock()
 	if c.current == carriers {
 		c.current, c.running = nil, false

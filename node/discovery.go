@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/config"
-	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -133,7 +132,7 @@ func (n *Node) publishSnapshot(jpeg []byte, info snapshotInfo) {
 // first non-loopback address. The token is never part of it: the user adds ?token=.
 func configurationURL(addr net.Addr) string {
 	ta, ok := addr.(*net.TCPAddr)
-	if !ok || httpflv.Loopback(ta.IP.String()) {
+	if !ok || ta.IP.IsLoopback() {
 		return ""
 	}
 	ip := ta.IP

@@ -7,13 +7,7 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/media"
-	"github.com/camnode/camnode/media/danmaku"
-	"github.com/camnode/camnode/media/encoder"
-	"github.com/camnode/camnode/media/picture"
 	"github.com/camnode/camnode/media/pipeline"
-	"github.com/camnode/camnode/media/rtmp"
-	"github.com/camnode/camnode/media/source"
-	"github.com/camnode/camnode/media/stream"
 )
 
 // mediaPipeline is what the node needs of a media pipeline (*pipeline.Pipeline).
@@ -33,7 +27,7 @@ func newMediaPipeline(opts pipelineOptions) mediaPipeline { return pipeline.New(
 // run is one pipeline, from stream ON to OFF (or restart).
 type run struct {
 	p        mediaPipeline
-	carriers *danmaku.Carriers
+	carriers *pipeline.Carriers
 	stopped  chan struct{} // closed when the node stops the pipeline: its reports are void
 	started  time.Time
 }
@@ -46,44 +40,20 @@ type note struct {
 
 func (n *Node) startPipeline(ctx context.Context) {
 	r := &run{carriers: n.newCarriers(), stopped: make(chan struct{}), started: time.Now()}
-	cfg := n.cfg
 	var overlay pipeline.Overlay
 	if n.chat.burn != nil {
 		overlay = n.chat.burn
 	}
-	// The settings were checked at start: a bad rotation never gets here.
-	turn, _ := picture.ParseOrientation(cfg.Rotate, cfg.Flip)
-	opts := pipeline.Options{
-		Source: cfg.Source,
-		Capture: source.Options{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS,
-			Bitrate: int(cfg.Bitrate), GOP: cfg.GOP.Frames(cfg.FPS), Format: cfg.SourceFormat,
-			Orientation: turn, Logger: n.log},
-		Encoder:    cfg.Encoder,
-		Encoding:   encoder.Options{Preset: cfg.X264Preset, Profile: cfg.X264Profile},
-		Targets:    n.targets,
-		RTMPCAFile: cfg.RTMPCAFile,
-		Publish: stream.Options{
-			RTMP:         rtmp.Options{Timeout: cfg.RTMPTimeout, WriteTimeout: cfg.RTMPTimeout, Logger: n.log},
-			ReconnectMin: cfg.ReconnectMin,
-			ReconnectMax: cfg.ReconnectMax,
-			SendBuffer:   cfg.SendBuffer,
-			FrameRate:    cfg.FPS,
-			BitrateKbps:  float64(cfg.Bitrate) / 1000,
-			Logger:       n.log,
-		},
-		Local:        n.outputs(),
-		Audio:        n.audio,
-		Carriers:     r.carriers,
-		Overlay:      overlay,
-		ReconnectMin: cfg.ReconnectMin,
-		ReconnectMax: cfg.ReconnectMax,
-		Logger:       n.log,
-		OnStatus: func(s pipeline.Status) {
-			select {
-			case n.notes <- note{run: r, Status: s}:
-			case <-r.stopped:
-			}
-		},
+	opts := n.settings().Options(n.log)
+	opts.Local = n.outputs()
+	opts.Audio = n.audio
+	opts.Carriers = r.carriers
+	opts.Overlay = overlay
+	opts.OnStatus = func(s pipeline.Status) {
+		select {
+		case n.notes <- note{run: r, Status: s}:
+		case <-r.stopped:
+		}
 	}
 	r.p = n.newPipeline(opts)
 	n.srcErr = ""
@@ -219,6 +189,19 @@ func (n *Node) setTarget(i int, state string, err error) {
 // AddOutput makes o one more output of every stream from now on (tests). Call it before
 // Run.
 func (n *Node) AddOutput(o media.Output) { n.extra = append(n.extra, o) }
+
+// settings are what the node's settings say of every stream.
+func (n *Node) settings() pipeline.Settings {
+	cfg := n.cfg
+	return pipeline.Settings{
+		Source: cfg.Source, SourceFormat: cfg.SourceFormat,
+		Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: int(cfg.Bitrate), GOP: cfg.GOP.Frames(cfg.FPS),
+		Rotate: cfg.Rotate, Flip: cfg.Flip,
+		Encoder: cfg.Encoder, X264Preset: cfg.X264Preset, X264Profile: cfg.X264Profile,
+		Targets: n.targets, RTMPTimeout: cfg.RTMPTimeout, RTMPCAFile: cfg.RTMPCAFile,
+		ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax, SendBuffer: cfg.SendBuffer,
+	}
+}
 
 // outputs are the local outputs of every stream, then AddOutput's.
 func (n *Node) outputs() []media.Output {

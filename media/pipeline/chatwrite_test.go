@@ -9,7 +9,6 @@ import (
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media"
-	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/flv"
 	"github.com/camnode/camnode/media/stream"
 )
@@ -60,7 +59,7 @@ func TestPictureWithChatIsNotHeld(t *testing.T) {
 	ng := peers.StartNginx(t)
 	units := clipUnits(t)[:12]
 	src := &stepped{units: units, step: make(chan struct{})}
-	carriers := danmaku.NewCarriers(danmaku.CarrierOptions{SEI: true, FrameRate: 30})
+	carriers := NewCarriers(ChatOptions{SEI: true, FrameRate: 30})
 	p := New(Options{
 		Capture: sourceFPS(30), Targets: []string{ng.URL("chat")}, Carriers: carriers,
 		Publish:    stream.Options{FrameRate: 30},

@@ -18,7 +18,7 @@ import (
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/audio"
-	"github.com/camnode/camnode/media/danmaku"
+
 	"github.com/camnode/camnode/media/encoder"
 	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/picture"
@@ -73,7 +73,7 @@ type Options struct {
 
 	// Carriers put chat into the stream (sei, cc, amf); Overlay draws it (burn). Either
 	// may be nil.
-	Carriers *danmaku.Carriers
+	Carriers *Carriers
 	Overlay  Overlay
 
 	// ReconnectMin and ReconnectMax bound the backoff between reopenings of a failed source.
