@@ -112,6 +112,8 @@ type Node struct {
 	desired  bool
 	pipe     *run
 	liveOnce bool   // stream_started was sent for this ON
+	// previewing: a stream without RTMP destinations has started its local outputs.
+	previewing bool
 	srcErr   string // the source's failure, until it delivers again
 	tel      telemetryState
 	chat     *chatIntake
@@ -323,8 +325,8 @@ func (n *Node) handle(ctx context.Context, cmd mqtt.Command) {
 	switch cmd.Kind {
 	case mqtt.CommandStream:
 		on := cmd.Switch == mqtt.SwitchOn || cmd.Switch == mqtt.SwitchToggle && !n.desired
-		if on && len(n.targets) == 0 {
-			n.event(EventCommandRejected, "stream/set ON: no ingest configured (set CAMNODE_RTMP_URL)")
+		if on && len(n.targets) == 0 && !n.local.Any() {
+			n.event(EventCommandRejected, "stream/set ON: no ingest and no local output configured (set CAMNODE_RTMP_URL, or CAMNODE_HTTP or CAMNODE_RTSP for a preview)")
 			n.publishStreamState()
 			return
 		}
@@ -461,6 +463,8 @@ func (n *Node) aggregate() (State, string) {
 	switch {
 	case live > 0:
 		return StateLive, ""
+	case len(n.status.Targets) == 0 && n.previewing:
+		return StateLive, "" // a preview: the local outputs serve the stream
 	case failed > 0 && failed == len(n.status.Targets):
 		return StateError, firstErr
 	case failed+down > 0:

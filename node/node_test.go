@@ -298,7 +298,7 @@ func TestOnOffToggleInEveryState(t *testing.T) {
 func TestOnWithoutIngestIsRejected(t *testing.T) {
 	tn := newTestNode(t, nil)
 	tn.command(mqtt.CommandStream, mqtt.SwitchOn)
-	tn.wantEvents("command_rejected: stream/set ON: no ingest configured")
+	tn.wantEvents("command_rejected: stream/set ON: no ingest and no local output configured (set CAMNODE_RTMP_URL, or CAMNODE_HTTP or CAMNODE_RTSP for a preview)")
 	if len(tn.pipes) != 0 || tn.last(tn.topics.StreamState) != "OFF" {
 		t.Fatal("a pipeline without an ingest")
 	}

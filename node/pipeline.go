@@ -57,6 +57,7 @@ func (n *Node) startPipeline(ctx context.Context) {
 	}
 	r.p = n.newPipeline(opts)
 	n.srcErr = ""
+	n.previewing = false
 	now := stamp(time.Now())
 	n.mu.Lock()
 	for i := range n.status.Targets {
@@ -142,6 +143,15 @@ func (n *Node) onNote(ctx context.Context, nt note) {
 		n.mu.Unlock()
 		if n.currentState() == StateStarting {
 			return // published with the next state
+		}
+	case pipeline.OutputsStarted:
+		if len(n.targets) > 0 {
+			return
+		}
+		n.previewing = true
+		if !n.liveOnce {
+			n.liveOnce = true
+			n.event(EventStreamStarted, "live on the local outputs only (no CAMNODE_RTMP_URL): "+n.local.Describe())
 		}
 	case pipeline.AudioFailed:
 		n.event(EventAudioFailed, n.clean(s.Err)+"; silence until it is back")

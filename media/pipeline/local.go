@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/camnode/camnode/media"
@@ -86,6 +87,18 @@ func (l *Local) PlayerURL() string {
 		return ""
 	}
 	return l.player.URL()
+}
+
+// Describe names the local outputs for a person: "the player at http://127.0.0.1:8080/".
+func (l *Local) Describe() string {
+	var parts []string
+	if p := l.PlayerURL(); p != "" {
+		parts = append(parts, "the player at "+p)
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // PlayerAddr is the address the player listens on; nil without one.

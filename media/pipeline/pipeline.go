@@ -99,10 +99,11 @@ const (
 	VideoFormat                         // the stream's Width, Height and FPS, first and on every change
 	AudioFailed                         // the audio source failed (Err); silence until it is back
 	StreamWarning                       // a passthrough stream platforms may not take (Err says why)
+	OutputsStarted                      // the first keyframe came: every output runs (the local ones serve it)
 )
 
 var kindNames = [...]string{"connecting", "live", "reconnecting", "failed", "source_failed",
-	"source_recovered", "source_ended", "video_format", "audio_failed", "stream_warning"}
+	"source_recovered", "source_ended", "video_format", "audio_failed", "stream_warning", "outputs_started"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -469,6 +470,7 @@ func (p *Pipeline) startOutputs(ctx context.Context) {
 			p.runAudio(ctx)
 		}()
 	}
+	p.status(Status{Kind: OutputsStarted})
 }
 
 // drain waits, after a source that played once, until the live publishers have sent every
