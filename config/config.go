@@ -17,6 +17,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/kelseyhightower/envconfig"
@@ -60,6 +61,10 @@ type Config struct {
 	SnapshotInterval  time.Duration `envconfig:"SNAPSHOT_INTERVAL" default:"10s" desc:"period of the retained JPEG on <base>/snapshot while live; 0 = off"`
 	HTTP              string        `envconfig:"HTTP" desc:"host:port of the local player (/) and HTTP-FLV (/live.flv); empty = off; beyond loopback CAMNODE_HTTP_TOKEN is required"`
 	HTTPToken         string        `envconfig:"HTTP_TOKEN" desc:"token the local player asks for, at least 8 characters (secret: never printed)"`
+	RTSP              string        `envconfig:"RTSP" desc:"host:port of the RTSP server (rtsp://HOST:PORT/live: H.264 + AAC over TCP and UDP, e.g. :8554); empty = off; beyond loopback CAMNODE_RTSP_USERNAME and _PASSWORD are required"`
+	RTSPUsername      string        `envconfig:"RTSP_USERNAME" desc:"user name of RTSP and ONVIF clients"`
+	RTSPPassword      string        `envconfig:"RTSP_PASSWORD" desc:"password of RTSP and ONVIF clients, at least 8 characters (secret: never printed)"`
+	ONVIF             bool          `envconfig:"ONVIF" default:"false" desc:"ONVIF Profile S device and media services on the CAMNODE_HTTP listener, and WS-Discovery on UDP 3702, so that Home Assistant finds the camera (needs CAMNODE_RTSP and CAMNODE_HTTP)"`
 	Width             int           `envconfig:"WIDTH" default:"1280" desc:"capture or encode width"`
 	Height            int           `envconfig:"HEIGHT" default:"720" desc:"capture or encode height"`
 	FPS               float64       `envconfig:"FPS" default:"30" desc:"capture or encode frame rate"`
@@ -276,8 +281,8 @@ func (c *Config) Validate() error {
 			return bad("RTMP_URL", "%s%s: %s", which, RedactURL(raw), why)
 		}
 	}
-	if c.Autostart && strings.TrimSpace(c.RTMPURL) == "" {
-		return bad("RTMP_URL", "CAMNODE_AUTOSTART is on but no ingest is set: set rtmp://host/app/streamkey (or switch autostart off)")
+	if c.Autostart && strings.TrimSpace(c.RTMPURL) == "" && c.HTTP == "" && c.RTSP == "" {
+		return bad("RTMP_URL", "CAMNODE_AUTOSTART is on but no ingest and no local output is set: set rtmp://host/app/streamkey, or CAMNODE_HTTP or CAMNODE_RTSP for a preview (or switch autostart off)")
 	}
 	if c.RTMPCAFile != "" {
 		if err := checkPEMCertificates(c.RTMPCAFile); err != "" {
@@ -357,6 +362,12 @@ func (c *Config) Validate() error {
 			return bad("HTTP_TOKEN", "%s", err)
 		}
 		return bad("HTTP", "%s", err)
+	}
+	if v, err := checkRTSP(c.RTSP, c.RTSPUsername, c.RTSPPassword); err != "" {
+		return bad(v, "%s", err)
+	}
+	if c.ONVIF && (c.RTSP == "" || c.HTTP == "") {
+		return bad("ONVIF", "true needs CAMNODE_RTSP (the stream ONVIF clients are given) and CAMNODE_HTTP (where the ONVIF services answer)")
 	}
 	if c.Width < 16 || c.Width > 7680 || c.Width%2 != 0 {
 		return bad("WIDTH", "%d: use an even number from 16 to 7680", c.Width)
@@ -454,6 +465,42 @@ func checkHTTP(addr, token string) string {
 		return "token of fewer than 8 characters: use 8 or more"
 	}
 	return ""
+}
+
+// checkRTSP says what is wrong with the RTSP server's address and credentials, and which
+// variable (without the prefix) to change.
+func checkRTSP(addr, user, password string) (string, string) {
+	if addr == "" {
+		if user != "" || password != "" {
+			return "RTSP", "credentials are set but CAMNODE_RTSP is empty: set CAMNODE_RTSP too, e.g. :8554"
+		}
+		return "", ""
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "RTSP", fmt.Sprintf("%q: use host:port, e.g. 127.0.0.1:8554 or :8554", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "RTSP", fmt.Sprintf("%q: the port is a number from 1 to 65535", addr)
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	switch {
+	case (user == "") != (password == ""):
+		if user == "" {
+			return "RTSP_USERNAME", "a password is set without a user name: set both, or neither"
+		}
+		return "RTSP_PASSWORD", "a user name is set without a password: set both, or neither"
+	case !loopback && user == "":
+		return "RTSP_USERNAME", fmt.Sprintf("credentials required: %s listens beyond loopback; set CAMNODE_RTSP_USERNAME and CAMNODE_RTSP_PASSWORD (8 characters or more), or listen on 127.0.0.1", addr)
+	case password != "" && utf8.RuneCountInString(password) < 8:
+		return "RTSP_PASSWORD", "password of fewer than 8 characters: use 8 or more"
+	case strings.ContainsAny(user, ":@/") || strings.ContainsFunc(user+password, unicode.IsControl):
+		return "RTSP_USERNAME", "the user name may not hold ':', '@' or '/', nor either of them a control character"
+	}
+	return "", ""
 }
 
 func sourceScheme(s string) string {
@@ -746,6 +793,9 @@ func (c Config) Redacted() Config {
 	if c.HTTPToken != "" {
 		c.HTTPToken = "****"
 	}
+	if c.RTSPPassword != "" {
+		c.RTSPPassword = "****"
+	}
 	c.MQTTURL = RedactURL(c.MQTTURL)
 	if c.RTMPURL != "" {
 		c.RTMPURL = RedactURL(c.RTMPURL)
@@ -754,7 +804,7 @@ func (c Config) Redacted() Config {
 }
 
 // Secrets lists the secret values set in c: the MQTT password (also one in the broker URL),
-// the HTTP token, and every target's stream name, key, query and query values. Scrub hides
+// the HTTP token, the RTSP password, and every target's stream name, key, query and query values. Scrub hides
 // those of MinScrubLen bytes or more wherever they occur in free text; the shorter ones are
 // safe only where they are printed by structure (rtmp.URL, RedactURL), which is why every
 // URL is printed so.
@@ -767,6 +817,7 @@ func (c *Config) Secrets() []string {
 	}
 	add(c.MQTTPassword)
 	add(c.HTTPToken)
+	add(c.RTSPPassword)
 	if u, err := url.Parse(c.MQTTURL); err == nil && u.User != nil {
 		pw, _ := u.User.Password()
 		add(pw)

@@ -46,6 +46,10 @@ func TestMessagesSayWhatIsAccepted(t *testing.T) {
 		{"CAMNODE_HTTP", ":8080", `CAMNODE_HTTP_TOKEN: token required: :8080 listens beyond loopback`},
 		{"CAMNODE_HTTP", "0.0.0.0:8080", `CAMNODE_HTTP_TOKEN: token required`},
 		{"CAMNODE_HTTP_TOKEN", "12345678", `CAMNODE_HTTP_TOKEN: token is set but CAMNODE_HTTP is empty`},
+		{"CAMNODE_RTSP", "8554", `CAMNODE_RTSP: "8554": use host:port`},
+		{"CAMNODE_RTSP", ":8554", `CAMNODE_RTSP_USERNAME: credentials required: :8554 listens beyond loopback`},
+		{"CAMNODE_RTSP_PASSWORD", "12345678", `CAMNODE_RTSP: credentials are set but CAMNODE_RTSP is empty`},
+		{"CAMNODE_ONVIF", "true", `CAMNODE_ONVIF: true needs CAMNODE_RTSP`},
 		{"CAMNODE_DANMAKU_SIZE", "0.9", `CAMNODE_DANMAKU_SIZE: 0.9: use 0.01 to 0.5`},
 		{"CAMNODE_DANMAKU_SIZE", "big", `CAMNODE_DANMAKU_SIZE: cannot parse "big": not a number: use 0.01 to 0.5`},
 		{"CAMNODE_DANMAKU_FONT", "/nonexistent/a.ttf", `CAMNODE_DANMAKU_FONT: cannot read /nonexistent/a.ttf`},
@@ -84,6 +88,43 @@ func TestHTTPTokenWhenBeyondLoopback(t *testing.T) {
 	_, err := loadWith(t, "CAMNODE_HTTP", ":8080", "CAMNODE_HTTP_TOKEN", "short")
 	if err == nil || !strings.Contains(err.Error(), "CAMNODE_HTTP_TOKEN: token of fewer than 8 characters") || strings.Contains(err.Error(), "short") {
 		t.Errorf("short token: %v", err)
+	}
+}
+
+func TestRTSPCredentials(t *testing.T) {
+	for _, kv := range [][]string{
+		{"CAMNODE_RTSP", "127.0.0.1:8554"},
+		{"CAMNODE_RTSP", ":8554", "CAMNODE_RTSP_USERNAME", "cam", "CAMNODE_RTSP_PASSWORD", "long-enough"},
+		{"CAMNODE_RTSP", "127.0.0.1:8554", "CAMNODE_HTTP", "127.0.0.1:8080", "CAMNODE_ONVIF", "true"},
+	} {
+		t.Run(strings.Join(kv, " "), func(t *testing.T) {
+			if _, err := loadWith(t, kv...); err != nil {
+				t.Errorf("%q: %v", kv, err)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		kv   []string
+		want string
+	}{
+		{[]string{"CAMNODE_RTSP", ":8554", "CAMNODE_RTSP_USERNAME", "cam", "CAMNODE_RTSP_PASSWORD", "short"}, "CAMNODE_RTSP_PASSWORD: password of fewer than 8 characters"},
+		{[]string{"CAMNODE_RTSP", ":8554", "CAMNODE_RTSP_USERNAME", "cam"}, "CAMNODE_RTSP_PASSWORD: a user name is set without a password"},
+		{[]string{"CAMNODE_RTSP", ":8554", "CAMNODE_RTSP_PASSWORD", "long-enough"}, "CAMNODE_RTSP_USERNAME: a password is set without a user name"},
+		{[]string{"CAMNODE_RTSP", ":8554", "CAMNODE_RTSP_USERNAME", "a:b", "CAMNODE_RTSP_PASSWORD", "long-enough"}, "CAMNODE_RTSP_USERNAME: the user name may not hold"},
+	} {
+		t.Run(strings.Join(tc.kv, " "), func(t *testing.T) {
+			_, err := loadWith(t, tc.kv...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "long-enough") || strings.Contains(err.Error(), "short") {
+				t.Errorf("%q: %v, want %q", tc.kv, err, tc.want)
+			}
+		})
+	}
+	c, err := loadWith(t, "CAMNODE_RTSP", ":8554", "CAMNODE_RTSP_USERNAME", "cam", "CAMNODE_RTSP_PASSWORD", "pw-s3cr3t-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Redacted(); r.RTSPPassword != "****" || !slices.Contains(c.Secrets(), "pw-s3cr3t-42") {
+		t.Errorf("the RTSP password is not a secret: %q, %q", r.RTSPPassword, c.Secrets())
 	}
 }
 
