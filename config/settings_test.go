@@ -55,7 +55,7 @@ func TestMessagesSayWhatIsAccepted(t *testing.T) {
 		{"CAMNODE_DANMAKU_FONT", "/nonexistent/a.ttf", `CAMNODE_DANMAKU_FONT: cannot read /nonexistent/a.ttf`},
 		{"CAMNODE_RTMP_URL", "rtmp://h/live/k rtmp://h/onlyapp", `CAMNODE_RTMP_URL: URL 2, rtmp://h/****: want /app/streamkey after the host`},
 		{"CAMNODE_RTMP_URL", "rtmp://h/live-bvc/", `CAMNODE_RTMP_URL: rtmp://h/****: want /app/streamkey after the host`},
-		{"CAMNODE_AUTOSTART", "yes", `CAMNODE_RTMP_URL: CAMNODE_AUTOSTART is on but no ingest is set`},
+		{"CAMNODE_AUTOSTART", "yes", `CAMNODE_RTMP_URL: CAMNODE_AUTOSTART is on but no ingest and no local output is set`},
 		{"CAMNODE_MQTT_CA_FILE", "settings_test.go", `CAMNODE_MQTT_CA_FILE: TLS files are for a TLS broker, and CAMNODE_MQTT_URL is tcp://: use ssl://, mqtts:// or wss://`},
 	}
 	for _, tc := range cases {
