@@ -25,7 +25,7 @@ func TestFailAtStartNotAtON(t *testing.T) {
 			"CAMNODE_SOURCE_FORMAT": "yuv420", "CAMNODE_ENCODER": "v4l2m2m:/dev/video99"},
 			[]string{"camnode: bad setting CAMNODE_ENCODER: CAMNODE_SOURCE_FORMAT=yuv420 needs an encoder, and /dev/video99 is not there: no such file or directory"}},
 		{"autostart without an ingest", map[string]string{"CAMNODE_SOURCE": "testsrc", "CAMNODE_AUTOSTART": "yes"},
-			[]string{"camnode: bad setting CAMNODE_RTMP_URL: CAMNODE_AUTOSTART is on but no ingest is set"}},
+			[]string{"camnode: bad setting CAMNODE_RTMP_URL: CAMNODE_AUTOSTART is on but no ingest and no local output is set"}},
 		{"fps not a number", map[string]string{"CAMNODE_FPS": "abc"},
 			[]string{`camnode: bad setting CAMNODE_FPS: cannot parse "abc": not a number: use 1 to 240`}},
 		{"broker without scheme", map[string]string{"CAMNODE_MQTT_URL": "homeassistant.local:1883"},
