@@ -142,7 +142,7 @@ func (s *Service) getCapabilities(c *call) (any, *fault) {
 // deviceServiceCapabilitiesXML is tds:DeviceServiceCapabilities: what the device service
 // does beyond this subset is all false.
 type deviceServiceCapabilitiesXML struct {
-	Network struct{} `xml:"tds:Network"`
+	Network  struct{} `xml:"tds:Network"`
 	Security struct {
 		UsernameToken bool `xml:"UsernameToken,attr"`
 		HTTPDigest    bool `xml:"HttpDigest,attr"`

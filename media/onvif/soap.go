@@ -170,7 +170,7 @@ const (
 type fault struct {
 	XMLName xml.Name `xml:"env:Fault"`
 	Code    struct {
-		Value   string       `xml:"env:Value"`
+		Value   string        `xml:"env:Value"`
 		Subcode *faultSubcode `xml:"env:Subcode,omitempty"`
 	} `xml:"env:Code"`
 	Reason struct {
@@ -182,7 +182,7 @@ type fault struct {
 }
 
 type faultSubcode struct {
-	Value   string       `xml:"env:Value"`
+	Value   string        `xml:"env:Value"`
 	Subcode *faultSubcode `xml:"env:Subcode,omitempty"`
 }
 
