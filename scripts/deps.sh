@@ -85,6 +85,7 @@ if [ "$what" = all ]; then
   /usr/bin/python3 -c 'import zeep' 2>/dev/null || missing+=(python3-zeep)
   command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl) # media/onvif: the snapshot's Digest/Basic
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2

@@ -118,11 +118,6 @@ func (d *digestAuth) checkDigest(method, requestURI string, p map[string]string)
 	default:
 		return false, false
 	}
-	h := func(s string) string {
-		x := newHash()
-		x.Write([]byte(s))
-		return hex.EncodeToString(x.Sum(nil))
-	}
 	if p["realm"] != Realm || p["qop"] != "auth" || p["nc"] == "" || p["cnonce"] == "" {
 		return false, false
 	}
@@ -137,9 +132,7 @@ func (d *digestAuth) checkDigest(method, requestURI string, p map[string]string)
 	if !credentialsEqual(p["username"], d.user) {
 		return false, false
 	}
-	ha1 := h(d.user + ":" + Realm + ":" + d.pass)
-	ha2 := h(method + ":" + p["uri"])
-	want := h(ha1 + ":" + p["nonce"] + ":" + p["nc"] + ":" + p["cnonce"] + ":auth:" + ha2)
+	want := digestResponse(newHash, d.user, Realm, d.pass, method, p["uri"], p["nonce"], p["nc"], p["cnonce"])
 	if !credentialsEqual(strings.ToLower(p["response"]), want) {
 		return false, false
 	}
@@ -147,6 +140,17 @@ func (d *digestAuth) checkDigest(method, requestURI string, p map[string]string)
 		return false, true
 	}
 	return true, false
+}
+
+// digestResponse is RFC 7616's response for qop=auth:
+// H(H(user:realm:pass):nonce:nc:cnonce:auth:H(method:uri)), hex.
+func digestResponse(newHash func() hash.Hash, user, realm, pass, method, uri, nonce, nc, cnonce string) string {
+	h := func(s string) string {
+		x := newHash()
+		x.Write([]byte(s))
+		return hex.EncodeToString(x.Sum(nil))
+	}
+	return h(h(user+":"+realm+":"+pass) + ":" + nonce + ":" + nc + ":" + cnonce + ":auth:" + h(method+":"+uri))
 }
 
 // parseAuthParams reads the auth-param list of an Authorization header (RFC 7235 2.1):

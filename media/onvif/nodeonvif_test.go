@@ -45,7 +45,9 @@ func TestNodeOnvifDevice(t *testing.T) {
 					Bitrate    int `json:"bitrate"`
 				} `json:"encoder"`
 			} `json:"video"`
-			Stream   struct{ RTSP string `json:"rtsp"` } `json:"stream"`
+			Stream struct {
+				RTSP string `json:"rtsp"`
+			} `json:"stream"`
 			Snapshot string `json:"snapshot"`
 		} `json:"profile"`
 		SnapshotBytes int    `json:"snapshotBytes"`
