@@ -251,7 +251,7 @@ type getScopesResponse struct {
 
 func (s *Service) getScopes(*call) (any, *fault) {
 	var r getScopesResponse
-	for _, sc := range Scopes(s.opts.Device) {
+	for _, sc := range scopes(s.opts.Device) {
 		r.Scopes = append(r.Scopes, struct {
 			Def  string `xml:"tt:ScopeDef"`
 			Item string `xml:"tt:ScopeItem"`
@@ -260,10 +260,10 @@ func (s *Service) getScopes(*call) (any, *fault) {
 	return r, nil
 }
 
-// Scopes are the device's ONVIF scopes, the same in GetScopes and WS-Discovery: a Profile S
+// scopes are the device's ONVIF scopes, the same in GetScopes and WS-Discovery: a Profile S
 // video transmitter, its name and hardware (Home Assistant lists discovered cameras by
 // them) and its MAC (which Home Assistant takes as the camera's id).
-func Scopes(d Device) []string {
+func scopes(d Device) []string {
 	sc := []string{
 		"onvif://www.onvif.org/type/video_encoder",
 		"onvif://www.onvif.org/type/Network_Video_Transmitter",

@@ -50,7 +50,8 @@ type DiscoveryOptions struct {
 	XAddrs func(local net.IP) []string
 	// Addrs are the addresses the HTTP listener is bound to: the node answers and announces
 	// only on their interfaces; an unspecified address (0.0.0.0, ::) means every interface
-	// that is up and multicast-capable. IPv6 addresses are skipped (IPv4 discovery only).
+	// that is up and multicast-capable, as does an empty list. IPv6 addresses are skipped
+	// (IPv4 discovery only).
 	Addrs  []net.IP
 	Port   int          // 0: DiscoveryPort; tests use another
 	Logger *slog.Logger // nil: discard
@@ -87,7 +88,11 @@ func NewDiscovery(o DiscoveryOptions) (*Discovery, error) {
 	if o.XAddrs == nil {
 		return nil, errors.New("onvif: discovery: no XAddrs function")
 	}
-	ifaces, err := discoveryInterfaces(o.Addrs)
+	addrs := o.Addrs
+	if len(addrs) == 0 {
+		addrs = []net.IP{net.IPv4zero}
+	}
+	ifaces, err := discoveryInterfaces(addrs)
 	if err != nil {
 		return nil, err
 	}
@@ -388,10 +393,10 @@ func (d *Discovery) matches(p *probe) bool {
 			return false
 		}
 	}
-	scopes := Scopes(d.o.Device)
+	haves := scopes(d.o.Device)
 	for _, want := range p.Scopes {
 		ok := false
-		for _, have := range scopes {
+		for _, have := range haves {
 			if scopeMatches(p.MatchBy, want, have) {
 				ok = true
 			}
@@ -509,7 +514,7 @@ func (d *Discovery) describe(l *link) endpointDescription {
 	var e endpointDescription
 	e.Endpoint.Address = d.endpoint
 	e.Types = "dn:NetworkVideoTransmitter tds:Device"
-	e.Scopes = strings.Join(Scopes(d.o.Device), " ")
+	e.Scopes = strings.Join(scopes(d.o.Device), " ")
 	e.XAddrs = strings.Join(d.o.XAddrs(l.local), " ")
 	e.MetadataVersion = 1
 	return e
