@@ -19,6 +19,7 @@ from requests.auth import HTTPDigestAuth
 from zeep import Client, Settings
 from zeep.exceptions import Fault
 from zeep.transports import Transport
+from zeep.wsa import WsAddressingPlugin
 from zeep.wsse.username import UsernameToken
 
 TDS = "http://www.onvif.org/ver10/device/wsdl"
@@ -40,7 +41,9 @@ def main():
     transport = Transport(timeout=10, operation_timeout=10)
 
     def client(wsdl, token):
-        return Client(wsdl_dir + "/" + wsdl, wsse=token, settings=settings, transport=transport)
+        # onvif-zeep-async adds WS-Addressing headers (Action, MessageID, To) the same way.
+        return Client(wsdl_dir + "/" + wsdl, wsse=token, settings=settings, transport=transport,
+                      plugins=[WsAddressingPlugin()])
 
     def digest(pw):
         return UsernameToken(user, pw, use_digest=True, zulu_timestamp=True)
