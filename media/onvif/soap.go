@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // The namespaces of the subset served here.
@@ -151,6 +152,9 @@ func writeEnvelope(w http.ResponseWriter, status int, content any) {
 		status = http.StatusInternalServerError
 	}
 	w.Header().Set("Content-Type", `application/soap+xml; charset=utf-8`)
+	// An explicit length: net/http would otherwise send an answer over 2 KiB (GetProfiles)
+	// chunked, which the small HTTP clients of some NVRs do not read.
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
 }

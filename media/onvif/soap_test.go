@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/xml"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -311,5 +312,24 @@ func TestStableMAC(t *testing.T) {
 	}
 	if StableMAC("node-8").String() == a.String() {
 		t.Error("two node ids give one MAC")
+	}
+}
+
+// TestAnswersNotChunked: every answer carries a Content-Length, GetProfiles' (over 2 KiB)
+// too, so HTTP/1.0-minded clients read it.
+func TestAnswersNotChunked(t *testing.T) {
+	srv := startNode(t, testService(t))
+	body := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header><Security xmlns="` + nsWSSE + `"><UsernameToken><Username>admin</Username><Password>s3cret</Password></UsernameToken></Security></s:Header><s:Body><GetProfiles xmlns="` + nsTRT + `"/></s:Body></s:Envelope>`
+	resp, err := http.Post(srv.URL+MediaPath, "application/soap+xml", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || len(b) < 2048 {
+		t.Fatalf("GetProfiles: %d, %d bytes", resp.StatusCode, len(b))
+	}
+	if len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(b)) {
+		t.Errorf("GetProfiles sent with Transfer-Encoding %v, Content-Length %d (body %d bytes)", resp.TransferEncoding, resp.ContentLength, len(b))
 	}
 }
