@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// The requests under testdata/requests are zeep 4.2.1's bytes, recorded with a fixed nonce
-// ("0123456789abcdef") and Created (2026-12-07T22:00:00Z) for admin / s3cret.
+// The requests under testdata/requests are zeep 4.2.1's bytes with the WS-Addressing headers
+// onvif-zeep-async adds, recorded (toward 127.0.0.1:9, nothing listening) with a fixed
+// nonce ("0123456789abcdef") and Created (2026-12-07T22:00:00Z) for admin / s3cret.
 var zeepCreated = time.Date(2026, 12, 7, 22, 0, 0, 0, time.UTC)
 
 func readRequest(t *testing.T, name string) []byte {
