@@ -4,7 +4,8 @@
 # libraries camnode opens at run time (libx264-164 for the H.264 encoder, libturbojpeg0 for
 # MJPEG); the fonts of burned-in danmaku (fonts-noto-cjk, 91 MB, fonts-symbola,
 # fonts-unifont) only where it is drawn; and the real peers the tests run against
-# (Mosquitto and its clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium).
+# (Mosquitto and its clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium,
+# zeep and node-onvif, the ONVIF clients).
 #   scripts/deps.sh go      Go and the build packages
 #   scripts/deps.sh demo    the same, plus mosquitto-clients for the lines `camnode demo`
 #                           prints, plus the burn-in fonts when CAMNODE_DANMAKU has burn
@@ -79,9 +80,19 @@ if [ "$what" = all ]; then
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   command -v chromium >/dev/null || missing+=(chromium) # the local player's page, headless (media/httpflv)
+  # media/onvif: zeep is the SOAP client Home Assistant's ONVIF integration drives; node-onvif
+  # (npm, below) probes WS-Discovery inside a network namespace made with unshare and ip.
+  /usr/bin/python3 -c 'import zeep' 2>/dev/null || missing+=(python3-zeep)
+  command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl) # media/onvif: the snapshot's Digest/Basic
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
   apt_install "${missing[@]}"
+fi
+if [ "$what" = all ] && [ ! -d media/onvif/testdata/node/node_modules/node-onvif ]; then
+  echo "deps: npm ci in media/onvif/testdata/node" >&2
+  (cd media/onvif/testdata/node && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 echo "$go_dir"
