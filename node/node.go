@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,12 +112,12 @@ type Node struct {
 	// Run's goroutine only
 	desired  bool
 	pipe     *run
-	liveOnce bool   // stream_started was sent for this ON
+	liveOnce bool // stream_started was sent for this ON
 	// previewing: a stream without RTMP destinations has started its local outputs.
 	previewing bool
-	srcErr   string // the source's failure, until it delivers again
-	tel      telemetryState
-	chat     *chatIntake
+	srcErr     string // the source's failure, until it delivers again
+	tel        telemetryState
+	chat       *chatIntake
 
 	// mu guards what the MQTT session's goroutine reads when it republishes after a reconnect.
 	mu            sync.Mutex
@@ -166,8 +167,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Node, error) {
 // settings is a *config.Error naming the variable.
 func (n *Node) listenLocal() error {
 	cfg := n.cfg
+	audioRate := cfg.AudioRate
+	if cfg.Audio == "none" {
+		audioRate = 0
+	}
+	_, rtspPort, _ := net.SplitHostPort(cfg.RTSP)
 	l, err := pipeline.ListenLocal(pipeline.LocalOptions{HTTP: cfg.HTTP, HTTPToken: cfg.HTTPToken,
-		FrameRate: cfg.FPS, BitrateKbps: float64(cfg.Bitrate) / 1000, Logger: n.log})
+		RTSPUsername: cfg.RTSPUsername, RTSPPassword: cfg.RTSPPassword, RTSPPort: rtspPort,
+		ONVIF: cfg.ONVIF, NodeID: cfg.NodeID, Version: Version,
+		Width: cfg.Width, Height: cfg.Height, FrameRate: cfg.FPS, BitrateKbps: float64(cfg.Bitrate) / 1000,
+		GOP: cfg.GOP.Frames(cfg.FPS), Profile: cfg.X264Profile, AudioRate: audioRate,
+		Snapshot: func(ctx context.Context) ([]byte, error) { return n.snapshotJPEG(ctx, false) },
+		Logger:   n.log})
 	var se *pipeline.SettingError
 	if errors.As(err, &se) {
 		return &config.Error{Var: se.Var, Msg: n.clean(se.Err)}

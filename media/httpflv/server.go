@@ -37,7 +37,11 @@ type Options struct {
 	// FrameRate and BitrateKbps go into onMetaData when the SPS does not state a rate.
 	FrameRate   float64
 	BitrateKbps float64
-	Logger      *slog.Logger
+	// Mount are more handlers on the same listener, by ServeMux pattern (ONVIF's services,
+	// the snapshot JPEG): they authenticate their requests themselves (Authorized says
+	// whether one carries the token), so the token check does not stand before them.
+	Mount  map[string]http.Handler
+	Logger *slog.Logger
 }
 
 // Defaults of Options.
@@ -102,7 +106,7 @@ func Listen(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /status", s.serveStatus)
 	mux.HandleFunc("GET /live.flv", s.serveFLV)
 	s.http = &http.Server{
-		Handler:           s.authorize(mux),
+		Handler:           s.mount(s.authorize(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		// net/http logs connection-level trouble (never a URL) here.
@@ -153,18 +157,39 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
+// mount puts Options.Mount beside the player's handlers, which sit behind the token.
+func (s *Server) mount(player http.Handler) http.Handler {
+	if len(s.opts.Mount) == 0 {
+		return player
+	}
+	root := http.NewServeMux()
+	for pattern, h := range s.opts.Mount {
+		root.Handle(pattern, h)
+	}
+	root.Handle("/", player)
+	return root
+}
+
+// Authorized reports whether r may see the player: no token is set, or r carries it
+// (`?token=` or `Authorization: Bearer`).
+func (s *Server) Authorized(r *http.Request) bool {
+	if s.opts.Token == "" {
+		return true
+	}
+	got := r.URL.Query().Get("token")
+	if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
+		got = strings.TrimSpace(auth[7:])
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) == 1
+}
+
 // authorize lets a request through when no token is set or it carries the token.
 func (s *Server) authorize(next http.Handler) http.Handler {
 	if s.opts.Token == "" {
 		return next
 	}
-	want := []byte(s.opts.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.URL.Query().Get("token")
-		if auth := r.Header.Get("Authorization"); got == "" && len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") {
-			got = strings.TrimSpace(auth[7:])
-		}
-		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		if !s.Authorized(r) {
 			s.log.Warn("http: request without a valid token refused", "remote", r.RemoteAddr, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="camnode"`)
 			http.Error(w, "camnode: this player needs its token: open it as /?token=…", http.StatusUnauthorized)

@@ -6,21 +6,43 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/httpflv"
+	"github.com/camnode/camnode/media/onvif"
 )
 
 // LocalOptions are what the node's settings ask of its local outputs, those that serve
-// viewers on the node itself: the player and HTTP-FLV (CAMNODE_HTTP).
+// viewers on the node itself: the player, HTTP-FLV and the snapshot JPEG (CAMNODE_HTTP),
+// and ONVIF on the same listener (CAMNODE_ONVIF).
 type LocalOptions struct {
 	HTTP, HTTPToken string
-	// FrameRate and BitrateKbps are announced where the stream does not say them.
-	FrameRate   float64
-	BitrateKbps float64
-	Logger      *slog.Logger
+	// RTSPUsername and RTSPPassword are the credentials of RTSP, ONVIF and the snapshot
+	// JPEG; empty on loopback.
+	RTSPUsername, RTSPPassword string
+	// RTSPPort is where ONVIF clients are sent for the stream (CAMNODE_RTSP's port).
+	RTSPPort string
+	ONVIF    bool
+	// NodeID and Version name the device to ONVIF clients (serial number, firmware).
+	NodeID, Version string
+	// What the settings ask of the stream: ONVIF's profile says it until a stream shows
+	// what it is. FrameRate and BitrateKbps are also announced by the player where the
+	// stream does not say them.
+	Width, Height int
+	FrameRate     float64
+	BitrateKbps   float64
+	GOP           int    // frames
+	Profile       string // H.264 profile asked of the encoder
+	AudioRate     int    // 0: no audio
+	// DiscoveryPort is WS-Discovery's UDP port: 0 for 3702 (tests use another).
+	DiscoveryPort int
+	// Snapshot is the running stream's next picture as a JPEG (/snapshot.jpg), an error
+	// while it is off.
+	Snapshot func(ctx context.Context) ([]byte, error)
+	Logger   *slog.Logger
 }
 
 // SettingError is a local output that cannot work with the node's settings: Var names the
@@ -39,9 +61,11 @@ func (e *SettingError) Unwrap() error { return e.Err }
 //
 // Adding a local output is one package that implements media.Output, plus its lines here.
 type Local struct {
-	log    *slog.Logger
-	player *httpflv.Server // nil without CAMNODE_HTTP
-	outs   []media.Output
+	log       *slog.Logger
+	player    *httpflv.Server  // nil without CAMNODE_HTTP
+	discovery *onvif.Discovery // nil without CAMNODE_ONVIF, or when it could not bind
+	format    streamFormat     // what the stream is, for ONVIF
+	outs      []media.Output
 }
 
 // ListenLocal binds every local output the options ask for. A setting that cannot work
@@ -53,8 +77,24 @@ func ListenLocal(o LocalOptions) (*Local, error) {
 	}
 	l := &Local{log: o.Logger}
 	if o.HTTP != "" {
+		// ONVIF's services and the snapshot JPEG share the player's listener; they take the
+		// RTSP credentials as ONVIF clients send them (and the JPEG the token too).
+		svc := onvif.New(onvif.Options{
+			Device:   onvifDevice(o),
+			Username: o.RTSPUsername, Password: o.RTSPPassword,
+			Media:       func() (onvif.Video, *onvif.Audio) { return l.format.describe(o) },
+			StreamURI:   func(host string) string { return urlFor("rtsp", host, o.RTSPPort, "/live") },
+			SnapshotURI: func(host string) string { return urlFor("http", host, portOf(o.HTTP), "/snapshot.jpg") },
+			Logger:      o.Logger,
+		})
+		mount := map[string]http.Handler{"GET /snapshot.jpg": l.snapshotHandler(o, svc)}
+		if o.ONVIF {
+			onvifMux := http.NewServeMux()
+			svc.Register(onvifMux)
+			mount["/onvif/"] = onvifMux
+		}
 		srv, err := httpflv.Listen(httpflv.Options{Addr: o.HTTP, Token: o.HTTPToken, FrameRate: o.FrameRate,
-			BitrateKbps: o.BitrateKbps, Logger: o.Logger})
+			BitrateKbps: o.BitrateKbps, Mount: mount, Logger: o.Logger})
 		if err != nil {
 			v := "CAMNODE_HTTP"
 			if errors.Is(err, httpflv.ErrTokenRequired) {
@@ -65,7 +105,39 @@ func ListenLocal(o LocalOptions) (*Local, error) {
 		l.player = srv
 		l.outs = append(l.outs, srv)
 	}
+	if o.ONVIF && l.player != nil {
+		l.listenDiscovery(o)
+	}
+	if len(l.outs) > 0 {
+		l.outs = append(l.outs, &l.format)
+	}
 	return l, nil
+}
+
+// listenDiscovery binds WS-Discovery on the interfaces of the HTTP listener. One that
+// cannot bind is logged, not fatal: ONVIF clients can still add the camera by address.
+func (l *Local) listenDiscovery(o LocalOptions) {
+	ta, _ := l.player.Addr().(*net.TCPAddr)
+	var addrs []net.IP
+	if ta != nil {
+		addrs = []net.IP{ta.IP}
+	}
+	d, err := onvif.NewDiscovery(onvif.DiscoveryOptions{Device: onvifDevice(o), Addrs: addrs, Port: o.DiscoveryPort,
+		XAddrs: func(local net.IP) []string {
+			return []string{urlFor("http", local.String(), portOf(l.player.Addr().String()), onvif.DevicePath)}
+		},
+		Logger: o.Logger})
+	if err != nil {
+		l.log.Warn("onvif: no WS-Discovery: Home Assistant can still add the camera by its address", "err", err)
+		return
+	}
+	l.discovery = d
+}
+
+// portOf is the port of host:port ("" when it has none).
+func portOf(hostport string) string {
+	_, port, _ := net.SplitHostPort(hostport)
+	return port
 }
 
 // Outputs are the local outputs, for Options.Local of every stream. The methods of Local
@@ -125,6 +197,15 @@ func (l *Local) Serve(ctx context.Context) {
 			}
 		}()
 		l.log.Info("local player", "url", l.player.URL())
+	}
+	if l.discovery != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.discovery.Run(ctx); err != nil {
+				l.log.Warn("onvif: WS-Discovery stopped", "err", err)
+			}
+		}()
 	}
 	wg.Wait()
 }
