@@ -70,6 +70,8 @@ type reader struct {
 	session *gortsplib.ServerSession
 	stream  *stream // the stream it was set up for
 	playing bool
+	// The tracks it set up.
+	hasVideo, hasAudio bool
 	// video: the reader has had its first keyframe, at time from; audio: its first frame.
 	video, audio bool
 	from         time.Duration
@@ -253,7 +255,7 @@ func (o *output) WriteVideo(ctx context.Context, au *media.AccessUnit, ps *h264.
 	}
 	at := st.epoch.Add(au.Time + au.CompositionOffset)
 	for _, r := range o.readers {
-		if r.stream != st || !r.playing {
+		if r.stream != st || !r.playing || !r.hasVideo {
 			continue
 		}
 		if !r.video {
@@ -322,7 +324,7 @@ func (o *output) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 	at := st.epoch.Add(f.Time)
 	sent := false
 	for _, r := range o.readers {
-		if r.stream != st || !r.playing || !r.video || f.Time < r.from {
+		if r.stream != st || !r.playing || !r.hasAudio || (r.hasVideo && (!r.video || f.Time < r.from)) {
 			continue
 		}
 		if !r.audio {
@@ -424,6 +426,11 @@ func (o *output) play(s *gortsplib.ServerSession) bool {
 		return false
 	}
 	r.playing, r.video, r.audio = true, false, false
+	r.hasVideo, r.hasAudio = false, false
+	for _, m := range s.Medias() {
+		r.hasVideo = r.hasVideo || m == r.stream.video
+		r.hasAudio = r.hasAudio || (m == r.stream.aac && m != nil)
+	}
 	return true
 }
 

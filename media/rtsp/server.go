@@ -134,7 +134,7 @@ func Listen(opts Options) (*Server, error) {
 		RTSPAddress:    s.ln.Addr().String(),
 		WriteQueueSize: opts.ReaderQueue,
 		// The bound sockets are handed over: gortsplib asks for them by address.
-		Listen: func(string, string) (net.Listener, error) { return s.ln, nil },
+		Listen: func(string, string) (net.Listener, error) { return sendBuffered{s.ln}, nil },
 	}
 	if s.udp[0] != nil {
 		s.rtsp.UDPRTPAddress = s.udp[0].LocalAddr().String()
@@ -176,6 +176,23 @@ func listenUDPPair(host string, rtp int) ([2]net.PacketConn, error) {
 		return [2]net.PacketConn{c, c2}, nil
 	}
 	return pair, errors.New("no free pair of ports (even, odd) found")
+}
+
+// sendBuffer is the kernel's send buffer of a reader's TCP connection: set, it stops
+// growing to megabytes (Linux's autotuning) in front of a reader that stopped reading, so
+// that ReaderQueue is what bounds it. 256 KiB still covers a LAN's or a Wi-Fi's
+// bandwidth-delay product at camera bitrates.
+const sendBuffer = 256 << 10
+
+// sendBuffered sets sendBuffer on every connection it accepts.
+type sendBuffered struct{ net.Listener }
+
+func (l sendBuffered) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(sendBuffer)
+	}
+	return c, err
 }
 
 func powerOfTwo(n int) int {
