@@ -62,6 +62,12 @@ func startFeeder(t testing.TB, out media.Output, opts testsrc.Options) *feeder {
 	if !src.Live() {
 		t.Skip("camnode built without x264: no live test pattern")
 	}
+	return feed(t, out, src)
+}
+
+// feed streams src and AAC silence into out until the test ends or close.
+func feed(t testing.TB, out media.Output, src media.Source) *feeder {
+	t.Helper()
 	silence, err := audio.Silent(48000, 1).VideoTrack()
 	if err != nil {
 		t.Fatal(err)
