@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/bluenviron/gortsplib/v5/pkg/ntp"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtcp"
@@ -68,6 +69,7 @@ type stream struct {
 // reader is one player's session.
 type reader struct {
 	session *gortsplib.ServerSession
+	remote  string  // the player's address, for the log
 	stream  *stream // the stream it was set up for
 	playing bool
 	// The tracks it set up.
@@ -358,22 +360,15 @@ func (o *output) send(r *reader, m *description.Media, pkts []*rtp.Packet, at ti
 	return n, true
 }
 
-// cut drops a reader that fell behind. o.mu is held.
+// cut drops a reader whose queue is full. o.mu is held. A session that is ending for
+// another reason (a TEARDOWN, its connection closed) refuses packets too: leave tells
+// them apart and counts only the first kind.
 func (o *output) cut(r *reader, err error) {
 	if r.cut {
 		return
 	}
 	r.cut, r.playing = true, false
-	o.stats.Cut++
-	o.srv.log.Warn("rtsp: reader dropped: it fell behind the stream", "remote", remote(r.session), "err", err)
 	r.session.Close()
-}
-
-func remote(s *gortsplib.ServerSession) string {
-	for _, c := range s.Conns() {
-		return c.NetConn().RemoteAddr().String()
-	}
-	return ""
 }
 
 func senderReport(ssrc, ts uint32, at time.Time) *rtcp.SenderReport {
@@ -396,7 +391,7 @@ const (
 
 // join takes a session that sets up a track: a new reader of the stream that runs now,
 // if there is room.
-func (o *output) join(s *gortsplib.ServerSession) (*gortsplib.ServerStream, joinStatus) {
+func (o *output) join(s *gortsplib.ServerSession, remote string) (*gortsplib.ServerStream, joinStatus) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	st := o.cur
@@ -412,7 +407,7 @@ func (o *output) join(s *gortsplib.ServerSession) (*gortsplib.ServerStream, join
 	if len(o.readers) >= o.srv.opts.MaxReaders {
 		return nil, joinFull
 	}
-	o.readers[s] = &reader{session: s, stream: st}
+	o.readers[s] = &reader{session: s, remote: remote, stream: st}
 	o.stats.Joined++
 	return st.server, joined
 }
@@ -442,8 +437,8 @@ func (o *output) pause(s *gortsplib.ServerSession) {
 	}
 }
 
-// leave forgets a session that ended. One whose writes timed out (a TCP reader that
-// stopped reading) fell behind: it counts as cut.
+// leave forgets a session that ended. One that cut closed (its queue was full), or whose
+// writes timed out (a TCP reader that stopped reading), fell behind: it counts in Cut.
 func (o *output) leave(s *gortsplib.ServerSession, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -452,11 +447,13 @@ func (o *output) leave(s *gortsplib.ServerSession, err error) {
 		return
 	}
 	delete(o.readers, s)
-	if !r.cut && errors.Is(err, os.ErrDeadlineExceeded) {
+	var closedHere liberrors.ErrServerTerminated
+	if (r.cut && errors.As(err, &closedHere)) || errors.Is(err, os.ErrDeadlineExceeded) {
 		o.stats.Cut++
-		o.srv.log.Warn("rtsp: reader dropped: it stopped reading", "err", err)
+		o.srv.log.Warn("rtsp: reader dropped: it fell behind the stream", "remote", r.remote, "err", err)
+		return
 	}
-	o.srv.log.Debug("rtsp: reader left", "err", err)
+	o.srv.log.Debug("rtsp: reader left", "remote", r.remote, "err", err)
 }
 
 // WriteChat does nothing: RTSP carries chat in the SEI inside the units.

@@ -309,7 +309,7 @@ func (h *handler) OnSetup(c *gortsplib.ServerHandlerOnSetupCtx) (*base.Response,
 	if c.Session.State() != gortsplib.ServerSessionStateInitial && c.Session.State() != gortsplib.ServerSessionStatePrePlay {
 		return &base.Response{StatusCode: base.StatusBadRequest}, nil, nil
 	}
-	st, status := h.output.join(c.Session)
+	st, status := h.output.join(c.Session, c.Conn.NetConn().RemoteAddr().String())
 	switch status {
 	case joinNoStream:
 		return notFound("Not Found (no live stream now: camnode is not streaming)"), nil, nil
