@@ -1,7 +1,10 @@
 package rtsp_test
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/base64"
+	"net"
 	"context"
 	"errors"
 	"log/slog"
@@ -57,6 +60,21 @@ func TestPasswordRequired(t *testing.T) {
 	if got, err := ffprobeStream(t, withCredentials("viewer", password)); err != nil || got != "640x360" {
 		t.Errorf("with the credentials: %q, %v; want 640x360", got, err)
 	}
+	// HTTP Basic, as some cameras' clients send it at once, and a wrong one.
+	for _, c := range []struct {
+		credentials, want string
+	}{{"viewer:" + password, "RTSP/1.0 200 OK"}, {"viewer:guess", "RTSP/1.0 401 Unauthorized"}} {
+		conn, err := net.Dial("tcp", srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, _ := rtspRequest(t, conn, bufio.NewReader(conn), "DESCRIBE", srv.URL(), 1,
+			"Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(c.credentials)))
+		conn.Close()
+		if status != c.want {
+			t.Errorf("DESCRIBE with Basic %q: %s, want %s", strings.Split(c.credentials, ":")[1], status, c.want)
+		}
+	}
 	if strings.Contains(logs.String(), password) {
 		t.Errorf("the password is in the log:\n%s", logs.String())
 	}
@@ -99,22 +117,26 @@ func TestStreamsComeAndGo(t *testing.T) {
 	if got, err := ffprobeStream(t, srv.URL()); err != nil || got != "640x360" {
 		t.Fatalf("first stream: %q, %v; want 640x360", got, err)
 	}
-	// A reader that would read for minutes ends when the stream does.
+	// Readers that would read for minutes, over TCP and over UDP, end when the stream does.
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	reader := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", srv.URL(),
-		"-map", "0", "-c", "copy", "-t", "300", "-f", "null", "-")
-	if err := reader.Start(); err != nil {
-		t.Fatal(err)
+	ended := make(chan string, 2)
+	for _, transport := range []string{"tcp", "udp"} {
+		reader := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", transport, "-i", srv.URL(),
+			"-map", "0", "-c", "copy", "-t", "300", "-f", "null", "-")
+		if err := reader.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { reader.Wait(); ended <- transport }()
 	}
-	ended := make(chan error, 1)
-	go func() { ended <- reader.Wait() }()
-	waitFor(t, "the reader to play", 60*time.Second, func() bool { return srv.Stats().Readers == 1 })
+	waitFor(t, "the readers to play", 60*time.Second, func() bool { return srv.Stats().Readers == 2 })
 	f.close()
-	select {
-	case <-ended:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the reader did not end with the stream")
+	for range 2 {
+		select {
+		case <-ended:
+		case <-time.After(60 * time.Second):
+			t.Fatal("a reader did not end with the stream")
+		}
 	}
 	if st := srv.Stats(); st.Live || st.Readers != 0 {
 		t.Errorf("after the stream: %+v, want not live, no readers", st)
