@@ -3,11 +3,11 @@ package rtsp_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/base64"
-	"net"
 	"context"
+	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net"
 	"os/exec"
 	"strings"
 	"testing"
