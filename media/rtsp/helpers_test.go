@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,8 @@ func startServer(t testing.TB, opts rtsp.Options) *rtsp.Server {
 // silence up to each picture before it.
 type feeder struct {
 	frames atomic.Int64
+	mu     sync.Mutex
+	times  []time.Duration // capture times of the units written
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 	err    error
@@ -102,11 +105,21 @@ func feed(t testing.TB, out media.Output, src media.Source) *feeder {
 				return err
 			}
 			f.frames.Add(1)
+			f.mu.Lock()
+			f.times = append(f.times, au.Time)
+			f.mu.Unlock()
 			return nil
 		})
 	}()
 	t.Cleanup(f.close)
 	return f
+}
+
+// written returns the capture times of the units written so far.
+func (f *feeder) written() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.times)
 }
 
 // close ends the stream and waits for the source and Run.
