@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os/exec"
@@ -148,5 +149,17 @@ func TestStreamsComeAndGo(t *testing.T) {
 	waitFor(t, "the second stream to be live", 60*time.Second, func() bool { return srv.Stats().Live })
 	if got, err := ffprobeStream(t, srv.URL()); err != nil || got != "320x240" {
 		t.Errorf("second stream: %q, %v; want 320x240", got, err)
+	}
+}
+
+// TestOptionsHideThePassword: printed or logged, Options never show the password.
+func TestOptionsHideThePassword(t *testing.T) {
+	o := rtsp.Options{Addr: ":8554", Username: "viewer", Password: "s3cret-Pa55"}
+	var logs logBuffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("rtsp", "options", o)
+	for _, s := range []string{fmt.Sprint(o), fmt.Sprintf("%+v", o), fmt.Sprintf("%#v", o), logs.String()} {
+		if strings.Contains(s, o.Password) || !strings.Contains(s, "viewer") || !strings.Contains(s, "REDACTED") {
+			t.Errorf("%s: want the username and the password hidden", s)
+		}
 	}
 }

@@ -49,6 +49,22 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
+// String shows the options with the password hidden, so that logging or printing them
+// never shows it.
+func (o Options) String() string {
+	if o.Password != "" {
+		o.Password = "REDACTED"
+	}
+	type plain Options // without this method
+	return fmt.Sprintf("%+v", plain(o))
+}
+
+// GoString is String, for %#v.
+func (o Options) GoString() string { return o.String() }
+
+// LogValue is String, for log/slog.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
 // Defaults of Options.
 const (
 	DefaultMaxReaders  = 16
