@@ -49,15 +49,14 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// startReaders starts n ffmpeg readers (-c copy to null, half over TCP, half over UDP) and
-// returns the function that stops them.
-func startReaders(b *testing.B, url string, n int) func() {
+// startReaders starts n ffmpeg readers (-c copy to null, half over TCP, half over UDP;
+// one alone over transport) and returns the function that stops them.
+func startReaders(b *testing.B, url string, n int, transport string) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := range n {
-		transport := "tcp"
-		if i%2 == 1 {
-			transport = "udp"
+		if n > 1 {
+			transport = [...]string{"tcp", "udp"}[i%2]
 		}
 		cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", transport, "-i", url,
 			"-map", "0", "-c", "copy", "-f", "null", "-")
@@ -72,7 +71,8 @@ func startReaders(b *testing.B, url string, n int) func() {
 
 // BenchmarkReaderCPU measures the CPU time of this process, which feeds a 1280x720 30 fps
 // 2.5 Mb/s H.264 passthrough stream (with AAC silence) into the RTSP output, over 8 s
-// windows without a reader and with one ffmpeg reader over TCP, in the order A B B A. It
+// windows without a reader and with one ffmpeg reader, over TCP and then over UDP, in the
+// order A B B A. It
 // measures the output's own cost only: the rest of the node (the RTMP publisher, the
 // carriers) is not in this process, so the ratio here is against an output that sends
 // nothing; the figure to compare with the node's is the added CPU per frame and per
@@ -82,6 +82,12 @@ func startReaders(b *testing.B, url string, n int) func() {
 func BenchmarkReaderCPU(b *testing.B) {
 	peers.Require(b, "ffmpeg")
 	clip := cameraClip(b)
+	for _, transport := range []string{"tcp", "udp"} {
+		b.Run(transport, func(b *testing.B) { readerCPU(b, clip, transport) })
+	}
+}
+
+func readerCPU(b *testing.B, clip, transport string) {
 	for b.Loop() {
 		srv := startServer(b, rtsp.Options{})
 		src, err := file.Open(clip, file.Options{})
@@ -104,7 +110,7 @@ func BenchmarkReaderCPU(b *testing.B) {
 			*frames += n
 		}
 		add(&without, &withoutFrames, 0)
-		stop := startReaders(b, srv.URL(), 1)
+		stop := startReaders(b, srv.URL(), 1, transport)
 		waitFor(b, "the reader to play", 60*time.Second, func() bool { return srv.Stats().Readers == 1 })
 		time.Sleep(2 * time.Second)
 		add(&with, &withFrames, 0)
@@ -116,8 +122,8 @@ func BenchmarkReaderCPU(b *testing.B) {
 		perA, perC := a/time.Duration(withoutFrames), c/time.Duration(withFrames)
 		b.ReportMetric(float64(perA.Microseconds()), "µs/frame-without")
 		b.ReportMetric(float64(perC.Microseconds()), "µs/frame-with")
-		b.Logf("without a reader %.3f CPU-s for %d frames (%d µs/frame, %.2f%% of a core); with one ffmpeg reader over TCP %.3f CPU-s for %d frames (%d µs/frame, %.2f%% of a core): +%d µs/frame, +%.2f%% of a core; stats %+v",
-			a.Seconds(), withoutFrames, perA.Microseconds(), 100*a.Seconds()/(2*window.Seconds()),
+		b.Logf("without a reader %.3f CPU-s for %d frames (%d µs/frame, %.2f%% of a core); with one ffmpeg reader over %s %.3f CPU-s for %d frames (%d µs/frame, %.2f%% of a core): +%d µs/frame, +%.2f%% of a core; stats %+v",
+			a.Seconds(), withoutFrames, perA.Microseconds(), 100*a.Seconds()/(2*window.Seconds()), transport,
 			c.Seconds(), withFrames, perC.Microseconds(), 100*c.Seconds()/(2*window.Seconds()),
 			(perC - perA).Microseconds(), 100*(c-a).Seconds()/(2*window.Seconds()), srv.Stats())
 		f.close()
@@ -164,7 +170,7 @@ func BenchmarkRSS16Readers(b *testing.B) {
 		waitFor(b, "the stream to be described", 60*time.Second, func() bool { return srv.Stats().Live && f.frames.Load() > 90 })
 		time.Sleep(3 * time.Second)
 		rss0, heap0 := vmKB("VmRSS"), heap()
-		stop := startReaders(b, srv.URL(), 16)
+		stop := startReaders(b, srv.URL(), 16, "")
 		waitFor(b, "16 readers to play", 60*time.Second, func() bool { return srv.Stats().Readers == 16 })
 		time.Sleep(10 * time.Second)
 		rss16, hwm, heap16 := vmKB("VmRSS"), vmKB("VmHWM"), heap()
