@@ -230,13 +230,15 @@ func (s *Server) UDPPorts() (rtp, rtcp int) {
 	return s.udp[0].LocalAddr().(*net.UDPAddr).Port, s.udp[1].LocalAddr().(*net.UDPAddr).Port
 }
 
-// URL is the stream's address (without credentials): rtsp://host:port/live.
+// URL is the stream's address (without credentials): rtsp://host:port/live, with the
+// listener's host (an unspecified one, [::] or 0.0.0.0, as it is: players need the
+// machine's name or address there).
 func (s *Server) URL() string { return "rtsp://" + s.ln.Addr().String() + Path }
 
 // Serve serves players until ctx ends, then ends every session and returns when every
 // goroutine it (and gortsplib) started has ended: nil, or the error that stopped the
-// listener. Call it once; a Server that is never served is closed by nothing but its
-// sockets' owner: call Serve with a done context to release them.
+// listener. Call it once. Listen's sockets are released by Serve only: a Server that will
+// not serve is released by Serve with a context already done.
 func (s *Server) Serve(ctx context.Context) error {
 	err := errors.New("rtsp: Serve called twice")
 	s.serving.Do(func() { err = s.serve(ctx) })
