@@ -40,7 +40,8 @@ type Options struct {
 	MaxReaders int
 	// ReaderQueue bounds the RTP packets queued for one reader (default 512, about 2 s
 	// of a 3 Mbit/s stream; rounded up to a power of two). A reader that falls further
-	// behind is dropped (Stats().Cut) and nothing else waits for it.
+	// behind is dropped (Stats().Cut) and nothing else waits for it. Each queued packet
+	// holds up to 1472 bytes: 16 readers with full queues hold 12 MB at most.
 	ReaderQueue int
 	// AudioWait is how far into the stream (video time) the description waits for the
 	// first audio frame before it describes the video alone (default 2 s). Players that
