@@ -44,8 +44,9 @@ type Options struct {
 	// holds up to 1472 bytes: 16 readers with full queues hold 12 MB at most.
 	ReaderQueue int
 	// AudioWait is how far into the stream (video time) the description waits for the
-	// first audio frame before it describes the video alone (default 2 s). Players that
-	// ask meanwhile wait for the answer.
+	// first audio frame before it describes the video alone (default 2 s); negative
+	// describes the video at once, for a node without audio. Players that ask meanwhile
+	// wait for the answer. Audio that comes later makes a new description.
 	AudioWait time.Duration
 	Logger    *slog.Logger
 }
@@ -124,9 +125,10 @@ func Listen(opts Options) (*Server, error) {
 		opts.ReaderQueue = DefaultReaderQueue
 	}
 	opts.ReaderQueue = powerOfTwo(opts.ReaderQueue)
-	if opts.AudioWait <= 0 {
+	if opts.AudioWait == 0 {
 		opts.AudioWait = DefaultAudioWait
 	}
+	opts.AudioWait = max(opts.AudioWait, 0)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
