@@ -5,7 +5,7 @@
 # MJPEG); the fonts of burned-in danmaku (fonts-noto-cjk, 91 MB, fonts-symbola,
 # fonts-unifont) only where it is drawn; and the real peers the tests run against
 # (Mosquitto and its clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium,
-# zeep and node-onvif, the ONVIF clients).
+# GStreamer's RTSP player, zeep and node-onvif, the ONVIF clients).
 #   scripts/deps.sh go      Go and the build packages
 #   scripts/deps.sh demo    the same, plus mosquitto-clients for the lines `camnode demo`
 #                           prints, plus the burn-in fonts when CAMNODE_DANMAKU has burn
@@ -86,6 +86,13 @@ if [ "$what" = all ]; then
   command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v curl >/dev/null || missing+=(curl) # media/onvif: the snapshot's Digest/Basic
+  # GStreamer as an RTSP player (media/rtsp): gst-launch-1.0; rtspsrc, the RTP
+  # depayloaders and aacparse (plugins-good); h264parse (plugins-bad); avdec_* (libav).
+  command -v gst-launch-1.0 >/dev/null || missing+=(gstreamer1.0-tools)
+  gst_has() { compgen -G "/usr/lib/*/gstreamer-1.0/$1" >/dev/null; }
+  gst_has libgstrtsp.so || missing+=(gstreamer1.0-plugins-good)
+  gst_has libgstvideoparsersbad.so || missing+=(gstreamer1.0-plugins-bad)
+  gst_has libgstlibav.so || missing+=(gstreamer1.0-libav)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
