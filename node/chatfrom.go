@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/chat"
+	"github.com/camnode/camnode/chat/bilibili"
 	"github.com/camnode/camnode/chat/platform"
 	"github.com/camnode/camnode/chat/twitch"
 )
@@ -44,6 +45,10 @@ type chatSourceTelemetry struct {
 
 // chatSessions makes a room's session, one line per platform.
 var chatSessions = map[string]func(n *Node, r platform.Room) platform.Session{
+	platform.Bilibili: func(n *Node, r platform.Room) platform.Session {
+		ep := n.cfg.ChatEndpoints
+		return bilibili.Session(bilibili.Options{Room: r.ID, WS: ep["bilibili"], API: ep["bilibili_api"], Cookie: n.cfg.BilibiliCookie})
+	},
 	platform.Twitch: func(n *Node, r platform.Room) platform.Session {
 		return twitch.Session(twitch.Options{Channel: r.ID, Endpoint: n.cfg.ChatEndpoints["twitch"], Token: n.cfg.TwitchOAuthToken})
 	},

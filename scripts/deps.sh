@@ -79,6 +79,8 @@ if [ "$what" = all ]; then
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   command -v chromium >/dev/null || missing+=(chromium) # the local player's page, headless (media/httpflv)
+  command -v ngircd >/dev/null || [ -x /usr/sbin/ngircd ] || missing+=(ngircd) # an IRC server standing in for Twitch chat (chat/twitch)
+  command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm) # bilibili-live-ws cross-checks chat/bilibili
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2

@@ -54,7 +54,7 @@ func (c *collector) await(t *testing.T, what string, cond func(msgs []chat.Messa
 	for {
 		c.mu.Lock()
 		ok := cond(c.msgs, c.status)
-		msgs, st := fmt.Sprint(c.msgs), fmt.Sprint(c.status)
+		msgs, st := fmt.Sprint(c.msgs), fmt.Sprint(c.status[max(0, len(c.status)-5):])
 		c.mu.Unlock()
 		if ok {
 			return
