@@ -9,6 +9,7 @@ import (
 
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/chat/bilibili"
+	"github.com/camnode/camnode/chat/douyu"
 	"github.com/camnode/camnode/chat/platform"
 	"github.com/camnode/camnode/chat/twitch"
 )
@@ -48,6 +49,9 @@ var chatSessions = map[string]func(n *Node, r platform.Room) platform.Session{
 	platform.Bilibili: func(n *Node, r platform.Room) platform.Session {
 		ep := n.cfg.ChatEndpoints
 		return bilibili.Session(bilibili.Options{Room: r.ID, WS: ep["bilibili"], API: ep["bilibili_api"], Cookie: n.cfg.BilibiliCookie})
+	},
+	platform.Douyu: func(n *Node, r platform.Room) platform.Session {
+		return douyu.Session(douyu.Options{Room: r.ID, Endpoint: n.cfg.ChatEndpoints["douyu"]})
 	},
 	platform.Twitch: func(n *Node, r platform.Room) platform.Session {
 		return twitch.Session(twitch.Options{Channel: r.ID, Endpoint: n.cfg.ChatEndpoints["twitch"], Token: n.cfg.TwitchOAuthToken})
