@@ -12,6 +12,7 @@ import (
 	"github.com/camnode/camnode/chat/douyu"
 	"github.com/camnode/camnode/chat/platform"
 	"github.com/camnode/camnode/chat/twitch"
+	"github.com/camnode/camnode/chat/youtube"
 )
 
 // The readers of CAMNODE_CHAT_FROM: each reads one room's live chat under a
@@ -56,6 +57,9 @@ var chatSessions = map[string]func(n *Node, r platform.Room) platform.Session{
 	platform.Twitch: func(n *Node, r platform.Room) platform.Session {
 		return twitch.Session(twitch.Options{Channel: r.ID, Endpoint: n.cfg.ChatEndpoints["twitch"], Token: n.cfg.TwitchOAuthToken})
 	},
+	platform.YouTube: func(n *Node, r platform.Room) platform.Session {
+		return youtube.Session(youtube.Options{VideoID: r.ID, APIKey: n.cfg.YouTubeAPIKey, Base: n.cfg.ChatEndpoints["youtube"]})
+	},
 }
 
 // setupChatSources makes the readers of CAMNODE_CHAT_FROM (started by runChatSources) and
@@ -66,11 +70,7 @@ func (n *Node) setupChatSources() {
 	}
 	now := stamp(time.Now())
 	for _, r := range n.cfg.ChatFrom {
-		mk, ok := chatSessions[r.Platform]
-		if !ok {
-			n.log.Warn("chat source not available in this build", "source", r.String())
-			continue
-		}
+		mk := chatSessions[r.Platform] // every platform chat/platform accepts has one
 		src := &chatSource{room: r}
 		if r.Platform == platform.Bilibili && n.cfg.BilibiliCookie == "" {
 			src.note = "no CAMNODE_BILIBILI_COOKIE: Bilibili masks user names"
