@@ -796,6 +796,11 @@ func (c *Config) Secrets() []string {
 		_, v, _ := strings.Cut(kv, "=")
 		add(strings.TrimSpace(v))
 	}
+	for _, u := range c.ChatEndpoints {
+		if pw, ok := u.User.Password(); ok {
+			add(pw)
+		}
+	}
 	if u, err := url.Parse(c.MQTTURL); err == nil && u.User != nil {
 		pw, _ := u.User.Password()
 		add(pw)

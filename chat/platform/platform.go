@@ -178,11 +178,16 @@ func (e Endpoints) String() string {
 	for _, k := range EndpointNames() {
 		if u, ok := e[k]; ok {
 			c := *u
-			if c.User != nil {
-				c.User = url.User("****")
+			hidden := c.User != nil
+			if hidden {
+				c.User = url.User("userinfo")
 			}
 			c.RawQuery = ""
-			parts = append(parts, k+"="+c.String())
+			s := c.String()
+			if hidden {
+				s = strings.Replace(s, "//userinfo@", "//****@", 1)
+			}
+			parts = append(parts, k+"="+s)
 		}
 	}
 	return strings.Join(parts, " ")
