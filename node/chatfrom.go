@@ -110,7 +110,7 @@ func (n *Node) onChatSourceStatus(i int, st platform.Status) {
 	if st.Err != nil {
 		reason = n.clean(st.Err)
 		if st.Retry > 0 {
-			reason += fmt.Sprintf("; retrying in %v", st.Retry.Round(100*time.Millisecond))
+			reason += fmt.Sprintf("; retrying in %v", st.Retry.Round(time.Millisecond))
 		}
 	}
 	n.mu.Lock()
