@@ -196,8 +196,12 @@ func (h *handler) OnVideo(_ uint32, payload io.Reader) error {
 			if !ok || uuid != sei.CamnodeUUID {
 				continue
 			}
-			var chat struct{ ID string }
-			if json.Unmarshal(data, &chat) == nil && chat.ID != "" {
+			// By id; a message without one (plain IRC) by its text.
+			var chat struct{ ID, Text string }
+			if json.Unmarshal(data, &chat) == nil && chat.ID == "" && chat.Text != "" {
+				chat.ID = "text:" + chat.Text
+			}
+			if chat.ID != "" {
 				h.ing.mu.Lock()
 				h.ing.arrived[chat.ID] = now
 				h.ing.mu.Unlock()
