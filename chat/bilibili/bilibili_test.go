@@ -470,3 +470,45 @@ func (c *collector) await(t *testing.T, what string, cond func([]chat.Message, [
 		}
 	}
 }
+
+// Messages per second one reader takes from brotli frames of 20 danmaku each into a deliver
+// func.
+func BenchmarkReaderThroughput(b *testing.B) {
+	var inner []byte
+	for range 20 {
+		inner = AppendPacket(inner, VerJSON, OpMessage, []byte(danmuTop))
+	}
+	frame := Compress(VerBrotli, inner)
+	frames := (b.N + 19) / 20
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.ReadMessage() // auth
+		c.WriteMessage(websocket.BinaryMessage, AppendPacket(nil, VerJSON, OpAuthReply, []byte(`{"code":0}`)))
+		for range frames {
+			if c.WriteMessage(websocket.BinaryMessage, frame) != nil {
+				return
+			}
+		}
+		c.ReadMessage()
+	}))
+	defer srv.Close()
+	u, _ := url.Parse("ws" + strings.TrimPrefix(srv.URL, "http"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got, want := 0, frames*20
+	done := make(chan struct{})
+	b.ResetTimer()
+	go Session(Options{Room: "1", WS: u})(ctx, func() {}, func(chat.Message) {
+		if got++; got == want {
+			close(done)
+		}
+	})
+	<-done
+	b.StopTimer()
+	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "msgs/s")
+}
