@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/chat/platform"
 )
@@ -56,13 +54,7 @@ func Session(o Options) platform.Session {
 	if o.Timeout <= 0 {
 		o.Timeout = 15 * time.Second
 	}
-	return func(ctx context.Context, up func(), deliver func(chat.Message)) error {
-		err := o.session(ctx, up, deliver)
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
+	return o.session
 }
 
 // room is what the reader connects with.
@@ -85,30 +77,17 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 	if o.Cookie != "" {
 		hdr.Set("Cookie", o.Cookie)
 	}
-	d := websocket.Dialer{HandshakeTimeout: o.Timeout}
-	dialCtx, cancel := context.WithTimeout(ctx, o.Timeout)
-	conn, resp, err := d.DialContext(dialCtx, r.ws, hdr)
-	cancel()
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	wsHost := hostOf(r.ws)
+	u, err := url.Parse(r.ws)
 	if err != nil {
-		return fmt.Errorf("bilibili: connect %s: %w", wsHost, err)
+		return fmt.Errorf("bilibili: getDanmuInfo named no usable server")
 	}
-	conn.SetReadLimit(MaxFrame)
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer func() {
-		stop()
-		conn.Close()
-	}()
-	var wmu sync.Mutex
-	send := func(op uint32, body []byte) error {
-		wmu.Lock()
-		defer wmu.Unlock()
-		conn.SetWriteDeadline(time.Now().Add(o.Timeout))
-		return conn.WriteMessage(websocket.BinaryMessage, AppendPacket(nil, VerInt32, op, body))
+	wsHost := u.Host
+	conn, err := platform.DialWebSocket(ctx, u, hdr, o.Timeout, MaxFrame)
+	if err != nil {
+		return fmt.Errorf("bilibili: %w", err)
 	}
+	defer conn.Close()
+	send := func(op uint32, body []byte) error { return conn.WriteBinary(AppendPacket(nil, VerInt32, op, body)) }
 	auth, _ := json.Marshal(map[string]any{"uid": r.uid, "roomid": r.id, "protover": VerBrotli, "platform": "web",
 		"type": 2, "buvid": r.buvd, "key": r.key})
 	if err := send(OpAuth, auth); err != nil {
@@ -124,16 +103,14 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 	beatCtx, stopBeat := context.WithCancel(ctx)
 	defer stopBeat()
 	for {
-		conn.SetReadDeadline(deadline)
-		_, frame, err := conn.ReadMessage()
+		frame, err := conn.Read(deadline)
 		if err != nil {
-			var ne net.Error
 			switch {
 			case ctx.Err() != nil:
 				return nil
-			case errors.As(err, &ne) && ne.Timeout() && !authed:
+			case errors.Is(err, platform.ErrReadTimeout) && !authed:
 				return fmt.Errorf("bilibili: %s: no answer to auth within %v", wsHost, o.Timeout)
-			case errors.As(err, &ne) && ne.Timeout():
+			case errors.Is(err, platform.ErrReadTimeout):
 				return fmt.Errorf("bilibili: %s: no heartbeat reply for %v", wsHost, o.Heartbeat*5/2)
 			}
 			return fmt.Errorf("bilibili: %s: read: %w", wsHost, err)

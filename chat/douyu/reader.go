@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/chat/platform"
@@ -42,40 +39,17 @@ func Session(o Options) platform.Session {
 	if o.Timeout <= 0 {
 		o.Timeout = 15 * time.Second
 	}
-	return func(ctx context.Context, up func(), deliver func(chat.Message)) error {
-		err := o.session(ctx, up, deliver)
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
+	return o.session
 }
 
 func (o Options) session(ctx context.Context, up func(), deliver func(chat.Message)) error {
 	host := o.Endpoint.Host
-	d := websocket.Dialer{HandshakeTimeout: o.Timeout}
-	dialCtx, cancel := context.WithTimeout(ctx, o.Timeout)
-	conn, resp, err := d.DialContext(dialCtx, o.Endpoint.String(), http.Header{"Origin": {"https://www.douyu.com"}})
-	cancel()
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
+	conn, err := platform.DialWebSocket(ctx, o.Endpoint, http.Header{"Origin": {"https://www.douyu.com"}}, o.Timeout, MaxFrame)
 	if err != nil {
-		return fmt.Errorf("douyu: connect %s: %w", host, err)
+		return fmt.Errorf("douyu: %w", err)
 	}
-	conn.SetReadLimit(MaxFrame)
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer func() {
-		stop()
-		conn.Close()
-	}()
-	var wmu sync.Mutex
-	send := func(body string) error {
-		wmu.Lock()
-		defer wmu.Unlock()
-		conn.SetWriteDeadline(time.Now().Add(o.Timeout))
-		return conn.WriteMessage(websocket.BinaryMessage, AppendFrame(nil, TypeClient, body))
-	}
+	defer conn.Close()
+	send := func(body string) error { return conn.WriteBinary(AppendFrame(nil, TypeClient, body)) }
 	if err := send(Marshal("type", "loginreq", "roomid", o.Room)); err != nil {
 		return fmt.Errorf("douyu: %s: send loginreq: %w", host, err)
 	}
@@ -87,16 +61,14 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 	joined := false
 	deadline := time.Now().Add(o.Timeout)
 	for {
-		conn.SetReadDeadline(deadline)
-		_, b, err := conn.ReadMessage()
+		b, err := conn.Read(deadline)
 		if err != nil {
-			var ne net.Error
 			switch {
 			case ctx.Err() != nil:
 				return nil
-			case errors.As(err, &ne) && ne.Timeout() && !joined:
+			case errors.Is(err, platform.ErrReadTimeout) && !joined:
 				return fmt.Errorf("douyu: %s: no loginres within %v", host, o.Timeout)
-			case errors.As(err, &ne) && ne.Timeout():
+			case errors.Is(err, platform.ErrReadTimeout):
 				return fmt.Errorf("douyu: %s: nothing heard for %v", host, 3*o.Heartbeat)
 			}
 			return fmt.Errorf("douyu: %s: read: %w", host, err)

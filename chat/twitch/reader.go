@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/chat/platform"
 )
@@ -62,9 +60,7 @@ type lineConn interface {
 }
 
 func (o Options) session(ctx context.Context, up func(), deliver func(chat.Message)) error {
-	dialCtx, cancel := context.WithTimeout(ctx, o.Timeout)
-	conn, err := dial(dialCtx, o.Endpoint)
-	cancel()
+	conn, err := dial(ctx, o.Endpoint, o.Timeout)
 	if err != nil {
 		return err
 	}
@@ -190,9 +186,13 @@ func (o Options) fail(ctx context.Context, what string, err error) error {
 
 var errTimeout = errors.New("read timed out")
 
-func dial(ctx context.Context, u *url.URL) (lineConn, error) {
+// dial connects within timeout; ctx ends a WebSocket connection (a TCP one is the
+// caller's to close).
+func dial(ctx context.Context, u *url.URL, timeout time.Duration) (lineConn, error) {
 	switch u.Scheme {
 	case "irc", "ircs":
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
 		host := u.Host
 		if u.Port() == "" {
 			host = net.JoinHostPort(u.Hostname(), map[string]string{"irc": "6667", "ircs": "6697"}[u.Scheme])
@@ -212,15 +212,10 @@ func dial(ctx context.Context, u *url.URL) (lineConn, error) {
 		}
 		return &tcpLines{c: c, r: bufio.NewReaderSize(c, 4096)}, nil
 	case "ws", "wss":
-		d := websocket.Dialer{HandshakeTimeout: 15 * time.Second}
-		c, resp, err := d.DialContext(ctx, u.String(), nil)
-		if resp != nil && resp.Body != nil {
-			resp.Body.Close()
-		}
+		c, err := platform.DialWebSocket(ctx, u, nil, timeout, 64<<10)
 		if err != nil {
-			return nil, fmt.Errorf("twitch: connect %s: %w", u.Host, err)
+			return nil, fmt.Errorf("twitch: %w", err)
 		}
-		c.SetReadLimit(64 << 10)
 		return &wsLines{c: c}, nil
 	}
 	return nil, fmt.Errorf("twitch: scheme %q: use irc://, ircs://, ws:// or wss://", u.Scheme)
@@ -269,19 +264,17 @@ func (t *tcpLines) Close() error { return t.c.Close() }
 
 // wsLines is IRC over WebSocket: each text message holds one or more CR LF lines.
 type wsLines struct {
-	c       *websocket.Conn
+	c       *platform.WebSocket
 	pending []string
-	mu      sync.Mutex
 }
 
 func (w *wsLines) ReadLine(deadline time.Time) (string, error) {
 	for len(w.pending) == 0 {
-		w.c.SetReadDeadline(deadline)
-		_, b, err := w.c.ReadMessage()
+		b, err := w.c.Read(deadline)
+		if errors.Is(err, platform.ErrReadTimeout) {
+			return "", errTimeout
+		}
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				return "", errTimeout
-			}
 			return "", err
 		}
 		for _, l := range strings.Split(string(b), "\n") {
@@ -295,11 +288,6 @@ func (w *wsLines) ReadLine(deadline time.Time) (string, error) {
 	return l, nil
 }
 
-func (w *wsLines) WriteLine(s string) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return w.c.WriteMessage(websocket.TextMessage, []byte(s))
-}
+func (w *wsLines) WriteLine(s string) error { return w.c.WriteText([]byte(s)) }
 
 func (w *wsLines) Close() error { return w.c.Close() }

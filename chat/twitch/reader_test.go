@@ -5,11 +5,15 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/chat/platform"
@@ -278,4 +282,40 @@ func BenchmarkReaderThroughput(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "msgs/s")
 	cancel()
+}
+
+// IRC over WebSocket (wss://irc-ws.chat.twitch.tv's form): a text message may hold several
+// CR LF lines.
+func TestReadsOverWebSocket(t *testing.T) {
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			switch l := string(b); {
+			case strings.HasPrefix(l, "CAP END"):
+				c.WriteMessage(websocket.TextMessage, []byte(":tmi.twitch.tv CAP * ACK :twitch.tv/tags twitch.tv/commands\r\n:tmi.twitch.tv 001 justinfan :Welcome, GLHF!\r\n"))
+			case strings.HasPrefix(l, "JOIN"):
+				c.WriteMessage(websocket.TextMessage, []byte(":tmi.twitch.tv 366 justinfan #chan :End of /NAMES list\r\n"+
+					"@display-name=Eve;id=w1 :eve!eve@eve.tmi.twitch.tv PRIVMSG #chan :over websocket\r\n"))
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse("ws" + strings.TrimPrefix(srv.URL, "http"))
+	c := run(t, Options{Channel: "chan", Endpoint: u})
+	c.await(t, "a message", func(m []chat.Message, _ []platform.Status) bool { return len(m) == 1 })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.msgs[0]; m.Text != "over websocket" || m.User != "Eve" || m.ID != "w1" {
+		t.Fatalf("%+v", m)
+	}
 }
