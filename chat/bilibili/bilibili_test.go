@@ -23,6 +23,7 @@ import (
 
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/chat/platform"
+	"github.com/camnode/camnode/chat/platform/platformtest"
 	"github.com/camnode/camnode/internal/peers"
 )
 
@@ -235,26 +236,8 @@ func answer(c *websocket.Conn, reply []byte, stop <-chan struct{}) {
 	}
 }
 
-func runReader(t *testing.T, o Options) (*collector, func()) {
-	c := &collector{poke: make(chan struct{}, 1)}
-	sup := &platform.Supervisor{Room: platform.Room{Platform: platform.Bilibili, ID: o.Room}, Session: Session(o),
-		Min: 50 * time.Millisecond, Max: 200 * time.Millisecond, OnStatus: c.onStatus}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		sup.Run(ctx, c.deliver)
-		close(done)
-	}()
-	stop := func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	}
-	t.Cleanup(stop)
-	return c, stop
+func runReader(t *testing.T, o Options) (*platformtest.Collector, func()) {
+	return platformtest.Run(t, platform.Room{Platform: platform.Bilibili, ID: o.Room}, Session(o))
 }
 
 // The reader end to end against a stand-in server speaking bilibili-live-ws's frames: it
@@ -290,18 +273,13 @@ func TestReaderReconnectsAfterCloseAndSilence(t *testing.T) {
 		},
 	)
 	c, stop := runReader(t, Options{Room: "21452505", WS: s.url(), Heartbeat: 200 * time.Millisecond})
-	c.await(t, "six messages over three connections", func(m []chat.Message, st []platform.Status) bool { return len(m) >= 6 })
+	c.Await(t, "six messages over three connections", func(m []chat.Message, _ []platform.Status) bool { return len(m) >= 6 })
 	stop()
 	want := append(append(append([]chat.Message{}, wantMessages...), wantMessages[3]), wantMessages[2])
-	if fmt.Sprint(c.msgs) != fmt.Sprint(want) {
-		t.Fatalf("messages\n got %+v\nwant %+v", c.msgs, want)
+	if got := c.Messages(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("messages\n got %+v\nwant %+v", got, want)
 	}
-	var reasons []string
-	for _, st := range c.status {
-		if st.Err != nil {
-			reasons = append(reasons, st.Err.Error())
-		}
-	}
+	reasons := c.Failures()
 	if len(reasons) < 2 || !strings.Contains(reasons[0], "read:") || !strings.Contains(reasons[1], "no heartbeat reply for 500ms") {
 		t.Fatalf("failures: %q", reasons)
 	}
@@ -363,15 +341,15 @@ func TestReaderResolvesThroughGetDanmuInfo(t *testing.T) {
 	})
 	apiURL, _ := url.Parse(api.URL)
 	c, stop := runReader(t, Options{Room: "6", WS: s.url(), API: apiURL, Cookie: "SESSDATA=sess-s3cr3t; buvid3=BUVID-9; DedeUserID=77"})
-	c.await(t, "connected", func(_ []chat.Message, st []platform.Status) bool { return len(st) > 0 })
+	c.Await(t, "connected", func(_ []chat.Message, st []platform.Status) bool { return len(st) > 0 })
 	stop()
 	mu.Lock()
 	defer mu.Unlock()
 	if badSign || !sawCookie {
 		t.Fatalf("getDanmuInfo: bad signature %v, cookie sent %v", badSign, sawCookie)
 	}
-	if !c.status[0].Connected {
-		t.Fatalf("status %+v", c.status)
+	if st := c.Statuses(); !st[0].Connected {
+		t.Fatalf("status %+v", st)
 	}
 	s.mu.Lock()
 	ps, _ := Decode(s.sent[0])
@@ -421,54 +399,6 @@ func FuzzMessage(f *testing.F) {
 			t.Fatal("source lost")
 		}
 	})
-}
-
-// collector gathers what a reader delivers and reports.
-type collector struct {
-	mu     sync.Mutex
-	msgs   []chat.Message
-	status []platform.Status
-	poke   chan struct{}
-}
-
-func (c *collector) deliver(m chat.Message) {
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-	c.wake()
-}
-
-func (c *collector) onStatus(s platform.Status) {
-	c.mu.Lock()
-	c.status = append(c.status, s)
-	c.mu.Unlock()
-	c.wake()
-}
-
-func (c *collector) wake() {
-	select {
-	case c.poke <- struct{}{}:
-	default:
-	}
-}
-
-func (c *collector) await(t *testing.T, what string, cond func([]chat.Message, []platform.Status) bool) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		c.mu.Lock()
-		ok := cond(c.msgs, c.status)
-		msgs, st := fmt.Sprint(c.msgs), fmt.Sprint(c.status[max(0, len(c.status)-5):])
-		c.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-c.poke:
-		case <-deadline:
-			t.Fatalf("no %s; messages %s; status %s", what, msgs, st)
-		}
-	}
 }
 
 // Messages per second one reader takes from brotli frames of 20 danmaku each into a deliver

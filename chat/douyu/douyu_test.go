@@ -1,7 +1,6 @@
 package douyu
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/chat/platform"
+	"github.com/camnode/camnode/chat/platform/platformtest"
 )
 
 // A chatmsg as the room sends it (the documented fields, made-up values), with '/' and '@'
@@ -110,44 +110,11 @@ func TestReaderAgainstStandIn(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse("ws" + strings.TrimPrefix(srv.URL, "http"))
-	var got []chat.Message
-	var st []platform.Status
-	poke := make(chan struct{}, 1)
-	sup := &platform.Supervisor{Room: platform.Room{Platform: platform.Douyu, ID: "9999"},
-		Session: Session(Options{Room: "9999", Endpoint: u, Heartbeat: 100 * time.Millisecond}),
-		Min:     50 * time.Millisecond, Max: 100 * time.Millisecond,
-		OnStatus: func(s platform.Status) {
-			mu.Lock()
-			st = append(st, s)
-			mu.Unlock()
-		}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		sup.Run(ctx, func(m chat.Message) {
-			mu.Lock()
-			got = append(got, m)
-			mu.Unlock()
-			select {
-			case poke <- struct{}{}:
-			default:
-			}
-		})
-		close(done)
-	}()
-	deadline := time.After(30 * time.Second)
-	for n := 0; n < 2; {
-		select {
-		case <-poke:
-			mu.Lock()
-			n = len(got)
-			mu.Unlock()
-		case <-deadline:
-			t.Fatalf("messages %v, status %v", got, st)
-		}
-	}
-	cancel()
-	<-done
+	c, stop := platformtest.Run(t, platform.Room{Platform: platform.Douyu, ID: "9999"},
+		Session(Options{Room: "9999", Endpoint: u, Heartbeat: 100 * time.Millisecond}))
+	c.Await(t, "a message from each of two connections", func(m []chat.Message, _ []platform.Status) bool { return len(m) >= 2 })
+	stop()
+	got := c.Messages()
 	mu.Lock()
 	defer mu.Unlock()
 	if got[0].ID != "c1" || got[1].ID != "c2" || got[1].User != "小明" {
@@ -157,15 +124,8 @@ func TestReaderAgainstStandIn(t *testing.T) {
 	if !strings.Contains(h, "type@=loginreq/roomid@=9999/") || !strings.Contains(h, "type@=joingroup/rid@=9999/gid@=-9999/") || !strings.Contains(h, "type@=mrkl/") {
 		t.Fatalf("the server heard:\n%s", h)
 	}
-	failed := ""
-	for _, s := range st {
-		if s.Err != nil {
-			failed = s.Err.Error()
-			break
-		}
-	}
-	if !strings.Contains(failed, "nothing heard for 300ms") {
-		t.Fatalf("status %v", st)
+	if f := c.Failures(); len(f) == 0 || !strings.Contains(f[0], "nothing heard for 300ms") {
+		t.Fatalf("failures %q", f)
 	}
 }
 

@@ -17,90 +17,13 @@ import (
 
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/chat/platform"
+	"github.com/camnode/camnode/chat/platform/platformtest"
 	"github.com/camnode/camnode/internal/peers"
 )
 
-// collector gathers what a reader delivers and reports.
-type collector struct {
-	mu     sync.Mutex
-	msgs   []chat.Message
-	status []platform.Status
-	poke   chan struct{}
-}
-
-func newCollector() *collector { return &collector{poke: make(chan struct{}, 1)} }
-
-func (c *collector) deliver(m chat.Message) {
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-	c.wake()
-}
-
-func (c *collector) onStatus(s platform.Status) {
-	c.mu.Lock()
-	c.status = append(c.status, s)
-	c.mu.Unlock()
-	c.wake()
-}
-
-func (c *collector) wake() {
-	select {
-	case c.poke <- struct{}{}:
-	default:
-	}
-}
-
-// await waits until cond holds over what was collected.
-func (c *collector) await(t *testing.T, what string, cond func(msgs []chat.Message, st []platform.Status) bool) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		c.mu.Lock()
-		ok := cond(c.msgs, c.status)
-		msgs, st := fmt.Sprint(c.msgs), fmt.Sprint(c.status[max(0, len(c.status)-5):])
-		c.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-c.poke:
-		case <-deadline:
-			t.Fatalf("no %s; messages %s; status %s", what, msgs, st)
-		}
-	}
-}
-
-func connectedCount(st []platform.Status) int {
-	n := 0
-	for _, s := range st {
-		if s.Connected {
-			n++
-		}
-	}
-	return n
-}
-
-// run starts a supervised reader of opts and returns its collector; the reader is stopped
-// and joined when the test ends.
-func run(t *testing.T, opts Options) *collector {
-	c := newCollector()
-	sup := &platform.Supervisor{Room: platform.Room{Platform: platform.Twitch, ID: opts.Channel}, Session: Session(opts),
-		Min: 50 * time.Millisecond, Max: 200 * time.Millisecond, OnStatus: c.onStatus}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- sup.Run(ctx, c.deliver) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+// run supervises a reader of opts until the test ends.
+func run(t *testing.T, opts Options) *platformtest.Collector {
+	c, _ := platformtest.Run(t, platform.Room{Platform: platform.Twitch, ID: opts.Channel}, Session(opts))
 	return c
 }
 
@@ -115,16 +38,16 @@ func TestReadsAChannelOnNgircd(t *testing.T) {
 
 	u, _ := url.Parse(irc.URL())
 	c := run(t, Options{Channel: "Garden", Endpoint: u})
-	c.await(t, "connected", func(_ []chat.Message, st []platform.Status) bool { return connectedCount(st) == 1 })
+	c.Await(t, "connected", func([]chat.Message, []platform.Status) bool { return c.Connects() == 1 })
 	viewer.Await("JOIN", 10*time.Second) // the reader's JOIN, as the channel sees it
 
 	lines := []string{"hello from irc", "大家好 😀", "\x01ACTION waves\x01"}
 	for _, l := range lines {
 		viewer.Send("PRIVMSG #garden :" + l)
 	}
-	c.await(t, "three messages", func(m []chat.Message, _ []platform.Status) bool { return len(m) >= 3 })
+	c.Await(t, "three messages", func(m []chat.Message, _ []platform.Status) bool { return len(m) >= 3 })
 	want := []string{"hello from irc", "大家好 😀", "waves"}
-	for i, m := range c.msgs {
+	for i, m := range c.Messages() {
 		if m.Text != want[i] || m.User != "alice" || m.Source != "twitch" {
 			t.Errorf("message %d: %+v, want %q from alice", i, m, want[i])
 		}
@@ -223,20 +146,15 @@ func TestReconnectsOnRECONNECTAndSilence(t *testing.T) {
 	)
 	u, _ := url.Parse("irc://" + s.ln.Addr().String())
 	c := run(t, Options{Channel: "chan", Endpoint: u, KeepAlive: 200 * time.Millisecond})
-	c.await(t, "a message after two failures", func(m []chat.Message, st []platform.Status) bool { return len(m) == 1 })
+	c.Await(t, "a message after two failures", func(m []chat.Message, _ []platform.Status) bool { return len(m) == 1 })
 	want := chat.Message{Text: "third time lucky", User: "Bob", Color: 0x1e90ff, ID: "m-1", Source: "twitch", TS: 1700000000000}
-	if c.msgs[0] != want {
-		t.Fatalf("got %+v, want %+v", c.msgs[0], want)
+	if got := c.Messages()[0]; got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
 	}
-	var reasons []string
-	for _, s := range c.status {
-		if s.Err != nil {
-			reasons = append(reasons, s.Err.Error())
-		}
-	}
-	if connectedCount(c.status) != 3 || len(reasons) != 2 ||
+	reasons := c.Failures()
+	if c.Connects() != 3 || len(reasons) != 2 ||
 		!strings.Contains(reasons[0], "asked to reconnect") || !strings.Contains(reasons[1], "nothing heard for 400ms") {
-		t.Fatalf("status: %v", c.status)
+		t.Fatalf("status: %v", c.Statuses())
 	}
 }
 
@@ -312,10 +230,8 @@ func TestReadsOverWebSocket(t *testing.T) {
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse("ws" + strings.TrimPrefix(srv.URL, "http"))
 	c := run(t, Options{Channel: "chan", Endpoint: u})
-	c.await(t, "a message", func(m []chat.Message, _ []platform.Status) bool { return len(m) == 1 })
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if m := c.msgs[0]; m.Text != "over websocket" || m.User != "Eve" || m.ID != "w1" {
+	c.Await(t, "a message", func(m []chat.Message, _ []platform.Status) bool { return len(m) == 1 })
+	if m := c.Messages()[0]; m.Text != "over websocket" || m.User != "Eve" || m.ID != "w1" {
 		t.Fatalf("%+v", m)
 	}
 }
