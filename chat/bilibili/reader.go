@@ -132,22 +132,7 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 				authed = true
 				deadline = time.Now().Add(o.Heartbeat * 5 / 2)
 				up()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					t := time.NewTicker(o.Heartbeat)
-					defer t.Stop()
-					for {
-						if send(OpHeartbeat, nil) != nil {
-							return // the reader sees the broken connection
-						}
-						select {
-						case <-beatCtx.Done():
-							return
-						case <-t.C:
-						}
-					}
-				}()
+				platform.Heartbeat(beatCtx, &wg, o.Heartbeat, true, func() error { return send(OpHeartbeat, nil) })
 			case OpHeartbeatReply:
 				if authed {
 					deadline = time.Now().Add(o.Heartbeat * 5 / 2)

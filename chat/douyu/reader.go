@@ -93,22 +93,7 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 				joined = true
 				deadline = time.Now().Add(3 * o.Heartbeat)
 				up()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					t := time.NewTicker(o.Heartbeat)
-					defer t.Stop()
-					for {
-						select {
-						case <-beatCtx.Done():
-							return
-						case <-t.C:
-							if send(Marshal("type", "mrkl")) != nil {
-								return // the reader sees the broken connection
-							}
-						}
-					}
-				}()
+				platform.Heartbeat(beatCtx, &wg, o.Heartbeat, false, func() error { return send(Marshal("type", "mrkl")) })
 			case "error":
 				return fmt.Errorf("douyu: %s: error code %s", host, m["code"])
 			case "chatmsg":

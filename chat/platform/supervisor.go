@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/camnode/camnode/chat"
@@ -88,4 +89,29 @@ func Jitter(d time.Duration) time.Duration {
 		return 0
 	}
 	return d*3/4 + rand.N(d/2+1)
+}
+
+// Heartbeat calls beat every period (the first time at once when now is set) on a
+// goroutine wg joins, until ctx ends or beat fails: a failed write leaves the broken
+// connection to the session's reader, which sees it.
+func Heartbeat(ctx context.Context, wg *sync.WaitGroup, period time.Duration, now bool, beat func() error) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(period)
+		defer t.Stop()
+		if now && beat() != nil {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if beat() != nil {
+					return
+				}
+			}
+		}
+	}()
 }

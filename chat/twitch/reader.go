@@ -97,22 +97,7 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 	defer wg.Wait()
 	pingCtx, stopPing := context.WithCancel(ctx)
 	defer stopPing()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(o.KeepAlive)
-		defer t.Stop()
-		for {
-			select {
-			case <-pingCtx.Done():
-				return
-			case <-t.C:
-				if conn.WriteLine("PING :camnode") != nil {
-					return // the reader sees the broken connection
-				}
-			}
-		}
-	}()
+	platform.Heartbeat(pingCtx, &wg, o.KeepAlive, false, func() error { return conn.WriteLine("PING :camnode") })
 
 	registered, joined := false, false
 	deadline := time.Now().Add(o.Timeout)
