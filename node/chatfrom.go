@@ -96,6 +96,10 @@ func (n *Node) runChatSources(ctx context.Context, wg *sync.WaitGroup) {
 			defer wg.Done()
 			src.reader.Run(ctx, func(m chat.Message) {
 				src.messages.Add(1)
+				// A platform's long display name is cut rather than the message rejected.
+				if r := []rune(m.User); len(r) > chat.MaxUserRunes {
+					m.User = string(r[:chat.MaxUserRunes])
+				}
 				n.chat.enqueue(label, m.AppendJSON(nil))
 			})
 		}()

@@ -45,7 +45,7 @@ func TestChatSourceFailsThenDelivers(t *testing.T) {
 				}
 				if strings.HasPrefix(l, "JOIN") {
 					fmt.Fprint(c, ":camnode!camnode@camnode.tmi.twitch.tv JOIN #garden\r\n")
-					fmt.Fprint(c, "@display-name=Bob;id=m1 :bob!bob@bob.tmi.twitch.tv PRIVMSG #garden :hello node\r\n")
+					fmt.Fprint(c, "@display-name=Bob_with_a_display_name_far_over_32;id=m1 :bob!bob@bob.tmi.twitch.tv PRIVMSG #garden :hello node\r\n")
 				}
 			}
 			c.Close()
@@ -81,7 +81,7 @@ func TestChatSourceFailsThenDelivers(t *testing.T) {
 				"event chat_source_failed: twitch:garden: twitch: 127.0.0.1:",
 				"refused the login: Login authentication failed for ****; retrying in ",
 				"event chat_source_connected: twitch:garden",
-				`camnode/cam/chat/in {"text":"hello node","user":"Bob","color":"#ffffff","mode":"scroll","id":"m1","source":"twitch"}`,
+				`camnode/cam/chat/in {"text":"hello node","user":"Bob_with_a_display_name_far_over","color":"#ffffff","mode":"scroll","id":"m1","source":"twitch"}`,
 				`"chat_sources":[{"source":"twitch:garden","connected":true`,
 			} {
 				if !strings.Contains(joined, want) {

@@ -3,14 +3,10 @@
 package chatlatency
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,33 +42,8 @@ func BenchmarkIRCChatLatency(b *testing.B) {
 		viewers[i].Await(" 366 ", 10*time.Second)
 	}
 
-	node := exec.CommandContext(ctx, bin)
-	node.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"CAMNODE_NODE_ID=ircbench",
-		"CAMNODE_MQTT_URL=" + broker.URL(),
-		"CAMNODE_RTMP_URL=rtmp://" + ingest.addr + "/live/bench",
-		"CAMNODE_SOURCE=file://" + clip,
-		"CAMNODE_FPS=" + strconv.Itoa(fps),
-		"CAMNODE_AUTOSTART=true",
-		"CAMNODE_DANMAKU=sei",
-		"CAMNODE_CHAT_FROM=twitch:bench", "CAMNODE_CHAT_ENDPOINTS=twitch=" + irc.URL(),
-		"CAMNODE_CHAT_RATE=0", "CAMNODE_CHAT_USER_RATE=0",
-		"CAMNODE_LOG_LEVEL=warn",
-	}
-	var nodeLog bytes.Buffer
-	node.Stdout, node.Stderr = &nodeLog, &nodeLog
-	node.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := node.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		node.Process.Signal(syscall.SIGTERM)
-		node.Wait()
-		if b.Failed() {
-			b.Logf("camnode log:\n%s", nodeLog.String())
-		}
-	})
+	startNode(ctx, b, bin, "CAMNODE_NODE_ID=ircbench", "CAMNODE_MQTT_URL="+broker.URL(), "CAMNODE_RTMP_URL=rtmp://"+ingest.addr+"/live/bench",
+		"CAMNODE_SOURCE=file://"+clip, "CAMNODE_CHAT_FROM=twitch:bench", "CAMNODE_CHAT_ENDPOINTS=twitch="+irc.URL())
 	select {
 	case <-ingest.live:
 	case <-time.After(30 * time.Second):
