@@ -49,7 +49,7 @@ func BenchmarkIRCChatLatency(b *testing.B) {
 	case <-time.After(30 * time.Second):
 		b.Fatalf("no video reached the ingest within 30 s")
 	}
-	viewers[0].Await("JOIN", 30*time.Second) // the node's reader is in the channel
+	viewers[0].Await(":justinfan", 30*time.Second) // the node's reader joined the channel
 	time.Sleep(time.Second)
 
 	var latencies []time.Duration

@@ -39,7 +39,7 @@ func TestReadsAChannelOnNgircd(t *testing.T) {
 	u, _ := url.Parse(irc.URL())
 	c := run(t, Options{Channel: "Garden", Endpoint: u})
 	c.Await(t, "connected", func([]chat.Message, []platform.Status) bool { return c.Connects() == 1 })
-	viewer.Await("JOIN", 10*time.Second) // the reader's JOIN, as the channel sees it
+	viewer.Await(":justinfan", 10*time.Second) // the reader's JOIN, as the channel sees it
 
 	lines := []string{"hello from irc", "大家好 😀", "\x01ACTION waves\x01"}
 	for _, l := range lines {

@@ -37,7 +37,7 @@ func TestTwitchChatReachesChatInAndTheStream(t *testing.T) {
 	r.await(t, 0, "state", func(s string) bool {
 		return strings.Contains(s, `"chat_sources":[{"source":"twitch:garden","connected":true`)
 	}, "the reader connected in the state")
-	viewer.Await("JOIN", 10*time.Second) // the node's reader joined the channel
+	viewer.Await(":justinfan", 10*time.Second) // the node's reader joined the channel
 
 	// With the stream off, a line is taken (chat/in) but has no stream to go to.
 	from := len(r.sub.Messages())
