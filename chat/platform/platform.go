@@ -159,19 +159,6 @@ func ParseEndpoints(s string) (Endpoints, error) {
 	return out, nil
 }
 
-// Get returns the override of name, or def parsed; def must be a valid URL.
-func (e Endpoints) Get(name, def string) *url.URL {
-	if u, ok := e[name]; ok {
-		c := *u
-		return &c
-	}
-	u, err := url.Parse(def)
-	if err != nil {
-		panic("platform: default endpoint " + def + ": " + err.Error())
-	}
-	return u
-}
-
 // String is the setting as it would be written back, with any user info hidden.
 func (e Endpoints) String() string {
 	var parts []string
