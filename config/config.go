@@ -22,6 +22,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/camnode/camnode/chat/platform"
 	"github.com/camnode/camnode/media/rtmp"
 )
 
@@ -85,6 +86,13 @@ type Config struct {
 	DanmakuOpacity    float64       `envconfig:"DANMAKU_OPACITY" default:"1" desc:"burn: opacity of the comments (0.1 to 1)"`
 	LogLevel          string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
+
+	// Chat from the platforms: the rooms and endpoints are parsed by chat/platform alone.
+	ChatFrom         platform.Rooms     `envconfig:"CHAT_FROM" desc:"platform live chat the node reads itself, whitespace-separated: bilibili:ROOM, twitch:CHANNEL, youtube:VIDEO_ID, douyu:ROOM"`
+	ChatEndpoints    platform.Endpoints `envconfig:"CHAT_ENDPOINTS" desc:"endpoint overrides of those readers, whitespace-separated name=URL: twitch=irc://, ircs://, ws://, wss://; bilibili=ws(s)://; bilibili_api=http(s)://; douyu=ws(s)://; youtube=http(s)://"`
+	TwitchOAuthToken string             `envconfig:"TWITCH_OAUTH_TOKEN" desc:"OAuth token to read Twitch chat as a named account; empty reads anonymously (secret: never printed)"`
+	BilibiliCookie   string             `envconfig:"BILIBILI_COOKIE" desc:"a logged-in Bilibili cookie (SESSDATA=...; buvid3=...); without it Bilibili masks user names (secret: never printed)"`
+	YouTubeAPIKey    string             `envconfig:"YOUTUBE_API_KEY" desc:"YouTube Data API key, required for youtube: rooms (secret: never printed)"`
 }
 
 // Error is a bad setting: the variable and what is wrong with it. It never holds a secret's value.
@@ -424,6 +432,14 @@ func (c *Config) Validate() error {
 	}
 	if !(c.DanmakuOpacity >= 0.1 && c.DanmakuOpacity <= 1) {
 		return bad("DANMAKU_OPACITY", "%v: use 0.1 to 1", c.DanmakuOpacity)
+	}
+	for _, r := range c.ChatFrom {
+		if r.Platform == platform.YouTube && c.YouTubeAPIKey == "" {
+			return bad("YOUTUBE_API_KEY", "%s needs a YouTube Data API key (console.cloud.google.com, YouTube Data API v3)", r)
+		}
+	}
+	if strings.ContainsAny(c.BilibiliCookie, "\r\n") {
+		return bad("BILIBILI_COOKIE", "a line break in the cookie: give the Cookie header's value on one line (SESSDATA=...; buvid3=...)")
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "warning", "error":
@@ -793,8 +809,10 @@ func (c Config) Redacted() Config {
 	if c.HTTPToken != "" {
 		c.HTTPToken = "****"
 	}
-	if c.RTSPPassword != "" {
-		c.RTSPPassword = "****"
+	for _, f := range []*string{&c.RTSPPassword, &c.TwitchOAuthToken, &c.BilibiliCookie, &c.YouTubeAPIKey} {
+		if *f != "" {
+			*f = "****"
+		}
 	}
 	c.MQTTURL = RedactURL(c.MQTTURL)
 	if c.RTMPURL != "" {
@@ -818,6 +836,19 @@ func (c *Config) Secrets() []string {
 	add(c.MQTTPassword)
 	add(c.HTTPToken)
 	add(c.RTSPPassword)
+	add(c.TwitchOAuthToken)
+	add(strings.TrimPrefix(c.TwitchOAuthToken, "oauth:"))
+	add(c.YouTubeAPIKey)
+	add(c.BilibiliCookie)
+	for _, kv := range strings.Split(c.BilibiliCookie, ";") {
+		_, v, _ := strings.Cut(kv, "=")
+		add(strings.TrimSpace(v))
+	}
+	for _, u := range c.ChatEndpoints {
+		if pw, ok := u.User.Password(); ok {
+			add(pw)
+		}
+	}
 	if u, err := url.Parse(c.MQTTURL); err == nil && u.User != nil {
 		pw, _ := u.User.Password()
 		add(pw)

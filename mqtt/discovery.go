@@ -49,6 +49,9 @@ type DeviceInfo struct {
 	// Targets are the destinations, redacted, in the order of the state's "targets" list.
 	// With more than one, each gets an Ingest connectivity sensor (at most MaxTargetEntities).
 	Targets []string
+	// ChatSources are the rooms of CAMNODE_CHAT_FROM ("twitch:garden"), in the order of the
+	// state's "chat_sources" list: each gets a connectivity sensor (at most MaxChatSourceEntities).
+	ChatSources []string
 }
 
 // Defaults of the device and origin blocks.
@@ -60,6 +63,9 @@ const (
 // MaxTargetEntities is how many destinations get their own Ingest sensor; the
 // tombstones of removed ones cover the same range.
 const MaxTargetEntities = 8
+
+// MaxChatSourceEntities is how many chat readers get their own sensor.
+const MaxChatSourceEntities = 8
 
 // RetainedMessage is a message to publish with the retain flag.
 type RetainedMessage struct {
@@ -183,7 +189,8 @@ var retiredComponents = []entity{
 // today's entities with every option on, the per-destination sensors up to
 // MaxTargetEntities, and the retired ones.
 func allComponents(t Topics) []entity {
-	full := DeviceInfo{CPUTemperature: true, EventTypes: []string{"x"}, Targets: make([]string, MaxTargetEntities)}
+	full := DeviceInfo{CPUTemperature: true, EventTypes: []string{"x"}, Targets: make([]string, MaxTargetEntities),
+		ChatSources: make([]string, MaxChatSourceEntities)}
 	return append(entities(t, full), retiredComponents...)
 }
 
@@ -461,6 +468,19 @@ func entities(t Topics, d DeviceInfo) []entity {
 					" and " + v + ".state == 'live' else 'OFF' }}",
 			}})
 		}
+	}
+	for i, src := range d.ChatSources[:min(len(d.ChatSources), MaxChatSourceEntities)] {
+		// By position in the state's chat_sources list, like the ingests.
+		v := "value_json.chat_sources[" + strconv.Itoa(i) + "]"
+		es = append(es, entity{key: "chat_source_" + strconv.Itoa(i+1), platform: "binary_sensor", config: map[string]any{
+			"name": clip("Chat "+src, 100), "device_class": "connectivity", "icon": "mdi:chat-processing",
+			"state_topic": t.State,
+			"value_template": "{{ 'ON' if value_json.chat_sources is defined and value_json.chat_sources | length > " + strconv.Itoa(i) +
+				" and " + v + ".connected else 'OFF' }}",
+			// source, error (why it is not connected), since and note as attributes
+			"json_attributes_topic":    t.State,
+			"json_attributes_template": "{{ (" + v + " if value_json.chat_sources is defined and value_json.chat_sources | length > " + strconv.Itoa(i) + " else {}) | tojson }}",
+		}})
 	}
 	for _, s := range telemetrySensors {
 		if s.optional && !d.CPUTemperature {

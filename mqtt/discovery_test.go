@@ -13,8 +13,9 @@ import (
 var haDevice = DeviceInfo{
 	Name: "Garden camera", HWVersion: "Raspberry Pi 4 Model B Rev 1.4", SWVersion: "v1.2.3",
 	ConfigurationURL: "http://garden.local:8080/", CPUTemperature: true,
-	EventTypes: []string{"stream_started", "stream_stopped", "rtmp_rejected", "source_failed", "chat_rejected"},
-	Targets:    []string{"rtmp://a.example/live/****", "rtmps://b.example/app/****"},
+	EventTypes:  []string{"stream_started", "stream_stopped", "rtmp_rejected", "source_failed", "chat_rejected"},
+	Targets:     []string{"rtmp://a.example/live/****", "rtmps://b.example/app/****"},
+	ChatSources: []string{"twitch:garden", "bilibili:21452505"},
 }
 
 // discoveryPayload returns the one discovery message of t and d, decoded.
@@ -388,6 +389,8 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 	failed := `{"state":"error","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":"","error":"` + strings.Repeat("é", 300) + `"}`
 	event := `{"event":"rtmp_rejected","reason":"ingest said \"no\"","ts":"2025-01-02T15:04:05.123Z"}`
 	chat := `ünïcødé "quoted" {not json} <b>&`
+	withChat := `{"state":"idle","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":"","chat_sources":[` +
+		`{"source":"twitch:garden","connected":true},{"source":"bilibili:21452505","connected":false,"error":"bilibili: code 60004; retrying in 1s"}]}`
 
 	type expect struct {
 		key, field, value, want string
@@ -420,6 +423,11 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 		{"ingest_2", "value_template", live, "OFF"},
 		{"ingest_1", "value_template", idle, "OFF"}, // no targets list at all
 		{"event", "value_template", event, `{"event_type": "rtmp_rejected", "reason": "ingest said \"no\"", "ts": "2025-01-02T15:04:05.123Z"}`},
+		{"chat_source_1", "value_template", withChat, "ON"},
+		{"chat_source_2", "value_template", withChat, "OFF"},
+		{"chat_source_1", "value_template", idle, "OFF"}, // no chat_sources at all
+		{"chat_source_2", "json_attributes_template", withChat, `{"connected": false, "error": "bilibili: code 60004; retrying in 1s", "source": "bilibili:21452505"}`},
+		{"chat_source_1", "json_attributes_template", idle, "{}"},
 		{"chat", "command_template", chat, ""},
 	}
 	var jobs []jinjaJob

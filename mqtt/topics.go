@@ -37,6 +37,7 @@ type Topics struct {
 	State         string // <base>/state, retained: JSON state
 	Telemetry     string // <base>/telemetry: JSON every interval
 	Event         string // <base>/event: JSON {"event","reason","ts"}
+	ChatIn        string // <base>/chat/in: every chat message the node took (MQTT or a platform), normalised JSON
 	Snapshot      string // <base>/snapshot, retained: JPEG of the picture as viewers see it
 	SnapshotInfo  string // <base>/snapshot/info, retained: JSON {"ts","width","height","bytes","error"}
 	// DiscoveryProbe, <base>/discovery/probe: a marker RetainedDiscovery publishes (not
@@ -82,6 +83,7 @@ func NewTopics(prefix, nodeID, discoveryPrefix string) Topics {
 		State:          base + "/state",
 		Telemetry:      base + "/telemetry",
 		Event:          base + "/event",
+		ChatIn:         base + "/chat/in",
 		Snapshot:       base + "/snapshot",
 		SnapshotInfo:   base + "/snapshot/info",
 		DiscoveryProbe: base + "/discovery/probe",

@@ -34,6 +34,10 @@ type chatIntake struct {
 
 	burn *burner // the burn carrier; nil unless CAMNODE_DANMAKU names burn
 
+	// taken hears of every message moderation admitted (node/chatfrom.go publishes it on
+	// <base>/chat/in); nil: nobody. Called from the intake goroutine.
+	taken func(m *chat.Message)
+
 	mu      sync.Mutex
 	current *pipeline.Carriers // of the running pipeline; nil while the stream is off
 	hidden  bool               // danmaku/set OFF
@@ -86,15 +90,21 @@ func (c *chatIntake) drop(label string, n int, err error) {
 // onChat queues a message from <base>/chat or <prefix>/all/chat for the intake goroutine;
 // when the queue is full the payload is dropped, counted and reported. It never waits.
 func (n *Node) onChat(cmd mqtt.Command) {
-	c := n.chat
 	label := "chat"
 	if cmd.Fleet {
 		label = "all/chat"
 	}
-	size := int64(len(cmd.Payload))
+	n.chat.enqueue(label, cmd.Payload)
+}
+
+// enqueue queues a payload for the intake goroutine: MQTT chat, and the messages of the
+// platform readers (label "twitch:garden"). When the queue is full the payload is dropped,
+// counted and reported; it never waits.
+func (c *chatIntake) enqueue(label string, payload []byte) {
+	size := int64(len(payload))
 	if c.inBytes.Add(size) <= chatInBytes {
 		select {
-		case c.in <- chatPayload{label: label, payload: cmd.Payload}:
+		case c.in <- chatPayload{label: label, payload: payload}:
 			return
 		default:
 		}
@@ -162,6 +172,15 @@ func (c *chatIntake) take(p chatPayload) {
 	now := time.Now()
 	for i := range msgs {
 		m := &msgs[i]
+		// Moderation first: what it admits is taken, and shown on chat/in whether or not
+		// the stream is on.
+		if err := c.mod.Admit(m, now); err != nil {
+			c.drop(p.label, 1, err)
+			continue
+		}
+		if c.taken != nil {
+			c.taken(m)
+		}
 		var err error
 		switch {
 		case hidden:
@@ -174,7 +193,7 @@ func (c *chatIntake) take(p chatPayload) {
 			err = &chat.Rejection{Cause: chat.CauseNoCarrier,
 				Reason: fmt.Sprintf("CAMNODE_DANMAKU=%s puts chat nowhere (use sei, cc, amf or burn)", joinCarriers(c.carriers))}
 		default:
-			if err = c.mod.Admit(m, now); err == nil && carriers.Any() {
+			if carriers.Any() {
 				if err = carriers.Push(m); err != nil {
 					c.mod.Forget(m)
 				}

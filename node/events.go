@@ -22,6 +22,10 @@ const (
 	// burn but this stream cannot draw into its picture (an H.264 source, no encoder, no
 	// font), and where chat goes instead.
 	EventBurnUnavailable = "burn_unavailable"
+	// A reader of CAMNODE_CHAT_FROM reads its room, or lost it (the reason, and when it
+	// tries again).
+	EventChatSourceConnected = "chat_source_connected"
+	EventChatSourceFailed    = "chat_source_failed"
 )
 
 // Events is every event name the node publishes.
@@ -29,5 +33,5 @@ var Events = []string{
 	EventStreamStarted, EventStreamStopped, EventStreamEnded, EventRTMPConnected,
 	EventRTMPDisconnected, EventRTMPRejected, EventSourceFailed, EventAudioFailed,
 	EventStreamWarning, EventCommandRejected, EventChatRejected, EventKeyframe, EventRestart,
-	EventBurnUnavailable,
+	EventBurnUnavailable, EventChatSourceConnected, EventChatSourceFailed,
 }

@@ -54,6 +54,8 @@ type status struct {
 	FPS       float64        `json:"fps,omitempty"` // the stream's
 	Audio     string         `json:"audio"`         // silent, none or exec:<program>
 	Error     string         `json:"error,omitempty"`
+	// ChatSources are the readers of CAMNODE_CHAT_FROM (node/chatfrom.go).
+	ChatSources []chatSourceStatus `json:"chat_sources,omitempty"`
 }
 
 // targetStatus is one destination in the state payload.
@@ -118,6 +120,8 @@ type Node struct {
 	srcErr     string // the source's failure, until it delivers again
 	tel        telemetryState
 	chat       *chatIntake
+
+	chatSources []*chatSource // CAMNODE_CHAT_FROM (node/chatfrom.go)
 
 	// mu guards what the MQTT session's goroutine reads when it republishes after a reconnect.
 	mu            sync.Mutex
@@ -245,6 +249,7 @@ func newNode(cfg *config.Config, log *slog.Logger) *Node {
 	for i, t := range n.targetNames {
 		n.status.Targets[i] = targetStatus{Target: t, State: targetIdle, Since: now}
 	}
+	n.setupChatSources()
 	return n
 }
 
@@ -304,6 +309,7 @@ func (n *Node) Run(ctx context.Context) error {
 		defer wg.Done()
 		n.chat.run(chatCtx)
 	}()
+	n.runChatSources(chatCtx, &wg)
 	if n.cfg.Autostart {
 		n.setDesired(ctx, true, "autostart")
 	}

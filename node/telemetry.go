@@ -32,6 +32,9 @@ type telemetry struct {
 	// Targets are the ingests, each with its own rate, drops and reconnects.
 	Targets []targetTelemetry `json:"targets,omitempty"`
 
+	// ChatSources are the readers of CAMNODE_CHAT_FROM: connected, messages read.
+	ChatSources []chatSourceTelemetry `json:"chat_sources,omitempty"`
+
 	// ChatBurnDropped counts the messages burn-in had no room for on screen; only with burn.
 	ChatBurnDropped *uint64 `json:"chat_burn_dropped,omitempty"`
 }
@@ -89,6 +92,7 @@ func (n *Node) publishTelemetry() {
 	}
 	t.ChatReceived, t.ChatShown, t.ChatDropped = n.chat.counts()
 	t.ChatBurnDropped = n.chat.burn.dropped()
+	t.ChatSources = n.chatSourceTelemetry()
 	if !cur.Total.LiveSince.IsZero() {
 		t.StreamUptimeS = round(now.Sub(cur.Total.LiveSince).Seconds(), 1)
 	}

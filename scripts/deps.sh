@@ -83,7 +83,7 @@ if [ "$what" = all ]; then
   # media/onvif: zeep is the SOAP client Home Assistant's ONVIF integration drives; node-onvif
   # (npm, below) probes WS-Discovery inside a network namespace made with unshare and ip.
   /usr/bin/python3 -c 'import zeep' 2>/dev/null || missing+=(python3-zeep)
-  command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+  command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm) # node-onvif; bilibili-live-ws cross-checks chat/bilibili
   command -v ip >/dev/null || missing+=(iproute2)
   command -v curl >/dev/null || missing+=(curl) # media/onvif: the snapshot's Digest/Basic
   # GStreamer as an RTSP player (media/rtsp): gst-launch-1.0; rtspsrc, the RTP
@@ -93,6 +93,7 @@ if [ "$what" = all ]; then
   gst_has libgstrtsp.so || missing+=(gstreamer1.0-plugins-good)
   gst_has libgstvideoparsersbad.so || missing+=(gstreamer1.0-plugins-bad)
   gst_has libgstlibav.so || missing+=(gstreamer1.0-libav)
+  command -v ngircd >/dev/null || [ -x /usr/sbin/ngircd ] || missing+=(ngircd) # an IRC server standing in for Twitch chat (chat/twitch)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2

@@ -54,32 +54,8 @@ func BenchmarkChatLatency(b *testing.B) {
 	ingest := startIngest(b)
 
 	const id = "chatbench"
-	node := exec.CommandContext(ctx, bin)
-	node.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"CAMNODE_NODE_ID=" + id,
-		"CAMNODE_MQTT_URL=" + broker.URL(),
-		"CAMNODE_RTMP_URL=rtmp://" + ingest.addr + "/live/bench",
-		"CAMNODE_SOURCE=file://" + clip,
-		"CAMNODE_FPS=" + strconv.Itoa(fps),
-		"CAMNODE_AUTOSTART=true",
-		"CAMNODE_DANMAKU=sei",
-		"CAMNODE_CHAT_RATE=0", "CAMNODE_CHAT_USER_RATE=0", // the benchmark measures the path, not the limits
-		"CAMNODE_LOG_LEVEL=warn",
-	}
-	var nodeLog bytes.Buffer
-	node.Stdout, node.Stderr = &nodeLog, &nodeLog
-	node.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := node.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		node.Process.Signal(syscall.SIGTERM)
-		node.Wait()
-		if b.Failed() {
-			b.Logf("camnode log:\n%s", nodeLog.String())
-		}
-	})
+	startNode(ctx, b, bin, "CAMNODE_NODE_ID="+id, "CAMNODE_MQTT_URL="+broker.URL(), "CAMNODE_RTMP_URL=rtmp://"+ingest.addr+"/live/bench",
+		"CAMNODE_SOURCE=file://"+clip)
 	select {
 	case <-ingest.live:
 	case <-time.After(30 * time.Second):
@@ -103,6 +79,34 @@ func BenchmarkChatLatency(b *testing.B) {
 		"  p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; target p99 <= %.1f ms (one frame + 10 ms): %s\n",
 		len(latencies), fps, figures.MS(p50), figures.MS(p90), figures.MS(p99), figures.MS(worst), figures.MS(target), verdict)
 	figures.Report(b, block)
+}
+
+// startNode runs the node binary with env and the settings both benchmarks share: autostart
+// at fps with the sei carrier, no chat rate limits (the benchmarks measure the path, not the
+// limits). It is stopped when the benchmark ends.
+func startNode(ctx context.Context, b *testing.B, bin string, env ...string) {
+	node := exec.CommandContext(ctx, bin)
+	node.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"CAMNODE_FPS=" + strconv.Itoa(fps),
+		"CAMNODE_AUTOSTART=true",
+		"CAMNODE_DANMAKU=sei",
+		"CAMNODE_CHAT_RATE=0", "CAMNODE_CHAT_USER_RATE=0",
+		"CAMNODE_LOG_LEVEL=warn",
+	}, env...)
+	var nodeLog bytes.Buffer
+	node.Stdout, node.Stderr = &nodeLog, &nodeLog
+	node.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := node.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		node.Process.Signal(syscall.SIGTERM)
+		node.Wait()
+		if b.Failed() {
+			b.Logf("camnode log:\n%s", nodeLog.String())
+		}
+	})
 }
 
 // run sends the messages and returns their latencies.
@@ -196,8 +200,12 @@ func (h *handler) OnVideo(_ uint32, payload io.Reader) error {
 			if !ok || uuid != sei.CamnodeUUID {
 				continue
 			}
-			var chat struct{ ID string }
-			if json.Unmarshal(data, &chat) == nil && chat.ID != "" {
+			// By id; a message without one (plain IRC) by its text.
+			var chat struct{ ID, Text string }
+			if json.Unmarshal(data, &chat) == nil && chat.ID == "" && chat.Text != "" {
+				chat.ID = "text:" + chat.Text
+			}
+			if chat.ID != "" {
 				h.ing.mu.Lock()
 				h.ing.arrived[chat.ID] = now
 				h.ing.mu.Unlock()
