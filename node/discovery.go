@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/config"
+	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -137,42 +138,10 @@ func configurationURL(addr net.Addr) string {
 	}
 	ip := ta.IP
 	if ip.IsUnspecified() {
-		ip = hostAddress()
+		ip = pipeline.HostAddress()
 		if ip == nil {
 			return ""
 		}
 	}
 	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(ta.Port)) + "/"
-}
-
-// hostAddress is this machine's first global unicast address on an interface that is up,
-// IPv4 first; nil when it has none.
-func hostAddress() net.IP {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return nil
-	}
-	var v6 net.IP
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok || !ipn.IP.IsGlobalUnicast() {
-				continue
-			}
-			if ipn.IP.To4() != nil {
-				return ipn.IP
-			}
-			if v6 == nil {
-				v6 = ipn.IP
-			}
-		}
-	}
-	return v6
 }

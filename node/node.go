@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,8 +50,9 @@ type status struct {
 	Targets   []targetStatus `json:"targets"`
 	Width     int            `json:"width,omitempty"`
 	Height    int            `json:"height,omitempty"`
-	FPS       float64        `json:"fps,omitempty"` // the stream's
-	Audio     string         `json:"audio"`         // silent, none or exec:<program>
+	FPS       float64        `json:"fps,omitempty"`      // the stream's
+	Audio     string         `json:"audio"`              // silent, none or exec:<program>
+	RTSPURL   string         `json:"rtsp_url,omitempty"` // where RTSP players find the stream, never with credentials
 	Error     string         `json:"error,omitempty"`
 	// ChatSources are the readers of CAMNODE_CHAT_FROM (node/chatfrom.go).
 	ChatSources []chatSourceStatus `json:"chat_sources,omitempty"`
@@ -175,9 +175,8 @@ func (n *Node) listenLocal() error {
 	if cfg.Audio == "none" {
 		audioRate = 0
 	}
-	_, rtspPort, _ := net.SplitHostPort(cfg.RTSP)
 	l, err := pipeline.ListenLocal(pipeline.LocalOptions{HTTP: cfg.HTTP, HTTPToken: cfg.HTTPToken,
-		RTSPUsername: cfg.RTSPUsername, RTSPPassword: cfg.RTSPPassword, RTSPPort: rtspPort,
+		RTSP: cfg.RTSP, RTSPUsername: cfg.RTSPUsername, RTSPPassword: cfg.RTSPPassword,
 		ONVIF: cfg.ONVIF, NodeID: cfg.NodeID, Version: Version,
 		Width: cfg.Width, Height: cfg.Height, FrameRate: cfg.FPS, BitrateKbps: float64(cfg.Bitrate) / 1000,
 		GOP: cfg.GOP.Frames(cfg.FPS), Profile: cfg.X264Profile, AudioRate: audioRate,
@@ -191,6 +190,7 @@ func (n *Node) listenLocal() error {
 		return err
 	}
 	n.local = l
+	n.status.RTSPURL = l.RTSPURL()
 	if a := l.PlayerAddr(); a != nil {
 		n.device.ConfigurationURL = configurationURL(a)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/internal/peers"
+	"github.com/camnode/camnode/media/pipeline"
 	"github.com/camnode/camnode/mqtt"
 )
 
@@ -31,7 +32,7 @@ func TestConfigurationURL(t *testing.T) {
 		}
 	}
 	got := configurationURL(&net.TCPAddr{IP: net.IPv4zero, Port: 8080})
-	if ip := hostAddress(); ip == nil {
+	if ip := pipeline.HostAddress(); ip == nil {
 		if got != "" {
 			t.Errorf("0.0.0.0 on a machine without a network address: %q", got)
 		}
@@ -72,7 +73,7 @@ func TestPlayerInDiscovery(t *testing.T) {
 		device = string(m.Payload)
 		break
 	}
-	if hostAddress() != nil && !strings.Contains(device, `"configuration_url":"http://`) {
+	if pipeline.HostAddress() != nil && !strings.Contains(device, `"configuration_url":"http://`) {
 		t.Errorf("no configuration_url in %s", device)
 	}
 	if strings.Contains(device, token) {

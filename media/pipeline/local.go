@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/onvif"
+	"github.com/camnode/camnode/media/rtsp"
 )
 
 // LocalOptions are what the node's settings ask of its local outputs, those that serve
@@ -20,12 +23,10 @@ import (
 // and ONVIF on the same listener (CAMNODE_ONVIF).
 type LocalOptions struct {
 	HTTP, HTTPToken string
-	// RTSPUsername and RTSPPassword are the credentials of RTSP, ONVIF and the snapshot
-	// JPEG; empty on loopback.
-	RTSPUsername, RTSPPassword string
-	// RTSPPort is where ONVIF clients are sent for the stream (CAMNODE_RTSP's port).
-	RTSPPort string
-	ONVIF    bool
+	// RTSP is host:port of the RTSP server (CAMNODE_RTSP); RTSPUsername and RTSPPassword
+	// are the credentials of RTSP, ONVIF and the snapshot JPEG, empty on loopback.
+	RTSP, RTSPUsername, RTSPPassword string
+	ONVIF                            bool
 	// NodeID and Version name the device to ONVIF clients (serial number, firmware).
 	NodeID, Version string
 	// What the settings ask of the stream: ONVIF's profile says it until a stream shows
@@ -63,6 +64,7 @@ func (e *SettingError) Unwrap() error { return e.Err }
 type Local struct {
 	log       *slog.Logger
 	player    *httpflv.Server  // nil without CAMNODE_HTTP
+	rtsp      *rtsp.Server     // nil without CAMNODE_RTSP
 	discovery *onvif.Discovery // nil without CAMNODE_ONVIF, or when it could not bind
 	format    streamFormat     // what the stream is, for ONVIF
 	outs      []media.Output
@@ -76,6 +78,23 @@ func ListenLocal(o LocalOptions) (*Local, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Local{log: o.Logger}
+	if o.RTSP != "" {
+		audioWait := time.Duration(0)
+		if o.AudioRate == 0 {
+			audioWait = -1 // no audio track: describe the video at once
+		}
+		srv, err := rtsp.Listen(rtsp.Options{Addr: o.RTSP, Username: o.RTSPUsername, Password: o.RTSPPassword,
+			AudioWait: audioWait, Logger: o.Logger})
+		if err != nil {
+			v := "CAMNODE_RTSP"
+			if errors.Is(err, rtsp.ErrCredentialsRequired) {
+				v = "CAMNODE_RTSP_USERNAME"
+			}
+			return nil, &SettingError{Var: v, Err: err}
+		}
+		l.rtsp = srv
+		l.outs = append(l.outs, srv)
+	}
 	if o.HTTP != "" {
 		// ONVIF's services and the snapshot JPEG share the player's listener; they take the
 		// RTSP credentials as ONVIF clients send them (and the JPEG the token too).
@@ -83,7 +102,7 @@ func ListenLocal(o LocalOptions) (*Local, error) {
 			Device:   onvifDevice(o),
 			Username: o.RTSPUsername, Password: o.RTSPPassword,
 			Media:       func() (onvif.Video, *onvif.Audio) { return l.format.describe(o) },
-			StreamURI:   func(host string) string { return urlFor("rtsp", host, o.RTSPPort, "/live") },
+			StreamURI:   func(host string) string { return urlFor("rtsp", host, portOf(o.RTSP), rtsp.Path) },
 			SnapshotURI: func(host string) string { return urlFor("http", host, portOf(o.HTTP), "/snapshot.jpg") },
 			Logger:      o.Logger,
 		})
@@ -100,6 +119,7 @@ func ListenLocal(o LocalOptions) (*Local, error) {
 			if errors.Is(err, httpflv.ErrTokenRequired) {
 				v = "CAMNODE_HTTP_TOKEN"
 			}
+			l.release()
 			return nil, &SettingError{Var: v, Err: err}
 		}
 		l.player = srv
@@ -161,11 +181,44 @@ func (l *Local) PlayerURL() string {
 	return l.player.URL()
 }
 
+// release frees what ListenLocal bound when it fails half-way: a server that will not
+// serve is released by serving it with a context already done.
+func (l *Local) release() {
+	if l.rtsp != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		l.rtsp.Serve(ctx)
+	}
+}
+
+// RTSPURL is the stream's RTSP address for a viewer on the network (never with its
+// credentials): the listener's address, or this machine's first non-loopback address for
+// one that listens on every interface; "" without CAMNODE_RTSP.
+func (l *Local) RTSPURL() string {
+	if l == nil || l.rtsp == nil {
+		return ""
+	}
+	ta, ok := l.rtsp.Addr().(*net.TCPAddr)
+	if !ok {
+		return l.rtsp.URL()
+	}
+	ip := ta.IP
+	if ip.IsUnspecified() {
+		if ip = HostAddress(); ip == nil {
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+	}
+	return "rtsp://" + net.JoinHostPort(ip.String(), strconv.Itoa(ta.Port)) + rtsp.Path
+}
+
 // Describe names the local outputs for a person: "the player at http://127.0.0.1:8080/".
 func (l *Local) Describe() string {
 	var parts []string
 	if p := l.PlayerURL(); p != "" {
 		parts = append(parts, "the player at "+p)
+	}
+	if u := l.RTSPURL(); u != "" {
+		parts = append(parts, "RTSP at "+u)
 	}
 	if len(parts) == 0 {
 		return "none"
@@ -198,6 +251,16 @@ func (l *Local) Serve(ctx context.Context) {
 		}()
 		l.log.Info("local player", "url", l.player.URL())
 	}
+	if l.rtsp != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.rtsp.Serve(ctx); err != nil {
+				l.log.Error("rtsp", "err", err)
+			}
+		}()
+		l.log.Info("rtsp", "url", l.RTSPURL())
+	}
 	if l.discovery != nil {
 		wg.Add(1)
 		go func() {
@@ -208,4 +271,36 @@ func (l *Local) Serve(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// HostAddress is this machine's first global unicast address on an interface that is up,
+// IPv4 first; nil when it has none.
+func HostAddress() net.IP {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var v6 net.IP
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || !ipn.IP.IsGlobalUnicast() {
+				continue
+			}
+			if ipn.IP.To4() != nil {
+				return ipn.IP
+			}
+			if v6 == nil {
+				v6 = ipn.IP
+			}
+		}
+	}
+	return v6
 }
