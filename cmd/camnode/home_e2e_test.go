@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -75,8 +74,8 @@ func TestCameraAtHome(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
 		t.Fatalf("ha_calls.py output: %v\n%s", err, stdout.String())
 	}
-	if !strings.Contains(fmt.Sprint(got.Info), "home") {
-		t.Errorf("the device information does not name the node: %v", got.Info)
+	if got.Info["serial"] != "home" || got.Info["manufacturer"] != "camnode" || got.Info["firmware"] == "" {
+		t.Errorf("GetDeviceInformation %v: want serial home (the node id), manufacturer camnode, a firmware version", got.Info)
 	}
 	if len(got.Profiles) != 1 || got.Profiles[0].Width != 640 || got.Profiles[0].Height != 360 || got.Profiles[0].Audio == nil {
 		t.Errorf("GetProfiles: %s, want one 640x360 profile with audio", stdout.String())
