@@ -312,6 +312,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	retry := p.newRetry()
 	var format Status
 	var params media.ParameterSetTracker
+	var keyframe parameterSetsUnit
 	warn := newPassthroughCheck()
 	var rate rateMeter
 	warnedTurn := false
@@ -341,8 +342,20 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					healthy = true
 					p.status(Status{Kind: SourceRecovered})
 				}
+				p.framesOut.Add(1)
+				ps, err := params.Next(au)
+				if err != nil {
+					return err
+				}
+				if ps == nil {
+					return nil // nothing can decode a picture before the first SPS and PPS
+				}
 				if au.Keyframe {
-					if f, ok := videoFormat(au, p.opts.Capture.FPS); ok && (f.Width != format.Width || f.Height != format.Height || f.FPS != format.FPS) {
+					// Every keyframe carries the parameter sets it is decoded with, whatever
+					// the source does: a reader that joins, a publisher that reconnects and a
+					// snapshot start there.
+					au = withParameterSets(au, ps, &keyframe)
+					if f := videoFormat(ps, p.opts.Capture.FPS); f.Width != format.Width || f.Height != format.Height || f.FPS != format.FPS {
 						format = f
 						p.status(f)
 					}
@@ -375,7 +388,6 @@ func (p *Pipeline) runSource(ctx context.Context) {
 					}
 					p.snap.offerAccessUnit(au)
 				}
-				p.framesOut.Add(1)
 				// The silence up to this picture goes first: the picture then finds the
 				// audio of its span queued and goes out at once, with it, in one write.
 				if started && p.silence != nil {
@@ -387,13 +399,6 @@ func (p *Pipeline) runSource(ctx context.Context) {
 				// Chat goes into the unit (SEI) and beside it (onTextData, after the unit:
 				// a publisher starts with a keyframe and drops data before it).
 				out, msgs := p.opts.Carriers.Frame(au)
-				ps, err := params.Next(out)
-				if err != nil {
-					return err
-				}
-				if ps == nil {
-					return nil // nothing can decode a picture before the first SPS and PPS
-				}
 				for _, o := range p.outs {
 					if err := o.WriteVideo(ctx, out, ps); err != nil {
 						return err
@@ -559,23 +564,54 @@ func (p *Pipeline) writeAudio(ctx context.Context, f *media.AudioFrame) {
 	}
 }
 
-// videoFormat reads the size and frame rate from the SPS of a keyframe; the frame rate is
-// the stream's own when its VUI states one, else fallback.
-func videoFormat(au *media.AccessUnit, fallback float64) (Status, bool) {
-	for _, nalu := range au.NALUs {
-		if h264.NALType(nalu) == h264.TypeSPS {
-			sps, err := h264.ParseSPS(nalu)
-			if err != nil {
-				return Status{}, false
-			}
-			fps := sps.FrameRate()
-			if fps <= 0 || fps > 1000 {
-				fps = fallback
-			}
-			return Status{Kind: VideoFormat, Width: sps.Width, Height: sps.Height, FPS: fps}, true
+// videoFormat is the size and frame rate of the stream's SPS; the frame rate is the
+// stream's own when its VUI states one, else fallback.
+func videoFormat(ps *h264.ParameterSets, fallback float64) Status {
+	fps := ps.Info.FrameRate()
+	if fps <= 0 || fps > 1000 {
+		fps = fallback
+	}
+	return Status{Kind: VideoFormat, Width: ps.Info.Width, Height: ps.Info.Height, FPS: fps}
+}
+
+// parameterSetsUnit is the unit withParameterSets makes, reused from keyframe to keyframe.
+type parameterSetsUnit struct {
+	au    media.AccessUnit
+	nalus [][]byte
+}
+
+// withParameterSets returns keyframe au with the SPS and PPS of ps in front of its first
+// slice (after an access unit delimiter) when it lacks either; au itself when it has both.
+// The unit returned lives in buf until the next call.
+func withParameterSets(au *media.AccessUnit, ps *h264.ParameterSets, buf *parameterSetsUnit) *media.AccessUnit {
+	hasSPS, hasPPS := false, false
+	for _, n := range au.NALUs {
+		switch h264.NALType(n) {
+		case h264.TypeSPS:
+			hasSPS = true
+		case h264.TypePPS:
+			hasPPS = true
 		}
 	}
-	return Status{}, false
+	if hasSPS && hasPPS {
+		return au
+	}
+	nalus := buf.nalus[:0]
+	rest := au.NALUs
+	if len(rest) > 0 && h264.NALType(rest[0]) == h264.TypeAUD {
+		nalus, rest = append(nalus, rest[0]), rest[1:]
+	}
+	if !hasSPS {
+		nalus = append(nalus, ps.SPS...)
+	}
+	if !hasPPS {
+		nalus = append(nalus, ps.PPS...)
+	}
+	nalus = append(nalus, rest...)
+	buf.nalus = nalus
+	buf.au = *au
+	buf.au.NALUs = nalus
+	return &buf.au
 }
 
 // losslessGrace is how long an unpaced stream with several destinations waits for one

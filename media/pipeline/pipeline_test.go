@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -385,11 +386,12 @@ func TestEncodeRawFitsTheFrames(t *testing.T) {
 			if !au.Keyframe {
 				t.Error("first access unit is not a keyframe")
 			}
-			f, ok := videoFormat(au, 0)
-			if !ok {
-				t.Fatal("no SPS in the first unit")
+			var params media.ParameterSetTracker
+			ps, err := params.Next(au)
+			if err != nil || ps == nil {
+				t.Fatalf("no SPS and PPS in the first unit: %v", err)
 			}
-			w, h = f.Width, f.Height
+			w, h = ps.Info.Width, ps.Info.Height
 		}
 		units++
 		if units == 20 {
@@ -430,4 +432,68 @@ func TestCaptureLossesAreCounted(t *testing.T) {
 	if s := p.Stats(); s.SourceDropped != 7 || s.Total.FramesDropped != 7 {
 		t.Fatalf("pipeline: %+v, want 4 closed + 3 current", s)
 	}
+}
+
+// A keyframe without its SPS and PPS (a camera that sends them once) reaches every output
+// with the stream's, after its delimiter and before its slice; one that has them is given
+// as it is, and a keyframe before any parameter set goes nowhere.
+func TestKeyframesCarryTheirParameterSets(t *testing.T) {
+	var sps, pps []byte
+	for _, n := range clipUnits(t)[0].NALUs {
+		switch h264.NALType(n) {
+		case h264.TypeSPS:
+			sps = n
+		case h264.TypePPS:
+			pps = n
+		}
+	}
+	aud, idr, slice := []byte{0x09, 0xf0}, []byte{0x65, 0x88}, []byte{0x41, 0x9a}
+	units := []media.AccessUnit{
+		{NALUs: [][]byte{aud, idr}, Keyframe: true}, // before any SPS: nothing decodes it
+		{NALUs: [][]byte{aud, sps, pps, idr}, Keyframe: true},
+		{NALUs: [][]byte{aud, slice}},
+		{NALUs: [][]byte{aud, idr}, Keyframe: true},
+		{NALUs: [][]byte{idr}, Keyframe: true},
+	}
+	r := &nalRecorder{}
+	p := New(Options{Capture: sourceFPS(30), Local: []media.Output{r}, OpenSource: func() (media.Source, error) {
+		return &scripted{units: units}, nil
+	}})
+	p.Start(context.Background())
+	waitFor(t, "four units", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.units) >= 4 })
+	p.Stop()
+	want := [][]byte{
+		{9, 7, 8, 5}, // as the source made it
+		{9, 1},
+		{9, 7, 8, 5}, // the stream's SPS and PPS after the delimiter
+		{7, 8, 5},
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.units) != 4 {
+		t.Fatalf("%d units reached the output, want 4", len(r.units))
+	}
+	for i, u := range r.units {
+		if !bytes.Equal(u, want[i]) {
+			t.Errorf("unit %d: NAL types %v, want %v", i, u, want[i])
+		}
+	}
+}
+
+// nalRecorder keeps the NAL unit types of every access unit it is given.
+type nalRecorder struct {
+	media.NopOutput
+	mu    sync.Mutex
+	units [][]byte
+}
+
+func (r *nalRecorder) WriteVideo(_ context.Context, au *media.AccessUnit, _ *h264.ParameterSets) error {
+	var types []byte
+	for _, n := range au.NALUs {
+		types = append(types, byte(h264.NALType(n)))
+	}
+	r.mu.Lock()
+	r.units = append(r.units, types)
+	r.mu.Unlock()
+	return nil
 }

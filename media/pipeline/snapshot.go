@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/camnode/camnode/media"
-	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/snapshot"
 )
 
@@ -58,10 +57,6 @@ type snapshotter struct {
 
 	mu      sync.Mutex
 	waiting []chan snapResult
-
-	// params are the last SPS and PPS seen, source's goroutine only: put in front of a
-	// keyframe that comes without its own (a decoder needs them).
-	sps, pps []byte
 }
 
 func (s *snapshotter) setRaw(raw bool) { s.raw.Store(raw) }
@@ -102,38 +97,13 @@ func (s *snapshotter) offerFrame(f *media.Frame) {
 	s.deliver(snapResult{pic: &Picture{Frame: c}})
 }
 
-// offerAccessUnit copies au for the waiting snapshots if it is a keyframe, with the
-// stream's last SPS and PPS in front when it lacks its own. It notes the parameter sets
-// of every keyframe (a compare, and a copy only when they change).
+// offerAccessUnit copies au for the waiting snapshots if it is a keyframe (the pipeline
+// makes every keyframe carry its SPS and PPS).
 func (s *snapshotter) offerAccessUnit(au *media.AccessUnit) {
-	if !au.Keyframe {
-		return
-	}
-	hasSPS, hasPPS := false, false
-	for _, n := range au.NALUs {
-		switch h264.NALType(n) {
-		case h264.TypeSPS:
-			hasSPS = true
-			if !bytes.Equal(n, s.sps) {
-				s.sps = bytes.Clone(n)
-			}
-		case h264.TypePPS:
-			hasPPS = true
-			if !bytes.Equal(n, s.pps) {
-				s.pps = bytes.Clone(n)
-			}
-		}
-	}
-	if !s.wanted.Load() {
+	if !au.Keyframe || !s.wanted.Load() {
 		return
 	}
 	c := &media.AccessUnit{Time: au.Time, CompositionOffset: au.CompositionOffset, Keyframe: true}
-	if !hasSPS && s.sps != nil {
-		c.NALUs = append(c.NALUs, bytes.Clone(s.sps))
-	}
-	if !hasPPS && s.pps != nil {
-		c.NALUs = append(c.NALUs, bytes.Clone(s.pps))
-	}
 	for _, n := range au.NALUs {
 		c.NALUs = append(c.NALUs, bytes.Clone(n))
 	}

@@ -16,7 +16,12 @@ import (
 func TestSnapshotKeyframeGetsTheStreamsParameterSets(t *testing.T) {
 	units := clipUnits(t)
 	var s snapshotter
-	s.offerAccessUnit(&units[0]) // the first keyframe, with its SPS and PPS: noted
+	var params media.ParameterSetTracker
+	ps, err := params.Next(&units[0]) // the first keyframe, with its SPS and PPS
+	if err != nil || ps == nil {
+		t.Fatalf("the clip's first unit has no parameter sets: %v", err)
+	}
+	s.offerAccessUnit(&units[0]) // none asked: nothing taken
 	var bare media.AccessUnit
 	for _, u := range units[1:] {
 		if u.Keyframe {
@@ -35,7 +40,8 @@ func TestSnapshotKeyframeGetsTheStreamsParameterSets(t *testing.T) {
 	}
 	bare.NALUs = slices
 	ch := s.request()
-	s.offerAccessUnit(&bare)
+	var buf parameterSetsUnit
+	s.offerAccessUnit(withParameterSets(&bare, ps, &buf)) // as the pipeline gives it
 	r := <-ch
 	if r.err != nil || r.pic == nil || r.pic.AU == nil {
 		t.Fatalf("snapshot %+v", r)
