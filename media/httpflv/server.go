@@ -37,6 +37,9 @@ type Options struct {
 	// FrameRate and BitrateKbps go into onMetaData when the SPS does not state a rate.
 	FrameRate   float64
 	BitrateKbps float64
+	// ChatBurntIn says the chat is burnt into the picture (CAMNODE_DANMAKU has burn): the
+	// page then does not draw the SEI danmaku a second time (GET /status tells it).
+	ChatBurntIn bool
 	Logger      *slog.Logger
 }
 
@@ -102,7 +105,7 @@ func Listen(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /status", s.serveStatus)
 	mux.HandleFunc("GET /live.flv", s.serveFLV)
 	s.http = &http.Server{
-		Handler:           s.authorize(mux),
+		Handler:           withFavicon(s.authorize(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		// net/http logs connection-level trouble (never a URL) here.
@@ -197,7 +200,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	// The URL may hold the token: it must not leave in a Referer.
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors *")
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; frame-ancestors *")
 	w.Write(s.page)
 }
 
@@ -207,6 +210,8 @@ type Status struct {
 	Width   int  `json:"width,omitempty"`
 	Height  int  `json:"height,omitempty"`
 	Clients int  `json:"clients"`
+	// ChatBurntIn is Options.ChatBurntIn: the page leaves the SEI danmaku undrawn.
+	ChatBurntIn bool `json:"chatBurntIn,omitempty"`
 }
 
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {

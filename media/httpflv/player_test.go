@@ -1,0 +1,370 @@
+package httpflv_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/camnode/camnode/chat"
+	"github.com/camnode/camnode/internal/peers"
+	"github.com/camnode/camnode/media"
+	"github.com/camnode/camnode/media/audio"
+	"github.com/camnode/camnode/media/httpflv"
+	"github.com/camnode/camnode/media/source/testsrc"
+)
+
+// startTone feeds dst a 440 Hz AAC tone made by ffmpeg (the node's exec audio source), on
+// the wall clock from now: the clock of a testsrc started at the same moment.
+func startTone(t testing.TB, dst media.Output) {
+	t.Helper()
+	peers.Require(t, "ffmpeg")
+	src, err := audio.Exec("ffmpeg -nostdin -v error -f lavfi -i sine=frequency=440:sample_rate=48000 -c:a aac -b:a 64k -f adts -")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.SampleRate, src.Channels = 48000, 1
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.RunAudio(ctx, func(f *media.AudioFrame) error { return dst.WriteAudio(ctx, f) })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// warnLog is a logger that keeps what is logged at WARN and above.
+type warnLog struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	slog *slog.Logger
+}
+
+func newWarnLog() *warnLog {
+	w := &warnLog{}
+	w.slog = slog.New(slog.NewTextHandler(lockedWriter{w}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return w
+}
+
+type lockedWriter struct{ w *warnLog }
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.w.mu.Lock()
+	defer l.w.mu.Unlock()
+	return l.w.buf.Write(p)
+}
+
+func (w *warnLog) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// lanChromium is headless Chromium that resolves camnode.lan and dash.lan to loopback: a
+// page opened under those names is not a secure context, as on a home network.
+func lanChromium(t testing.TB) *peers.Chromium {
+	return peers.StartChromium(t, chromedp.Flag("host-resolver-rules", "MAP camnode.lan 127.0.0.1, MAP dash.lan 127.0.0.1"))
+}
+
+func port(srv *httpflv.Server) int { return srv.Addr().(*net.TCPAddr).Port }
+
+// screenshot decodes a PNG of the window.
+func screenshot(t testing.TB, b *peers.Chromium) image.Image {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b.Screenshot(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// rect is a box of the page in CSS pixels (the screenshots are 1:1).
+type rect struct{ X, Y, W, H float64 }
+
+func (r rect) image() image.Rectangle {
+	return image.Rect(int(r.X), int(r.Y), int(r.X+r.W), int(r.Y+r.H))
+}
+
+func stageRect(t testing.TB, b *peers.Chromium) rect {
+	var r rect
+	b.Eval(t, `(() => { const r = document.getElementById('stage').getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`, &r)
+	return r
+}
+
+// changed is the share of pixels of r that differ by more than 24 in a channel.
+func changed(a, b image.Image, r image.Rectangle) float64 {
+	var n, diff int
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			d := max(absDiff(r1, r2), absDiff(g1, g2), absDiff(b1, b2)) >> 8
+			if d > 24 {
+				diff++
+			}
+			n++
+		}
+	}
+	return float64(diff) / float64(max(n, 1))
+}
+
+func absDiff(a, b uint32) uint32 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// green counts the pure green pixels (the comment's colour) in r.
+func green(img image.Image, r image.Rectangle) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if cg>>8 > 200 && cr>>8 < 90 && cb>>8 < 90 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// checkPlays is what a viewer sees of a playing page, whichever path it plays by: the
+// picture moves, the sound plays once unmuted, and a green bottom comment sent through
+// the stream's SEI shows in the bottom band of the picture with the picture that carried
+// it (shown while that picture, or the next, is on screen).
+func checkPlays(t *testing.T, b *peers.Chromium, f *feeder, path string) {
+	t.Helper()
+	b.WaitJS(t, "30 pictures shown", `window.camnode.frames >= 30`, 120*time.Second)
+	var got struct {
+		Path   string
+		Secure bool
+		Codec  string
+	}
+	b.Eval(t, `({Path: window.camnode.path, Secure: window.isSecureContext, Codec: window.camnode.codec})`, &got)
+	if got.Path != path || document(t, b, `document.body.dataset.path`) != path {
+		t.Fatalf("the page plays through %q, want %q", got.Path, path)
+	}
+	t.Logf("%s, secure context %v, %s", got.Path, got.Secure, got.Codec)
+
+	// The picture moves: the test pattern's bars scroll.
+	stage := stageRect(t, b)
+	one := screenshot(t, b)
+	b.WaitJS(t, "15 more pictures", `window.camnode.frames >= 45`, 60*time.Second)
+	two := screenshot(t, b)
+	if c := changed(one, two, stage.image()); c < 0.05 {
+		t.Errorf("the picture did not move: %.1f%% of its pixels changed between two screenshots", 100*c)
+	}
+
+	// Sound: muted at first, plays once the viewer unmutes.
+	var muted bool
+	b.Eval(t, `document.getElementById('sound').getAttribute('aria-pressed') === 'false'`, &muted)
+	if !muted {
+		t.Error("the page starts with its sound on: autoplay rules refuse that")
+	}
+	b.Click(t, "#sound")
+	b.WaitJS(t, "the tone to reach the speakers", `window.camnode.audioLevel() > 0.05`, 60*time.Second)
+	var sound struct {
+		Frames  int
+		Decoded int
+		Muted   bool
+		Level   float64
+	}
+	b.Eval(t, `(() => { const v = document.getElementById('mse');
+		return {Frames: window.camnode.audioFrames, Decoded: v.webkitAudioDecodedByteCount || 0, Muted: v.muted, Level: window.camnode.audioLevel()}; })()`, &sound)
+	t.Logf("sound: %d AAC frames, %d bytes decoded by the video element, level %.3f", sound.Frames, sound.Decoded, sound.Level)
+	if sound.Frames == 0 || (path == "mse" && (sound.Decoded == 0 || sound.Muted)) {
+		t.Errorf("no sound decoded: %+v", sound)
+	}
+
+	// A green bottom comment, in the bottom band of the picture, in step with its picture.
+	b.WaitJS(t, "the controls to hide", `document.body.dataset.controls === 'hidden'`, 30*time.Second)
+	for i, id := range []string{"green-1", "green-2"} {
+		f.push(t, chat.Message{Text: "GREEN ████████ " + fmt.Sprint(i), ID: id, Color: 0x00ff00, Mode: chat.ModeBottom})
+		b.WaitJS(t, "the comment "+id, fmt.Sprintf(`document.querySelector('#danmaku .dm[data-id=%q]')`, id), 60*time.Second)
+		if i == 0 {
+			time.Sleep(200 * time.Millisecond) // the two are carried by different pictures
+		}
+	}
+	shot := screenshot(t, b)
+	band := stage.image()
+	band.Min.Y = band.Max.Y - band.Dy()/6
+	top := stage.image()
+	top.Max.Y = top.Min.Y + top.Dy()/2
+	if n := green(shot, band); n < 200 {
+		t.Errorf("%d green pixels in the bottom sixth of the picture, want the comment's hundreds", n)
+	}
+	var entries []struct {
+		ID        string  `json:"id"`
+		FrameTs   float64 `json:"frameTs"`
+		ShownWith float64 `json:"shownWith"`
+	}
+	b.Eval(t, `window.camnode.shown.filter(e => e.id && e.id.startsWith('green-'))`, &entries)
+	if len(entries) != 2 {
+		t.Fatalf("the page noted %+v", entries)
+	}
+	c1, _ := f.carriedBy("green-1")
+	c2, _ := f.carriedBy("green-2")
+	if got, want := (entries[1].FrameTs-entries[0].FrameTs)/1000, float64((c2 - c1).Milliseconds()); got < want-1 || got > want+1 {
+		t.Errorf("the comments went with pictures %.0f ms apart, but were carried %.0f ms apart", got, want)
+	}
+	for _, e := range entries {
+		// Shown when its picture (or, for one that waited for a lane, a later one) was on screen.
+		if lag := (e.ShownWith - e.FrameTs) / 1000; lag < 0 || lag > 100 {
+			t.Errorf("comment %s (picture at %.0f µs) was shown with the picture at %.0f µs", e.ID, e.FrameTs, e.ShownWith)
+		}
+	}
+	var errs []string
+	b.Eval(t, `window.camnode.errors`, &errs)
+	if len(errs) > 0 {
+		t.Errorf("the page noted errors: %q", errs)
+	}
+}
+
+func document(t testing.TB, b *peers.Chromium, expr string) string {
+	var s string
+	b.Eval(t, expr, &s)
+	return s
+}
+
+// TestPlayerOnTheLAN: the page opened as http://camnode.lan:PORT/?token=… (no secure
+// context, so no WebCodecs) plays through MSE: the picture moves, the tone plays once
+// unmuted, a green bottom comment shows in the bottom band with its picture; the page
+// stays at the live edge. Then a dashboard on another origin (http://dash.lan:PORT2/)
+// embeds it in an iframe, as Home Assistant does, and it plays there with the token in
+// its URL. No WARN is logged, a browser's favicon.ico request included.
+func TestPlayerOnTheLAN(t *testing.T) {
+	const token = "lan-token-0123456789"
+	logs := newWarnLog()
+	srv := startServer(t, httpflv.Options{Token: token, Logger: logs.slog})
+	f := startFeeder(t, srv, testsrc.Options{})
+	startTone(t, srv)
+	waitLive(t, srv)
+	b := lanChromium(t)
+	page := fmt.Sprintf("http://camnode.lan:%d/?token=%s", port(srv), token)
+	b.Navigate(t, page)
+	var ctx struct {
+		Secure, WebCodecs, MSE bool
+	}
+	b.Eval(t, `({Secure: window.isSecureContext, WebCodecs: typeof VideoDecoder !== 'undefined', MSE: typeof MediaSource !== 'undefined'})`, &ctx)
+	if ctx.Secure || ctx.WebCodecs || !ctx.MSE {
+		t.Fatalf("http://camnode.lan: %+v, want no secure context, no WebCodecs, MSE", ctx)
+	}
+	checkPlays(t, b, f, "mse")
+
+	// At the live edge: the buffer ahead of the picture shown stays short.
+	time.Sleep(2 * time.Second)
+	var edge struct {
+		Buffered float64
+		Jumps    int
+		Delay    float64
+		Line     string
+	}
+	b.Eval(t, `({Buffered: window.camnode.buffered, Jumps: window.camnode.jumps, Delay: window.camnode.delay, Line: window.camnode.line})`, &edge)
+	t.Logf("live edge: %.0f ms buffered, %d jumps, %.0f ms from bytes to picture; status line %q", edge.Buffered*1000, edge.Jumps, edge.Delay, edge.Line)
+	if edge.Buffered > 0.6 {
+		t.Errorf("%.0f ms buffered ahead of the picture shown: not at the live edge", edge.Buffered*1000)
+	}
+	if !strings.HasPrefix(edge.Line, "live · 640×360 · ") {
+		t.Errorf("status line %q", edge.Line)
+	}
+
+	// The page in an iframe of a dashboard on another origin.
+	dash := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `<!doctype html><title>dashboard</title><body style="margin:0;background:#333">
+<iframe id="cam" src="%s" allow="autoplay; fullscreen" style="position:absolute;left:40px;top:40px;width:640px;height:360px;border:0"></iframe>`, page)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go dash.Serve(ln)
+	t.Cleanup(func() { dash.Close() })
+	joined := srv.Stats().Joined
+	b.Navigate(t, fmt.Sprintf("http://dash.lan:%d/", ln.Addr().(*net.TCPAddr).Port))
+	waitFor(t, "the iframe's page to stream", 60*time.Second, func() bool { st := srv.Stats(); return st.Joined > joined && st.Readers == 1 })
+	frame := image.Rect(40, 40, 680, 400)
+	var one, two image.Image
+	waitFor(t, "the picture in the iframe to move", 60*time.Second, func() bool {
+		one = screenshot(t, b)
+		time.Sleep(500 * time.Millisecond)
+		two = screenshot(t, b)
+		return changed(one, two, frame) > 0.05
+	})
+	if warns := logs.String(); warns != "" {
+		t.Errorf("WARN logged:\n%s", warns)
+	}
+}
+
+// TestPlayerWebCodecs: on loopback (a secure context) the page plays through WebCodecs:
+// the picture moves, the tone plays through AudioDecoder and an AudioContext once unmuted,
+// and the green bottom comment shows in the bottom band with its picture.
+func TestPlayerWebCodecs(t *testing.T) {
+	srv := startServer(t, httpflv.Options{})
+	f := startFeeder(t, srv, testsrc.Options{})
+	startTone(t, srv)
+	waitLive(t, srv)
+	b := peers.StartChromium(t)
+	b.Navigate(t, srv.URL())
+	checkPlays(t, b, f, "webcodecs")
+}
+
+// TestPlayerChatBurntIn: when the node burns the chat into the picture, /status says so and
+// the page does not draw the SEI danmaku a second time.
+func TestPlayerChatBurntIn(t *testing.T) {
+	srv := startServer(t, httpflv.Options{ChatBurntIn: true})
+	f := startFeeder(t, srv, testsrc.Options{})
+	waitLive(t, srv)
+	b := peers.StartChromium(t)
+	b.Navigate(t, srv.URL())
+	b.WaitJS(t, "the page to play", `window.camnode.frames >= 10 && window.camnode.burntIn`, 120*time.Second)
+	f.push(t, chat.Message{Text: "burnt in already", ID: "burnt-1", Color: chat.DefaultColor})
+	b.WaitJS(t, "the comment to be left undrawn", `window.camnode.notDrawn >= 1`, 60*time.Second)
+	var n int
+	b.Eval(t, `document.querySelectorAll('#danmaku .dm').length + window.camnode.shown.length`, &n)
+	if n != 0 {
+		t.Errorf("the page drew %d comments that are burnt into the picture", n)
+	}
+}
+
+// TestFavicon: a browser's GET /favicon.ico, which comes without the page's token, gets
+// 204 and logs nothing at WARN.
+func TestFavicon(t *testing.T) {
+	logs := newWarnLog()
+	srv := startServer(t, httpflv.Options{Token: "fav-token", Logger: logs.slog})
+	resp, err := http.Get("http://" + srv.Addr().String() + "/favicon.ico")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("GET /favicon.ico: %s, want 204", resp.Status)
+	}
+	resp, err = http.Get("http://" + srv.Addr().String() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /status without the token: %s, want 401", resp.Status)
+	}
+	if w := logs.String(); strings.Count(w, "level=WARN") != 1 || !strings.Contains(w, "path=/status") {
+		t.Errorf("WARN log:\n%s\nwant one line, for /status", w)
+	}
+}
