@@ -788,7 +788,7 @@
   // everything up to the next keyframe), one per few AAC frames. The <video> is kept at
   // the live edge by its playback rate, or a jump when too far behind.
   const VIDEO_SCALE = 90000;
-  const LIVE = { target: 0.12, fast: 0.3, jump: 1.0 }; // seconds behind the buffered end
+  const LIVE = { target: 0.08, fast: 0.25, jump: 1.0 }; // seconds behind the buffered end
 
   class MSESink {
     constructor(hasAudio) {
