@@ -174,7 +174,7 @@ func checkPlays(t *testing.T, b *peers.Chromium, f *feeder, path string) {
 	if !muted {
 		t.Error("the page starts with its sound on: autoplay rules refuse that")
 	}
-	b.Click(t, "#sound")
+	unmute(t, b)
 	b.WaitJS(t, "the tone to reach the speakers", `window.camnode.audioLevel() > 0.05`, 60*time.Second)
 	var sound struct {
 		Frames  int
@@ -231,6 +231,15 @@ func checkPlays(t *testing.T, b *peers.Chromium, f *feeder, path string) {
 	if len(errs) > 0 {
 		t.Errorf("the page noted errors: %q", errs)
 	}
+}
+
+// unmute does what a viewer does: a tap on the picture shows the controls (they hide after
+// 3 s), then a click on Unmute.
+func unmute(t testing.TB, b *peers.Chromium) {
+	t.Helper()
+	b.Click(t, "#info")
+	b.WaitJS(t, "the controls", `document.body.dataset.controls === 'shown'`, 10*time.Second)
+	b.Click(t, "#sound")
 }
 
 func document(t testing.TB, b *peers.Chromium, expr string) string {
