@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -199,6 +201,7 @@ func checkPlays(t *testing.T, b *peers.Chromium, f *feeder, path string) {
 		}
 	}
 	shot := screenshot(t, b)
+	saveShot(t, b, "player-"+path+".png")
 	band := stage.image()
 	band.Min.Y = band.Max.Y - band.Dy()/6
 	top := stage.image()
@@ -375,5 +378,87 @@ func TestFavicon(t *testing.T) {
 	}
 	if w := logs.String(); strings.Count(w, "level=WARN") != 1 || !strings.Contains(w, "path=/status") {
 		t.Errorf("WARN log:\n%s\nwant one line, for /status", w)
+	}
+}
+
+// TestPlayerControlsOnAPhone: a portrait stream (as CAMNODE_ROTATE=90 makes it) on a phone
+// (390x844 CSS pixels, touch, the page over plain HTTP on the LAN): the picture stands in its
+// own aspect across the width, the controls fit the width and are big enough for a finger,
+// a tap unmutes, and the keys f, m and d do what their buttons do.
+func TestPlayerControlsOnAPhone(t *testing.T) {
+	srv := startServer(t, httpflv.Options{})
+	startFeeder(t, srv, testsrc.Options{Width: 360, Height: 640})
+	startTone(t, srv)
+	waitLive(t, srv)
+	b := lanChromium(t)
+	peers.RunAction(t, b, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
+	b.Navigate(t, fmt.Sprintf("http://camnode.lan:%d/", port(srv)))
+	b.WaitJS(t, "the portrait stream to play", `window.camnode.frames >= 10 && window.camnode.height === 640`, 120*time.Second)
+
+	stage := stageRect(t, b)
+	if ar := stage.W / stage.H; stage.W < 385 || ar < 0.55 || ar > 0.575 {
+		t.Errorf("the portrait picture takes %+v on a 390x844 screen, want the width at 360:640", stage)
+	}
+	var layout struct {
+		Overflow bool
+		Buttons  []rect
+	}
+	b.Eval(t, `(() => { const c = document.getElementById('controls');
+		return {Overflow: c.scrollWidth > c.clientWidth + 1,
+			Buttons: [...c.querySelectorAll('button, input')].map(e => { const r = e.getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })}; })()`, &layout)
+	if layout.Overflow || len(layout.Buttons) != 4 {
+		t.Errorf("the controls overflow the phone's width: %+v", layout)
+	}
+	for _, r := range layout.Buttons {
+		if r.X < 0 || r.X+r.W > 390 || r.Y+r.H > stage.Y+stage.H+1 {
+			t.Errorf("a control lies outside the picture: %+v (picture %+v)", r, stage)
+		}
+		if r.H < 20 {
+			t.Errorf("a control %+v is too small for a finger", r)
+		}
+	}
+
+	// A tap shows the controls, a tap on Unmute turns the sound on.
+	peers.RunAction(t, b, chromedp.Tap(chromedp.CSS("#stage")))
+	b.WaitJS(t, "the controls", `document.body.dataset.controls === 'shown'`, 10*time.Second)
+	peers.RunAction(t, b, chromedp.Tap(chromedp.CSS("#sound")))
+	b.WaitJS(t, "the sound on", `!document.getElementById('mse').muted && window.camnode.audioLevel() > 0.05`, 60*time.Second)
+
+	saveShot(t, b, "player-phone.png")
+
+	// The keys.
+	b.Key(t, "d")
+	b.WaitJS(t, "d to hide the danmaku", `document.getElementById('danmaku').hidden && document.getElementById('dm').getAttribute('aria-pressed') === 'false'`, 10*time.Second)
+	b.Key(t, "d")
+	b.WaitJS(t, "d to show them again", `!document.getElementById('danmaku').hidden`, 10*time.Second)
+	b.Key(t, "m")
+	b.WaitJS(t, "m to mute", `document.getElementById('mse').muted && document.getElementById('sound').getAttribute('aria-pressed') === 'false'`, 10*time.Second)
+	b.Key(t, "f")
+	b.WaitJS(t, "f to go full screen", `document.fullscreenElement === document.getElementById('stage')`, 10*time.Second)
+	b.Key(t, "f")
+	b.WaitJS(t, "f to leave full screen", `!document.fullscreenElement`, 10*time.Second)
+
+	// The opacity slider.
+	b.Eval(t, `(() => { const o = document.getElementById('opacity'); o.value = '0.5'; o.dispatchEvent(new Event('input')); return true; })()`, new(bool))
+	var opacity string
+	b.Eval(t, `document.getElementById('danmaku').style.opacity`, &opacity)
+	if opacity != "0.5" {
+		t.Errorf("the danmaku's opacity is %q after the slider went to 0.5", opacity)
+	}
+	var errs []string
+	b.Eval(t, `window.camnode.errors`, &errs)
+	if len(errs) > 0 {
+		t.Errorf("the page noted errors: %q", errs)
+	}
+}
+
+// saveShot keeps a screenshot in bench/out, to look at.
+func saveShot(t testing.TB, b *peers.Chromium, name string) {
+	out := filepath.Join("..", "..", "bench", "out", name)
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
+		if err := os.WriteFile(out, b.Screenshot(t), 0o644); err != nil {
+			t.Errorf("screenshot: %v", err)
+		}
+		t.Logf("screenshot: %s", out)
 	}
 }
