@@ -3,6 +3,7 @@ package httpflv_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"image"
 	"image/png"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -293,6 +295,9 @@ func TestPlayerOnTheLAN(t *testing.T) {
 		t.Errorf("status line %q", edge.Line)
 	}
 
+	// What the page gives MSE is standard fragmented MP4: ffmpeg decodes 3 s of it.
+	checkMP4(t, b)
+
 	// The page in an iframe of a dashboard on another origin.
 	dash := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -460,5 +465,48 @@ func saveShot(t testing.TB, b *peers.Chromium, name string) {
 			t.Errorf("screenshot: %v", err)
 		}
 		t.Logf("screenshot: %s", out)
+	}
+}
+
+// checkMP4 records what the page appends to its SourceBuffers (from a keyframe on, 90
+// pictures) and has ffprobe and ffmpeg read it: the page's own fMP4 muxer writes files
+// that a reference reader takes, with the pictures in order and every one decoded.
+func checkMP4(t *testing.T, b *peers.Chromium) {
+	t.Helper()
+	b.Eval(t, `(() => { window.rec = {video: [], audio: []};
+		window.camnode.tap = (kind, bytes, key) => {
+			if (kind === 'video' && rec.video.length === 0 && !key) return;
+			if (kind === 'audio' && rec.video.length === 0) return;
+			rec[kind].push(bytes.slice());
+		};
+		return true; })()`, new(bool))
+	b.WaitJS(t, "90 pictures recorded", `rec.video.length >= 90`, 60*time.Second)
+	var files struct{ Video, Audio string }
+	b.Eval(t, `(() => { window.camnode.tap = null;
+		const b64 = (parts) => { let s = ''; for (const p of parts) for (let i = 0; i < p.length; i += 8192) s += String.fromCharCode(...p.subarray(i, i + 8192)); return btoa(s); };
+		return {Video: b64([window.camnode.mp4Init.video, ...rec.video]), Audio: b64([window.camnode.mp4Init.audio, ...rec.audio])}; })()`, &files)
+	dir := t.TempDir()
+	for name, data := range map[string]string{"video.mp4": files.Video, "audio.mp4": files.Audio} {
+		raw, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := peers.ProbeVideo(t, filepath.Join(dir, "video.mp4"))
+	if v.Codec != "h264" || v.Width != 640 || v.Height != 360 || len(v.Packets) < 90 || v.Frames != len(v.Packets) ||
+		v.DecodeErrors != "" || v.MonotonicDTS() >= 0 || !v.Packets[0].Keyframe {
+		t.Errorf("ffprobe reads the page's fMP4 as %s %dx%d, %d packets (keyframe first: %v), %d decoded, DTS not increasing at %d, errors %q",
+			v.Codec, v.Width, v.Height, len(v.Packets), len(v.Packets) > 0 && v.Packets[0].Keyframe, v.Frames, v.MonotonicDTS(), v.DecodeErrors)
+	}
+	if d := v.Packets[len(v.Packets)-1].DTS - v.Packets[0].DTS; d < 2500*time.Millisecond || d > 3500*time.Millisecond {
+		t.Errorf("90 pictures span %v in the page's fMP4, want 3 s at 30 fps", d)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,sample_rate,channels,nb_read_frames",
+		"-of", "compact=p=0:nk=1", filepath.Join(dir, "audio.mp4")).CombinedOutput()
+	if got := strings.TrimSpace(string(out)); err != nil || !strings.HasPrefix(got, "aac|48000|1|") || got == "aac|48000|1|0" {
+		t.Errorf("ffprobe reads the page's audio fMP4 as %q (%v), want AAC 48 kHz mono frames", got, err)
 	}
 }

@@ -51,6 +51,10 @@
     // onPicture(source, timestampUs), when set, is called as each picture is shown, with
     // the canvas or video element that shows it (for measurements of latency).
     onPicture: null,
+    // MSE: the last initialisation segment of each track ({video, audio}), and tap(kind,
+    // bytes, key), when set, gets each media segment as it is appended (for tests).
+    mp4Init: {},
+    tap: null,
   };
   window.camnode = state;
 
@@ -836,6 +840,7 @@
       state.codec = info.codec;
       setSize(info.width, info.height);
       const init = MP4.init({ id: 1, kind: 'video', timescale: VIDEO_SCALE, width: info.width, height: info.height, record: this.record });
+      state.mp4Init.video = init;
       const t = this.tracks.video;
       if (t) {
         // New parameters in mid-stream: a new initialisation segment, at a keyframe.
@@ -855,6 +860,7 @@
       this.ainfo = info;
       state.audioCodec = info.codec;
       const init = MP4.init({ id: 2, kind: 'audio', timescale: info.rate, rate: info.rate, channels: info.channels, asc: this.asc });
+      state.mp4Init.audio = init;
       if (this.tracks.audio) {
         this.flushAudio();
         this.audioNext = -1;
@@ -951,6 +957,7 @@
     appendPicture(h, duration) {
       const frag = MP4.fragment(1, this.seq++, Math.round(h.ts * VIDEO_SCALE / 1000),
         [{ data: h.data, duration, cts: Math.round(h.cts * VIDEO_SCALE / 1000), key: h.key }]);
+      if (state.tap) state.tap('video', frag, h.key);
       this.append('video', frag);
     }
 
@@ -979,7 +986,9 @@
 
     flushAudio() {
       if (this.audioBatch.length === 0) return;
-      this.append('audio', MP4.fragment(2, this.seq++, this.audioStart, this.audioBatch));
+      const frag = MP4.fragment(2, this.seq++, this.audioStart, this.audioBatch);
+      if (state.tap) state.tap('audio', frag, true);
+      this.append('audio', frag);
       this.audioStart += 1024 * this.audioBatch.length;
       this.audioBatch = [];
     }
