@@ -510,3 +510,64 @@ func checkMP4(t *testing.T, b *peers.Chromium) {
 		t.Errorf("ffprobe reads the page's audio fMP4 as %q (%v), want AAC 48 kHz mono frames", got, err)
 	}
 }
+
+// TestPlayerSPSOnDamagedInput: the page's SPS and AudioSpecificConfig readers, which size
+// the picture and name the codecs for MSE, read the test clip's SPS (1280x720) and an AAC-LC
+// 48 kHz stereo configuration right, and on thousands of damaged copies throw only their own
+// errors (never a TypeError or RangeError, which would stop the player) or return a size.
+func TestPlayerSPSOnDamagedInput(t *testing.T) {
+	srv := startServer(t, httpflv.Options{})
+	b := peers.StartChromium(t)
+	b.Navigate(t, srv.URL())
+	b.WaitJS(t, "the page", `window.camnode && window.camnode.parsers && window.camnode.parsers.spsSize`, 60*time.Second)
+	asc, err := audio.LC(48000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var result struct {
+		W, H       int
+		ASC        string
+		Runs       int
+		Rejected   int
+		Unexpected []string
+	}
+	b.Eval(t, fmt.Sprintf(`(() => {
+		const { spsSize, ascInfo } = window.camnode.parsers;
+		const sps = Uint8Array.from(atob(%q), c => c.charCodeAt(0));
+		const asc = Uint8Array.from(atob(%q), c => c.charCodeAt(0));
+		const size = spsSize(sps), a = ascInfo(asc);
+		const out = { W: size.width, H: size.height, ASC: a.codec + ' ' + a.rate + ' ' + a.channels, Runs: 0, Rejected: 0, Unexpected: [] };
+		let seed = 7;
+		const rand = (n) => { seed = (seed * 1103515245 + 12345) %% 2147483648; return seed %% n; };
+		const ours = /^(SPS|AudioSpecificConfig|bad AudioSpecificConfig)/;
+		for (let run = 0; run < 5000; run++) {
+			const src = run %% 2 ? sps : asc;
+			const bytes = Array.from(src);
+			for (let k = 1 + rand(6); k > 0; k--) {
+				const at = rand(bytes.length);
+				switch (rand(4)) {
+				case 0: bytes[at] ^= 1 << rand(8); break;
+				case 1: bytes.splice(at, 1 + rand(4)); break;
+				case 2: bytes[at] = rand(2) ? 0 : 0xff; break;
+				case 3: bytes.length = at; break;
+				}
+			}
+			try {
+				const r = run %% 2 ? spsSize(Uint8Array.from(bytes)) : ascInfo(Uint8Array.from(bytes));
+				if (run %% 2 && !(r.width > 0 && r.height > 0 && r.width <= 16384 && r.height <= 16384)) out.Unexpected.push('size ' + JSON.stringify(r));
+			} catch (err) {
+				if (err instanceof Error && err.constructor === Error && ours.test(err.message)) out.Rejected++;
+				else if (out.Unexpected.length < 10) out.Unexpected.push(String(err && err.stack || err));
+			}
+			out.Runs++;
+		}
+		return out;
+	})()`, base64.StdEncoding.EncodeToString(testSPS(t)), base64.StdEncoding.EncodeToString(asc.Config().ASC)), &result)
+	t.Logf("%d damaged inputs, %d rejected", result.Runs, result.Rejected)
+	if result.W != 1280 || result.H != 720 || result.ASC != "mp4a.40.2 48000 2" {
+		t.Errorf("the page reads the clip's SPS as %dx%d and the ASC as %q", result.W, result.H, result.ASC)
+	}
+	if result.Runs != 5000 || len(result.Unexpected) > 0 || result.Rejected == 0 {
+		t.Errorf("%d runs, %d rejected; unexpected: %q", result.Runs, result.Rejected, result.Unexpected)
+	}
+}

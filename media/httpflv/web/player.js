@@ -474,10 +474,10 @@
     const mono = chroma === 0 || separate;
     const cropX = mono ? 1 : chroma === 3 ? 1 : 2;
     const cropY = (mono ? 1 : chroma === 1 ? 2 : 1) * (2 - frameMbsOnly);
-    return {
-      width: wMbs * 16 - (left + right) * cropX,
-      height: (2 - frameMbsOnly) * hUnits * 16 - (top + bottom) * cropY,
-    };
+    const width = wMbs * 16 - (left + right) * cropX;
+    const height = (2 - frameMbsOnly) * hUnits * 16 - (top + bottom) * cropY;
+    if (!(width > 0 && height > 0 && width <= 16384 && height <= 16384)) throw new Error('SPS: picture size ' + width + 'x' + height);
+    return { width, height };
   }
 
   // avcInfo reads an AVCDecoderConfigurationRecord: the codec string, NAL length size and
@@ -612,6 +612,8 @@
   }
 
   state.parsers.spsSize = spsSize;
+  state.parsers.avcInfo = avcInfo;
+  state.parsers.ascInfo = ascInfo;
   state.parsers.MP4 = MP4;
 
   // ---------------------------------------------------------------- sound
