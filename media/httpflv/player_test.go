@@ -256,7 +256,8 @@ func document(t testing.TB, b *peers.Chromium, expr string) string {
 // TestPlayerOnTheLAN: the page opened as http://camnode.lan:PORT/?token=… (no secure
 // context, so no WebCodecs) plays through MSE: the picture moves, the tone plays once
 // unmuted, a green bottom comment shows in the bottom band with its picture; the page
-// stays at the live edge. Then a dashboard on another origin (http://dash.lan:PORT2/)
+// stays at the live edge and comes back to it after a 2 s stall; ffmpeg reads the fMP4 the
+// page makes. Then a dashboard on another origin (http://dash.lan:PORT2/)
 // embeds it in an iframe, as Home Assistant does, and it plays there with the token in
 // its URL. No WARN is logged, a browser's favicon.ico request included.
 func TestPlayerOnTheLAN(t *testing.T) {
@@ -294,6 +295,16 @@ func TestPlayerOnTheLAN(t *testing.T) {
 	if !strings.HasPrefix(edge.Line, "live · 640×360 · ") {
 		t.Errorf("status line %q", edge.Line)
 	}
+
+	// A stall: the page's main thread is busy for 2 s (a slow phone), the stream's bytes
+	// pile up; once free the page is back at the live edge within seconds.
+	var jumps int
+	b.Eval(t, `window.camnode.jumps`, &jumps)
+	b.Eval(t, `(() => { setTimeout(() => { const t = performance.now(); while (performance.now() - t < 2000) {} }, 0); return true; })()`, new(bool))
+	b.WaitJS(t, "the page to be behind", fmt.Sprintf(`window.camnode.jumps > %d || window.camnode.buffered > 1`, jumps), 30*time.Second)
+	b.WaitJS(t, "the page to be back at the live edge", `window.camnode.buffered < 0.4`, 30*time.Second)
+	b.Eval(t, `window.camnode.jumps`, &edge.Jumps)
+	t.Logf("after a 2 s stall: %d jumps to the live edge", edge.Jumps-jumps)
 
 	// What the page gives MSE is standard fragmented MP4: ffmpeg decodes 3 s of it.
 	checkMP4(t, b)
