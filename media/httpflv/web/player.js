@@ -799,7 +799,7 @@
   class MSESink {
     constructor(hasAudio) {
       this.el = $('mse');
-      this.hasAudio = hasAudio && typeof MediaSource !== 'undefined';
+      this.hasAudio = hasAudio;
       this.ms = null;
       this.tracks = {}; // video, audio: {sb, queue: [], init}
       this.vinfo = null;
@@ -879,8 +879,9 @@
       if (this.ms || !this.videoInit || this.early.length === 0) return;
       if (this.hasAudio && !this.audioInit && now() - this.started < 1000) return;
       if (!this.audioInit) this.hasAudio = false;
-      const ms = new MediaSource();
+      const ms = new MediaSourceType();
       this.ms = ms;
+      if (!window.MediaSource) this.el.disableRemotePlayback = true;
       this.url = URL.createObjectURL(ms);
       ms.addEventListener('sourceopen', () => {
         try {
@@ -1092,7 +1093,10 @@
   // ---------------------------------------------------------------- the stream
   const forceMSE = new URLSearchParams(location.search).get('mse') === '1';
   const webcodecs = typeof VideoDecoder !== 'undefined' && !forceMSE;
-  const mse = typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported('video/mp4; codecs="avc1.42e01e"');
+  // An iPhone has no MediaSource, only ManagedMediaSource (Safari 17.1+), which wants
+  // remote playback off or an AirPlay alternative (not tested here: no Safari).
+  const MediaSourceType = window.MediaSource || window.ManagedMediaSource;
+  const mse = !!MediaSourceType && MediaSourceType.isTypeSupported('video/mp4; codecs="avc1.42e01e"');
   state.path = webcodecs ? 'webcodecs' : mse ? 'mse' : '';
   document.body.dataset.path = state.path;
   state.secure = window.isSecureContext;
