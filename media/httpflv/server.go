@@ -34,12 +34,12 @@ type Options struct {
 	MaxClients int
 	// WriteTimeout bounds one write to a browser (default 10 s).
 	WriteTimeout time.Duration
-	// FrameRate and BitrateKbps go into onMetaData when the SPS does not state a rate.
-	FrameRate   float64
-	BitrateKbps float64
 	// ChatBurntIn says the chat is burnt into the picture (CAMNODE_DANMAKU has burn): the
 	// page then does not draw the SEI danmaku a second time (GET /status tells it).
 	ChatBurntIn bool
+	// FrameRate and BitrateKbps go into onMetaData when the SPS does not state a rate.
+	FrameRate   float64
+	BitrateKbps float64
 	Logger      *slog.Logger
 }
 
@@ -105,12 +105,13 @@ func Listen(opts Options) (*Server, error) {
 	mux.HandleFunc("GET /status", s.serveStatus)
 	mux.HandleFunc("GET /live.flv", s.serveFLV)
 	s.http = &http.Server{
-		Handler:           withFavicon(s.authorize(mux)),
+		Handler:           s.authorize(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		// net/http logs connection-level trouble (never a URL) here.
 		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
+	s.http.Handler = withFavicon(s.http.Handler)
 	return s, nil
 }
 
