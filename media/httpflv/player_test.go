@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/camnode/camnode/chat"
@@ -581,4 +583,35 @@ func TestPlayerSPSOnDamagedInput(t *testing.T) {
 	if result.Runs != 5000 || len(result.Unexpected) > 0 || result.Rejected == 0 {
 		t.Errorf("%d runs, %d rejected; unexpected: %q", result.Runs, result.Rejected, result.Unexpected)
 	}
+}
+
+// TestPlayerAfterAFrozenTab: a tab the browser froze for 3 s (as a phone does with a tab in
+// the background; DevTools' Page.setWebLifecycleState) comes back to a response that no
+// longer flows: the page starts the stream again at once (before its 10 s watchdog) and
+// plays at the live edge.
+func TestPlayerAfterAFrozenTab(t *testing.T) {
+	srv := startServer(t, httpflv.Options{})
+	startFeeder(t, srv, testsrc.Options{})
+	waitLive(t, srv)
+	b := lanChromium(t)
+	b.Navigate(t, fmt.Sprintf("http://camnode.lan:%d/", port(srv)))
+	b.WaitJS(t, "30 pictures shown", `window.camnode.frames >= 30`, 120*time.Second)
+	lifecycle := func(s page.SetWebLifecycleStateState) {
+		peers.RunAction(t, b, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, page.SetWebLifecycleState, page.SetWebLifecycleStateParams{State: s})
+			return err
+		}))
+	}
+	joined := srv.Stats().Joined
+	lifecycle(page.SetWebLifecycleStateStateFrozen)
+	time.Sleep(3 * time.Second)
+	lifecycle(page.SetWebLifecycleStateStateActive)
+	back := time.Now()
+	waitFor(t, "the page to start the stream again", 60*time.Second, func() bool { return srv.Stats().Joined > joined })
+	if d := time.Since(back); d > 8*time.Second {
+		t.Errorf("the page started again %v after the tab came back: its 10 s watchdog, not the resume", d.Round(time.Second))
+	}
+	var ct float64
+	b.Eval(t, `document.getElementById('mse').currentTime`, &ct)
+	b.WaitJS(t, "the picture to move at the live edge", fmt.Sprintf(`document.getElementById('mse').currentTime > %f + 1 && window.camnode.buffered < 0.4`, ct), 60*time.Second)
 }

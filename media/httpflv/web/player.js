@@ -1144,10 +1144,22 @@
       }
     });
     let watchdog = setTimeout(() => abort.abort(), 10000);
+    // A tab that was frozen or hidden (a phone's browser in the background) may come back
+    // to a response that no longer flows: start again at once rather than after the 10 s.
+    let lastRead = now();
+    const stale = () => {
+      if (now() - lastRead > 2000) abort.abort();
+    };
+    const visible = () => {
+      if (document.visibilityState === 'visible') stale();
+    };
+    document.addEventListener('resume', stale);
+    document.addEventListener('visibilitychange', visible);
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return;
+        lastRead = now();
         clearTimeout(watchdog);
         watchdog = setTimeout(() => abort.abort(), 10000);
         demuxer.push(value);
@@ -1155,6 +1167,8 @@
       }
     } finally {
       clearTimeout(watchdog);
+      document.removeEventListener('resume', stale);
+      document.removeEventListener('visibilitychange', visible);
       abort.abort();
       if (sink) sink.close();
     }
