@@ -55,6 +55,9 @@
     // bytes, key), when set, gets each media segment as it is appended (for tests).
     mp4Init: {},
     tap: null,
+    // Streams started again: after 10 s without bytes, or at once when a frozen or hidden
+    // tab comes back to a response that stopped.
+    restarts: { stalled: 0, resumed: 0 },
   };
   window.camnode = state;
 
@@ -1143,12 +1146,18 @@
         else noteError('stream', err);
       }
     });
-    let watchdog = setTimeout(() => abort.abort(), 10000);
+    const stalled = () => {
+      state.restarts.stalled++;
+      abort.abort();
+    };
+    let watchdog = setTimeout(stalled, 10000);
     // A tab that was frozen or hidden (a phone's browser in the background) may come back
     // to a response that no longer flows: start again at once rather than after the 10 s.
     let lastRead = now();
     const stale = () => {
-      if (now() - lastRead > 2000) abort.abort();
+      if (now() - lastRead <= 2000) return;
+      state.restarts.resumed++;
+      abort.abort();
     };
     const visible = () => {
       if (document.visibilityState === 'visible') stale();
@@ -1161,7 +1170,7 @@
         if (done) return;
         lastRead = now();
         clearTimeout(watchdog);
-        watchdog = setTimeout(() => abort.abort(), 10000);
+        watchdog = setTimeout(stalled, 10000);
         demuxer.push(value);
         if (sink && sink.error) throw sink.error;
       }
