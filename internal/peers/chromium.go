@@ -17,12 +17,14 @@ type Chromium struct {
 	pid int
 }
 
-// StartChromium starts the browser; it stops when the test ends.
-func StartChromium(t testing.TB) *Chromium {
+// StartChromium starts the browser; it stops when the test ends. Extra options add to
+// the flags below (e.g. chromedp.Flag("host-resolver-rules", "MAP camnode.lan 127.0.0.1"),
+// to open a page under a LAN name, which is not a secure context).
+func StartChromium(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Chromium {
 	t.Helper()
 	Require(t, "chromium")
 	path, _ := exec.LookPath("chromium")
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", "new"),
 		chromedp.NoSandbox,
@@ -40,7 +42,7 @@ func StartChromium(t testing.TB) *Chromium {
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.WindowSize(1280, 720),
 		chromedp.UserDataDir(t.TempDir()),
-	)
+	}, extra...)...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
 		cancel()
@@ -75,6 +77,19 @@ func RunAction[T any](t testing.TB, c *Chromium, action chromedp.Action[T]) T {
 func (c *Chromium) Navigate(t testing.TB, url string) {
 	t.Helper()
 	RunAction(t, c, chromedp.Navigate(url))
+}
+
+// Click clicks the first element that matches the CSS selector sel, as a user would (the
+// page gets a user activation: it may then play sound).
+func (c *Chromium) Click(t testing.TB, sel string) {
+	t.Helper()
+	RunAction(t, c, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// Key types keys into the page, as a user would.
+func (c *Chromium) Key(t testing.TB, keys string) {
+	t.Helper()
+	RunAction(t, c, chromedp.KeyEvent(keys))
 }
 
 // Screenshot returns a PNG of the window.

@@ -34,6 +34,9 @@ type Options struct {
 	MaxClients int
 	// WriteTimeout bounds one write to a browser (default 10 s).
 	WriteTimeout time.Duration
+	// ChatBurntIn says the chat is burnt into the picture (CAMNODE_DANMAKU has burn): the
+	// page then does not draw the SEI danmaku a second time (GET /status tells it).
+	ChatBurntIn bool
 	// FrameRate and BitrateKbps go into onMetaData when the SPS does not state a rate.
 	FrameRate   float64
 	BitrateKbps float64
@@ -112,6 +115,7 @@ func Listen(opts Options) (*Server, error) {
 		// net/http logs connection-level trouble (never a URL) here.
 		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
+	s.http.Handler = withFavicon(s.http.Handler)
 	return s, nil
 }
 
@@ -222,7 +226,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	// The URL may hold the token: it must not leave in a Referer.
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors *")
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; frame-ancestors *")
 	w.Write(s.page)
 }
 
@@ -232,6 +236,8 @@ type Status struct {
 	Width   int  `json:"width,omitempty"`
 	Height  int  `json:"height,omitempty"`
 	Clients int  `json:"clients"`
+	// ChatBurntIn is Options.ChatBurntIn: the page leaves the SEI danmaku undrawn.
+	ChatBurntIn bool `json:"chatBurntIn,omitempty"`
 }
 
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
