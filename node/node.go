@@ -176,7 +176,8 @@ func (n *Node) listenLocal() error {
 		audioRate = 0
 	}
 	l, err := pipeline.ListenLocal(pipeline.LocalOptions{HTTP: cfg.HTTP, HTTPToken: cfg.HTTPToken,
-		RTSP: cfg.RTSP, RTSPUsername: cfg.RTSPUsername, RTSPPassword: cfg.RTSPPassword,
+		ChatBurntIn: cfg.Danmaku.Has(config.CarrierBurn) && cfg.Danmaku.Has(config.CarrierSEI),
+		RTSP:        cfg.RTSP, RTSPUsername: cfg.RTSPUsername, RTSPPassword: cfg.RTSPPassword,
 		ONVIF: cfg.ONVIF, NodeID: cfg.NodeID, Version: Version,
 		Width: cfg.Width, Height: cfg.Height, FrameRate: cfg.FPS, BitrateKbps: float64(cfg.Bitrate) / 1000,
 		GOP: cfg.GOP.Frames(cfg.FPS), Profile: cfg.X264Profile, AudioRate: audioRate,

@@ -23,6 +23,9 @@ import (
 // and ONVIF on the same listener (CAMNODE_ONVIF).
 type LocalOptions struct {
 	HTTP, HTTPToken string
+	// ChatBurntIn tells the player that chat is drawn into the picture (burn) beside the
+	// SEI it reads: it then draws none itself.
+	ChatBurntIn bool
 	// RTSP is host:port of the RTSP server (CAMNODE_RTSP); RTSPUsername and RTSPPassword
 	// are the credentials of RTSP, ONVIF and the snapshot JPEG, empty on loopback.
 	RTSP, RTSPUsername, RTSPPassword string
@@ -113,7 +116,7 @@ func ListenLocal(o LocalOptions) (*Local, error) {
 			mount["/onvif/"] = onvifMux
 		}
 		srv, err := httpflv.Listen(httpflv.Options{Addr: o.HTTP, Token: o.HTTPToken, FrameRate: o.FrameRate,
-			BitrateKbps: o.BitrateKbps, Mount: mount, Logger: o.Logger})
+			BitrateKbps: o.BitrateKbps, ChatBurntIn: o.ChatBurntIn, Mount: mount, Logger: o.Logger})
 		if err != nil {
 			v := "CAMNODE_HTTP"
 			if errors.Is(err, httpflv.ErrTokenRequired) {
