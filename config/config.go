@@ -21,6 +21,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/camnode/camnode/internal/redact"
 	"github.com/camnode/camnode/media/rtmp"
 )
 
@@ -711,7 +712,7 @@ func RedactURL(raw string) string {
 	}
 	q := ""
 	if u.RawQuery != "" {
-		q = "?" + rtmp.RedactQuery(u.RawQuery)
+		q = "?" + redact.Query(u.RawQuery)
 	}
 	frag := ""
 	if u.Fragment != "" {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/camnode/camnode/internal/redact"
 )
 
 // Home Assistant MQTT discovery: one device-based discovery message per node,
@@ -281,7 +283,7 @@ func PublishRetained(ctx context.Context, cfg Config, msgs []RetainedMessage) er
 	defer client.Disconnect(disconnectQuiesce)
 	for _, m := range msgs {
 		if err := waitToken(ctx, client.Publish(m.Topic, 1, true, m.Payload)); err != nil {
-			return fmt.Errorf("mqtt: publish %s to %s: %s", m.Topic, b.redacted, scrubPassword(err, cfg.Password, b.password))
+			return fmt.Errorf("mqtt: publish %s to %s: %s", m.Topic, b.redacted, redact.Echo(err.Error(), []string{cfg.Password, b.password}))
 		}
 	}
 	return nil
@@ -319,7 +321,7 @@ func oneShotClient(ctx context.Context, cfg Config, role string) (paho.Client, b
 	}
 	client := paho.NewClient(opts)
 	if err := waitToken(ctx, client.Connect()); err != nil {
-		return nil, b, fmt.Errorf("mqtt: connect %s: %s", b.redacted, scrubPassword(err, cfg.Password))
+		return nil, b, fmt.Errorf("mqtt: connect %s: %s", b.redacted, redact.Echo(err.Error(), []string{cfg.Password}))
 	}
 	return client, b, nil
 }
@@ -331,17 +333,6 @@ func waitToken(ctx context.Context, tok paho.Token) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// scrubPassword is err's text with the passwords, should a library have echoed one, as ****.
-func scrubPassword(err error, passwords ...string) string {
-	msg := err.Error()
-	for _, p := range passwords {
-		if p != "" {
-			msg = strings.ReplaceAll(msg, p, "****")
-		}
-	}
-	return msg
 }
 
 // entity is one component of the device: its key under "cmps" (also the end of its
