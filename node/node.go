@@ -96,6 +96,8 @@ type Node struct {
 	// keyframes of an H.264-only source for it.
 	snapshotAsked chan struct{}
 	decoder       snapshot.Decoder
+	// paced holds keyframe/set and snapshot/set to one each per second (pace.go).
+	paced commandPace
 	// running is the pipeline of the stream, for Snapshot from any goroutine.
 	running atomic.Pointer[mediaPipeline]
 	// newPipeline makes the media pipeline of each start (pipeline.New; tests swap it).
@@ -403,17 +405,25 @@ func (n *Node) handle(ctx context.Context, cmd mqtt.Command) {
 			n.event(EventCommandRejected, "keyframe/set: the stream is off")
 			return
 		}
+		carried := n.admit(&n.paced.keyframe, "keyframe/set")
+		if carried == nil {
+			return
+		}
 		if err := n.pipe.p.RequestKeyframe(); err != nil {
 			n.event(EventCommandRejected, "keyframe/set: "+err.Error())
 			return
 		}
+		carried()
 		n.event(EventKeyframe, "requested by command")
 	case mqtt.CommandSnapshot:
 		if n.pipe == nil {
 			n.event(EventCommandRejected, "snapshot/set: the stream is off")
 			return
 		}
-		n.askSnapshot()
+		if carried := n.admit(&n.paced.snapshot, "snapshot/set"); carried != nil {
+			carried()
+			n.askSnapshot()
+		}
 	case mqtt.CommandRestart:
 		if !n.desired {
 			n.event(EventCommandRejected, "restart/set: the stream is off")

@@ -394,6 +394,7 @@ func TestRestartAndKeyframe(t *testing.T) {
 	tn.command(mqtt.CommandKeyframe, 0)
 	tn.wantEvents("keyframe_requested")
 	tn.pipes[0].keyErr = pipeline.ErrNoKeyframeControl
+	tn.paced.now = func() time.Time { return time.Now().Add(time.Minute) } // past the pace
 	tn.command(mqtt.CommandKeyframe, 0)
 	tn.wantEvents("command_rejected: keyframe/set: the source cannot make a keyframe on demand")
 	tn.command(mqtt.CommandRestart, 0)
@@ -567,4 +568,42 @@ type nopAudio struct{}
 func (nopAudio) RunAudio(ctx context.Context, _ func(*media.AudioFrame) error) error {
 	<-ctx.Done()
 	return nil
+}
+
+// TestKeyframeAndSnapshotPaced: keyframe/set and snapshot/set are carried out at most once
+// per second each; the requests in between change nothing and are told in one event.
+func TestKeyframeAndSnapshotPaced(t *testing.T) {
+	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": oneTarget})
+	now := time.Unix(1e9, 0)
+	tn.paced.now = func() time.Time { return now }
+	tn.command(mqtt.CommandStream, mqtt.SwitchOn)
+	tn.report(pipeline.DestinationLive, 0, nil)
+	tn.events()
+	snapshots := func() (n int) {
+		for {
+			select {
+			case <-tn.snapshotAsked:
+				n++
+			default:
+				return n
+			}
+		}
+	}
+	asked := 0
+	for second := range 3 {
+		for range 20 {
+			tn.command(mqtt.CommandKeyframe, 0)
+			tn.command(mqtt.CommandSnapshot, 0)
+			asked += snapshots()
+			now = now.Add(40 * time.Millisecond) // 20 of each in 0.8 s
+		}
+		if got := tn.pipes[0].keys; got != second+1 {
+			t.Errorf("after %d s of 25 keyframe/set a second: %d keyframes, want %d", second+1, got, second+1)
+		}
+		if asked != second+1 {
+			t.Errorf("after %d s of 25 snapshot/set a second: %d snapshots, want %d", second+1, asked, second+1)
+		}
+		tn.wantEvents("keyframe_requested", "command_rejected: keyframe/set: at most one per 1s", "command_rejected: snapshot/set: at most one per 1s")
+		now = now.Add(200 * time.Millisecond)
+	}
 }
