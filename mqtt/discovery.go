@@ -221,11 +221,34 @@ func discoveryFilters(t Topics) []string {
 // afterwards on the node's own Topics.DiscoveryProbe comes after all of them, so the
 // answer needs no waiting on a clock. ctx bounds the whole exchange.
 func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
-	t := cfg.Topics
-	if t.DiscoveryPrefix == "" {
+	if cfg.Topics.DiscoveryPrefix == "" {
 		return nil, nil
 	}
-	client, b, err := oneShotClient(ctx, cfg, "probe")
+	return retainedUnder(ctx, cfg, "probe", discoveryFilters(cfg.Topics))
+}
+
+// NodeRetained is RetainedDiscovery for `camnode forget`: the topics under which the broker
+// holds a retained message of the node's discovery and, with state, every retained topic
+// under its base topic (availability, state, stream/desired, snapshot, snapshot/info...).
+func NodeRetained(ctx context.Context, cfg Config, state bool) ([]string, error) {
+	var filters []string
+	if cfg.Topics.DiscoveryPrefix != "" {
+		filters = discoveryFilters(cfg.Topics)
+	}
+	if state {
+		filters = append(filters, cfg.Topics.Base+"/#")
+	}
+	if len(filters) == 0 {
+		return nil, nil
+	}
+	return retainedUnder(ctx, cfg, "forget", filters)
+}
+
+// retainedUnder connects as "camnode-<node ID>-<role>" and returns the topics under the
+// filters that hold a retained message, sorted.
+func retainedUnder(ctx context.Context, cfg Config, role string, under []string) ([]string, error) {
+	t := cfg.Topics
+	client, b, err := oneShotClient(ctx, cfg, role)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +261,7 @@ func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
 		once  sync.Once
 	)
 	filters := map[string]byte{marker: 1}
-	for _, f := range discoveryFilters(t) {
+	for _, f := range under {
 		filters[f] = 1
 	}
 	tok := client.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) {
@@ -253,7 +276,7 @@ func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
 		}
 	})
 	if err := waitToken(ctx, tok); err != nil {
-		return nil, fmt.Errorf("mqtt: subscribe to discovery topics on %s: %w", b.redacted, err)
+		return nil, fmt.Errorf("mqtt: subscribe to %s on %s: %w", strings.Join(under, " "), b.redacted, err)
 	}
 	if err := waitToken(ctx, client.Publish(marker, 1, false, []byte("probe"))); err != nil {
 		return nil, fmt.Errorf("mqtt: publish %s to %s: %w", marker, b.redacted, err)
@@ -261,7 +284,7 @@ func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("mqtt: look for retained discovery on %s: %w", b.redacted, ctx.Err())
+		return nil, fmt.Errorf("mqtt: look for retained messages on %s: %w", b.redacted, ctx.Err())
 	}
 	mu.Lock()
 	defer mu.Unlock()
