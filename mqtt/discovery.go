@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,9 +150,6 @@ func DiscoveryMessages(t Topics, d DeviceInfo) []RetainedMessage {
 		c["platform"] = e.platform
 		c["unique_id"] = id + "_" + e.key
 		c["default_entity_id"] = e.platform + "." + prefix + "_" + e.key
-		c["availability"] = []map[string]string{{
-			"topic": t.Availability, "payload_available": Online, "payload_not_available": Offline,
-		}}
 		// Per component: Home Assistant before 2026.5 ignored the root's qos (core #170166),
 		// and every command camnode takes is subscribed at QoS 1.
 		c["qos"] = 1
@@ -165,8 +163,12 @@ func DiscoveryMessages(t Topics, d DeviceInfo) []RetainedMessage {
 	payload, err := json.Marshal(map[string]any{
 		"device": device,
 		"origin": origin,
-		"qos":    1, // for Home Assistant 2026.5 and later, which read it here too
-		"cmps":   cmps,
+		// A shared option: every component takes it from here (device discovery, 2024.11).
+		"availability": []map[string]string{{
+			"topic": t.Availability, "payload_available": Online, "payload_not_available": Offline,
+		}},
+		"qos":  1, // for Home Assistant 2026.5 and later, which read it here too
+		"cmps": cmps,
 	})
 	if err != nil { // maps of strings, numbers and bools always encode
 		panic("mqtt: discovery payload: " + err.Error())
@@ -443,8 +445,11 @@ func entities(t Topics, d DeviceInfo) []entity {
 		}},
 		{key: "snapshot", platform: "image", config: map[string]any{
 			"name": "Snapshot", "image_topic": t.Snapshot, "content_type": "image/jpeg",
-			// ts, width, height, bytes, and error: why there is no picture
-			"json_attributes_topic": t.SnapshotInfo,
+			// width, height and error (why there is no picture): not ts or bytes, which
+			// change with every picture and would make a new state for the recorder each
+			// CAMNODE_SNAPSHOT_INTERVAL.
+			"json_attributes_topic":    t.SnapshotInfo,
+			"json_attributes_template": "{{ {'width': value_json.width | default(None), 'height': value_json.height | default(None), 'error': value_json.error | default(None)} | tojson }}",
 		}},
 		{key: "take_snapshot", platform: "button", config: map[string]any{
 			"name": "Take snapshot", "icon": "mdi:camera",
@@ -457,14 +462,16 @@ func entities(t Topics, d DeviceInfo) []entity {
 			"state_topic": t.Event, "event_types": d.EventTypes,
 			// Home Assistant wants {"event_type": …}; the reason and time go along as
 			// the event's attributes.
-			"value_template": "{{ {'event_type': value_json.event, 'reason': value_json.reason, 'ts': value_json.ts} | tojson }}",
+			// target: the destination (redacted) an event such as rtmp_rejected is about.
+			"value_template": "{{ {'event_type': value_json.event, 'reason': value_json.reason, 'ts': value_json.ts, 'target': value_json.target | default(None)} | tojson }}",
 		}})
 	}
 	if len(d.Targets) > 1 {
-		for i, target := range d.Targets[:min(len(d.Targets), MaxTargetEntities)] {
-			name := "Ingest " + strconv.Itoa(i+1)
-			if target != "" {
-				name += " " + target
+		targets := d.Targets[:min(len(d.Targets), MaxTargetEntities)]
+		for i, target := range targets {
+			name := "Ingest " + targetName(targets, i)
+			if target == "" {
+				name = "Ingest " + strconv.Itoa(i+1)
 			}
 			// By position in the state's targets list: the redacted URL may hold quotes.
 			v := "value_json.targets[" + strconv.Itoa(i) + "]"
@@ -536,6 +543,24 @@ var telemetrySensors = []telemetrySensor{
 	{key: "data_sent", name: "Data sent", field: "bytes_sent", class: "data_size", unit: "MB", state: "total_increasing", category: "diagnostic", precision: 1, scale: 1e6, hidden: true},
 	{key: "memory", name: "Memory", field: "rss_bytes", class: "data_size", unit: "MB", state: "measurement", category: "diagnostic", precision: 1, scale: 1e6},
 	{key: "cpu_temperature", name: "CPU temperature", field: "cpu_temp_c", class: "temperature", unit: "°C", state: "measurement", category: "diagnostic", precision: 1, optional: true},
+}
+
+// targetName names destination i of targets (redacted URLs) by its host, "a.rtmp.youtube.com";
+// by host and number, "a.example 2", when another destination has the same host.
+func targetName(targets []string, i int) string {
+	host := func(raw string) string {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			return u.Hostname()
+		}
+		return raw
+	}
+	h := host(targets[i])
+	for j, other := range targets {
+		if j != i && host(other) == h {
+			return h + " " + strconv.Itoa(i+1)
+		}
+	}
+	return h
 }
 
 // slug keeps what Home Assistant allows in a discovery topic's object ID, [a-zA-Z0-9_-],
