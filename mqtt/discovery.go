@@ -407,8 +407,10 @@ func entities(t Topics, d DeviceInfo) []entity {
 		}},
 		{key: "problem", platform: "binary_sensor", config: map[string]any{
 			"name": "Problem", "device_class": "problem",
-			"state_topic":    t.State,
-			"value_template": "{{ 'ON' if value_json.state == 'error' else 'OFF' }}",
+			"state_topic": t.State,
+			// ON on an error, and when the stream has been wanted for 60 s without any
+			// live destination (the node says so in "problem").
+			"value_template": "{{ 'ON' if value_json.state == 'error' or (value_json.problem is defined and value_json.problem) else 'OFF' }}",
 		}},
 		{key: "last_error", platform: "sensor", config: map[string]any{
 			"name": "Last error", "icon": "mdi:alert-circle-outline", "entity_category": "diagnostic",

@@ -425,6 +425,7 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 		{"state", "value_template", live, "live"},
 		{"problem", "value_template", failed, "ON"},
 		{"problem", "value_template", live, "OFF"},
+		{"problem", "value_template", strings.Replace(live, `"state":"live"`, `"state":"reconnecting","problem":true`, 1), "ON"},
 		{"last_error", "value_template", failed, strings.Repeat("é", 255)},
 		{"last_error", "value_template", live, "none"},
 		{"live_since", "value_template", live, "2025-01-02T15:04:05.000Z"},

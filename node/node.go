@@ -56,6 +56,8 @@ type status struct {
 	FPS       float64        `json:"fps,omitempty"` // the stream's
 	Audio     string         `json:"audio"`         // silent, none or exec:<program>
 	Error     string         `json:"error,omitempty"`
+	// Problem: the stream is wanted and no destination has been live for 60 s (problem.go).
+	Problem bool `json:"problem,omitempty"`
 }
 
 // targetStatus is one destination in the state payload.
@@ -98,6 +100,8 @@ type Node struct {
 	decoder       snapshot.Decoder
 	// paced holds keyframe/set and snapshot/set to one each per second (pace.go).
 	paced commandPace
+	// noLive times a wanted stream without a live destination, for status.Problem.
+	noLive noLiveWatch
 	// running is the pipeline of the stream, for Snapshot from any goroutine.
 	running atomic.Pointer[mediaPipeline]
 	// newPipeline makes the media pipeline of each start (pipeline.New; tests swap it).
@@ -385,6 +389,8 @@ func (n *Node) Run(ctx context.Context) error {
 			n.onNote(ctx, nt)
 		case <-telemetry.C:
 			n.publishTelemetry()
+		case <-n.noLive.C():
+			n.update()
 		}
 	}
 }
@@ -503,6 +509,7 @@ func (n *Node) update() {
 		n.status.LiveSince = ""
 	}
 	n.status.Error = msg
+	n.status.Problem = n.noLive.check(st, now)
 	n.mu.Unlock()
 	if changed {
 		n.log.Info("state", "state", string(st), "err", msg)

@@ -607,3 +607,44 @@ func TestKeyframeAndSnapshotPaced(t *testing.T) {
 		now = now.Add(200 * time.Millisecond)
 	}
 }
+
+// TestProblemAfterAMinuteWithoutLiveDestination: while the stream is wanted and no
+// destination is live (one that keeps refusing, an ingest that is down), the state says
+// problem once noLiveProblem has passed, so Home Assistant's Problem sensor turns on; a
+// live destination or OFF clears it.
+func TestProblemAfterAMinuteWithoutLiveDestination(t *testing.T) {
+	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": twoTargets})
+	tn.noLive.after = 50 * time.Millisecond
+	fired := func() {
+		t.Helper()
+		select {
+		case <-tn.noLive.C():
+			tn.update() // as Run does
+		case <-time.After(60 * time.Second):
+			t.Fatal("the no-live timer did not fire")
+		}
+	}
+	tn.command(mqtt.CommandStream, mqtt.SwitchOn)
+	tn.report(pipeline.DestinationReconnecting, 0, errors.New("connection refused"))
+	tn.report(pipeline.DestinationReconnecting, 1, errors.New("connection refused"))
+	if st, _ := tn.state(); st.State != StateReconnecting || st.Problem {
+		t.Fatalf("state at once: %+v", st)
+	}
+	fired()
+	if st, n := tn.state(); n != 1 || !st.Problem || st.State != StateReconnecting {
+		t.Fatalf("state after the minute: %+v (%d published)", st, n)
+	}
+	tn.report(pipeline.DestinationLive, 1, nil)
+	if st, _ := tn.state(); st.Problem || st.State != StateLive {
+		t.Fatalf("state once a destination is live: %+v", st)
+	}
+	tn.report(pipeline.DestinationReconnecting, 1, errors.New("reset"))
+	fired()
+	if st, _ := tn.state(); !st.Problem {
+		t.Fatalf("state a minute after the last destination went: %+v", st)
+	}
+	tn.command(mqtt.CommandStream, mqtt.SwitchOff)
+	if st, _ := tn.state(); st.Problem || st.State != StateIdle {
+		t.Fatalf("state after OFF: %+v", st)
+	}
+}
