@@ -80,8 +80,11 @@ const haTextMax = 255
 // message with discovery: a random 1–5 s, so a fleet of nodes does not answer in the
 // same instant when Home Assistant restarts.
 func RediscoveryDelay() time.Duration {
-	return time.Second + rand.N(4*time.Second)
+	return time.Second + rand.N(RediscoveryDelayMax-time.Second)
 }
+
+// RediscoveryDelayMax bounds RediscoveryDelay.
+const RediscoveryDelayMax = 5 * time.Second
 
 // DeviceID is the node's device ID in Home Assistant: its identifier, the object ID of its
 // discovery topic, and the start of every unique_id. It is derived from the base topic, so

@@ -102,6 +102,8 @@ type Node struct {
 	paced commandPace
 	// noLive times a wanted stream without a live destination, for status.Problem.
 	noLive noLiveWatch
+	// jobs are the one-off goroutines Run owns (background.go).
+	jobs background
 	// running is the pipeline of the stream, for Snapshot from any goroutine.
 	running atomic.Pointer[mediaPipeline]
 	// newPipeline makes the media pipeline of each start (pipeline.New; tests swap it).
@@ -328,6 +330,8 @@ func (n *Node) Topics() mqtt.Topics { return n.topics }
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	n.jobs.open(ctx)
+	defer n.jobs.close() // before wg.Wait: the jobs publish through the session
 	sessionCtx, stopSession := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSession()
 	wg.Add(1)

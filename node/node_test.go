@@ -648,3 +648,26 @@ func TestProblemAfterAMinuteWithoutLiveDestination(t *testing.T) {
 		t.Fatalf("state after OFF: %+v", st)
 	}
 }
+
+// TestRunJoinsTheAnswerToHomeAssistant: the delayed answer to Home Assistant's birth
+// message belongs to Run: once Run has returned, it publishes nothing (it used to fire from
+// a time.AfterFunc up to 5 s later, into a closed session).
+func TestRunJoinsTheAnswerToHomeAssistant(t *testing.T) {
+	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": oneTarget, "CAMNODE_HA_DISCOVERY": "true"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- tn.Run(ctx) }()
+	tn.s.commands <- mqtt.Command{Kind: mqtt.CommandHAOnline}
+	for !tn.rediscovering.Load() {
+		time.Sleep(time.Millisecond) // Run's goroutine takes the command
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	tn.s.take(tn.discoveryTopics.DiscoveryPrefix + "/device/camnode_cam/config")
+	time.Sleep(mqtt.RediscoveryDelayMax + time.Second) // the longest the answer waits, and then some
+	if late := tn.s.take(tn.discoveryTopics.DiscoveryPrefix + "/device/camnode_cam/config"); len(late) > 0 {
+		t.Fatalf("discovery published %d times after Run returned", len(late))
+	}
+}
