@@ -2,13 +2,13 @@ package mqtt
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
+
+	"github.com/camnode/camnode/internal/cafile"
 )
 
 // broker is a parsed broker URL: what paho dials, and what may be shown.
@@ -94,16 +94,9 @@ func (e *FileError) Unwrap() error { return e.Err }
 func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		pem, err := os.ReadFile(caFile)
+		pool, err := cafile.Pool(caFile)
 		if err != nil {
 			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file: %w", err)}
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file %s: no PEM certificate found", caFile)}
 		}
 		cfg.RootCAs = pool
 	}
