@@ -95,7 +95,10 @@ func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
 		pool, err := cafile.Pool(caFile)
-		if err != nil {
+		switch {
+		case errors.Is(err, cafile.ErrNoCertificate):
+			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file %w", err)} // "mqtt: CA file /x.pem: no PEM certificate found"
+		case err != nil:
 			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file: %w", err)}
 		}
 		cfg.RootCAs = pool

@@ -81,7 +81,11 @@ func runForget(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "camnode forget: %s holds no retained %s of node %s; nothing to clear\n", config.RedactURL(cfg.MQTTURL), what, cfg.NodeID)
 		return 0
 	}
-	fmt.Fprintf(stdout, "camnode forget: cleared %d retained topics of node %s on %s:\n", len(found), cfg.NodeID, config.RedactURL(cfg.MQTTURL))
+	plural := "s"
+	if len(found) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(stdout, "camnode forget: cleared %d retained topic%s of node %s on %s:\n", len(found), plural, cfg.NodeID, config.RedactURL(cfg.MQTTURL))
 	for _, t := range found {
 		fmt.Fprintf(stdout, "  %s\n", t)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // ErrNoCertificate says a CA file holds no PEM certificate that parses.
-var ErrNoCertificate = errors.New("no PEM certificate found (want -----BEGIN CERTIFICATE-----)")
+var ErrNoCertificate = errors.New("no PEM certificate found")
 
 // Pool is the system's roots plus the certificates of the PEM file at path; the file's
 // alone on a system without a CA store. Errors name the file: an *os.PathError, or one that
