@@ -319,7 +319,7 @@ func cleanText(s string, maxRunes int) (string, *Rejection) {
 		return "", Reject(CauseInvalid, "text is not valid UTF-8")
 	}
 	s = clean(s)
-	if s == "" {
+	if strings.TrimFunc(skeleton(s), unicode.IsSpace) == "" { // zero-width characters only show nothing either
 		return "", Reject(CauseEmpty, "empty text")
 	}
 	if n := utf8.RuneCountInString(s); n > maxRunes {

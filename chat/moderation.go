@@ -60,7 +60,7 @@ type Moderator struct {
 }
 
 type blockedWord struct {
-	word      string // lower case
+	word      string // its skeleton
 	wholeWord bool
 }
 
@@ -100,7 +100,7 @@ func NewModerator(opts ModerationOptions) *Moderator {
 	m := &Moderator{opts: opts, users: map[string]*bucket{}, ids: map[string]struct{}{},
 		idRing: make([]string, opts.DedupeIDs)}
 	for _, w := range opts.Blocklist {
-		w = strings.ToLower(strings.TrimSpace(w))
+		w = skeleton(strings.TrimSpace(w))
 		if w == "" {
 			continue
 		}
@@ -187,12 +187,12 @@ func (m *Moderator) gcUsers(now time.Time) {
 	}
 }
 
-// blocked reports whether s contains a blocked word.
+// blocked reports whether s contains a blocked word, both compared by their skeletons.
 func (m *Moderator) blocked(s string) bool {
 	if len(m.words) == 0 || s == "" {
 		return false
 	}
-	s = strings.ToLower(s)
+	s = skeleton(s)
 	for _, w := range m.words {
 		for from := 0; ; {
 			i := strings.Index(s[from:], w.word)

@@ -143,3 +143,56 @@ func TestRateString(t *testing.T) {
 		}
 	}
 }
+
+// TestBlocklistSeesThroughDisguises: a blocked word written with zero-width characters,
+// in fullwidth, with combining marks or with look-alike letters of other scripts is
+// blocked as the word it shows; the text of an admitted message is left as it came.
+func TestBlocklistSeesThroughDisguises(t *testing.T) {
+	m := NewModerator(ModerationOptions{Blocklist: []string{"badword", "ｓｐａｍ"}})
+	now := time.Now()
+	for _, text := range []string{
+		"bad\u200bword",             // zero-width space
+		"b\u200cadword",             // zero-width non-joiner
+		"\u2060bad\u00adword\ufeff", // word joiner, soft hyphen, BOM
+		"ｂａｄｗｏｒｄ",                   // fullwidth
+		"b\u0308adword",             // combining diaeresis
+		"bаdwоrd",                   // Cyrillic а and о
+		"BАDWОRD",                   // Cyrillic А and О, upper case
+		"ΒΑDWΟRD",                   // Greek Β, Α, Ο
+		"𝐛𝐚𝐝𝐰𝐨𝐫𝐝 here",              // mathematical bold
+		"ʙᴀᴅᴡᴏʀᴅ",                   // small capitals
+		"so spam!",                  // a fullwidth blocklist entry blocks the ASCII word
+	} {
+		if err := m.Admit(&Message{Text: text}, now); CauseOf(err) != CauseBlocked {
+			t.Errorf("%+q: %v, want blocked", text, err)
+		}
+	}
+	for _, text := range []string{"badwords", "a good word", "bad word", "Ελληνικά", "привет", "café"} {
+		msg := &Message{Text: text}
+		if err := m.Admit(msg, now); err != nil {
+			t.Errorf("%+q: %v, want admitted", text, err)
+		}
+		if msg.Text != text {
+			t.Errorf("%+q: the text became %+q", text, msg.Text)
+		}
+	}
+	if err := m.Admit(&Message{Text: "hi", User: "b\u200bad\u200bword"}, now); CauseOf(err) != CauseBlocked {
+		t.Errorf("a user name with zero-width characters: %v, want blocked", err)
+	}
+}
+
+// TestInvisibleTextIsEmpty: a message of zero-width and other invisible characters only
+// is rejected as empty; one that has something visible keeps them as it came.
+func TestInvisibleTextIsEmpty(t *testing.T) {
+	for _, text := range []string{"\u200b", "\u200b\u200c\u200d\u2060\ufeff", " \u200b \u00ad ", "\u3164\u115f", "\u0308"} {
+		msgs, errs := Parse([]byte(text), Limits{})
+		if len(msgs) != 0 || len(errs) != 1 || CauseOf(errs[0]) != CauseEmpty {
+			t.Errorf("%+q: %v %v, want rejected as empty", text, msgs, errs)
+		}
+	}
+	const emoji = "👨\u200d👩\u200d👧" // a family: zero-width joiners hold it together
+	msgs, errs := Parse([]byte(emoji), Limits{})
+	if len(errs) != 0 || len(msgs) != 1 || msgs[0].Text != emoji {
+		t.Errorf("%+q: %+v %v, want the text as it came", emoji, msgs, errs)
+	}
+}

@@ -3,7 +3,6 @@
 package config
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +22,9 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/camnode/camnode/chat/platform"
+	"github.com/camnode/camnode/internal/cafile"
+	"github.com/camnode/camnode/internal/redact"
+	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/rtmp"
 )
 
@@ -470,12 +472,8 @@ func checkHTTP(addr, token string) string {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Sprintf("%q: the port is a number from 1 to 65535", addr)
 	}
-	loopback := host == "localhost"
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
 	switch {
-	case !loopback && token == "":
+	case !httpflv.Loopback(host) && token == "":
 		return fmt.Sprintf("token required: %s listens beyond loopback; set CAMNODE_HTTP_TOKEN (8 characters or more), or listen on 127.0.0.1", addr)
 	case token != "" && utf8.RuneCountInString(token) < 8:
 		return "token of fewer than 8 characters: use 8 or more"
@@ -552,14 +550,14 @@ func (c *Config) DanmakuFonts() []string {
 // checkPEMCertificates says what is wrong with a CA file: unreadable, or no PEM
 // certificate that parses in it.
 func checkPEMCertificates(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))
-	}
-	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+	err := cafile.Check(path)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, cafile.ErrNoCertificate):
 		return fmt.Sprintf("%s holds no PEM certificate (want -----BEGIN CERTIFICATE-----)", path)
 	}
-	return ""
+	return fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))
 }
 
 func checkSource(s string) string {
@@ -774,7 +772,7 @@ func RedactURL(raw string) string {
 	}
 	q := ""
 	if u.RawQuery != "" {
-		q = "?" + rtmp.RedactQuery(u.RawQuery)
+		q = "?" + redact.Query(u.RawQuery)
 	}
 	frag := ""
 	if u.Fragment != "" {

@@ -136,3 +136,28 @@ func TestScrub(t *testing.T) {
 		}
 	}
 }
+
+// TestDebugLogHidesUserInfoOfAnyScheme: a source program (ffmpeg) that prints the URL it
+// reads, password included, shows no password in camnode's log even at debug, whatever the
+// scheme.
+func TestDebugLogHidesUserInfoOfAnyScheme(t *testing.T) {
+	var out strings.Builder
+	c := Config{LogLevel: "debug"}
+	log := c.NewLogger(&out)
+	for _, line := range []string{
+		"[rtsp @ 0x5581] method DESCRIBE failed: 401 Unauthorized rtsp://admin:hunter2@192.168.1.20:554/stream1",
+		"Input #0, rtsp, from 'rtsps://viewer:hunter2@cam.lan/live':",
+		"srt://cam.lan:9000?passphrase=hunter2hunter2 failed",
+		"opening rtmpt://u:hunter2@h/app/k",
+	} {
+		log.Debug("source program", "stderr", line)
+	}
+	if strings.Contains(out.String(), "hunter2") {
+		t.Errorf("the debug log shows the password:\n%s", out.String())
+	}
+	for _, want := range []string{"rtsp://admin:****@192.168.1.20:554/stream1", "rtsps://viewer:****@cam.lan/live", "method DESCRIBE failed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the debug log lacks %q:\n%s", want, out.String())
+		}
+	}
+}

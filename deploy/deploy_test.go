@@ -401,7 +401,12 @@ type blueprint struct {
 		Description string `yaml:"description"`
 		Domain      string `yaml:"domain"`
 		SourceURL   string `yaml:"source_url"`
-		Input       map[string]struct {
+		// Homeassistant.MinVersion: Home Assistant refuses to load a blueprint for an older
+		// version with that message, instead of failing on an unknown key.
+		Homeassistant struct {
+			MinVersion string `yaml:"min_version"`
+		} `yaml:"homeassistant"`
+		Input map[string]struct {
 			Name        string         `yaml:"name"`
 			Description string         `yaml:"description"`
 			Default     any            `yaml:"default"`
@@ -503,9 +508,25 @@ func TestHomeAssistantBlueprints(t *testing.T) {
 				t.Errorf("%s: input %s needs a name and one selector", name, in)
 			}
 		}
+		// triggers:/trigger: and action: need Home Assistant 2024.10.
+		if v := bp.Blueprint.Homeassistant.MinVersion; !regexp.MustCompile(`^20[2-9][0-9]\.(1[0-2]|[1-9])\.[0-9]+$`).MatchString(v) || v < "2024.10.0" {
+			t.Errorf("%s: homeassistant.min_version %q, want 2024.10.0 or later", name, v)
+		}
 		for _, tr := range bp.Triggers {
 			if p, _ := tr["trigger"].(string); !slices.Contains(append(knownTriggers, "homeassistant"), p) {
 				t.Errorf("%s: trigger %v", name, tr["trigger"])
+			}
+			// A state trigger with none of to, from, not_to, not_from fires on every
+			// attribute change too (a person's GPS update): "to: null" is any state change.
+			if tr["trigger"] == "state" {
+				has := false
+				for _, k := range []string{"to", "from", "not_to", "not_from"} {
+					_, ok := tr[k]
+					has = has || ok
+				}
+				if !has {
+					t.Errorf("%s: state trigger %v fires on attribute changes: give it to: null", name, tr)
+				}
 			}
 		}
 		steps := make([]any, len(bp.Actions))

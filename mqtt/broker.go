@@ -2,13 +2,13 @@ package mqtt
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strings"
+
+	"github.com/camnode/camnode/internal/cafile"
 )
 
 // broker is a parsed broker URL: what paho dials, and what may be shown.
@@ -94,16 +94,12 @@ func (e *FileError) Unwrap() error { return e.Err }
 func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
+		pool, err := cafile.Pool(caFile)
+		switch {
+		case errors.Is(err, cafile.ErrNoCertificate):
+			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file %w", err)} // "mqtt: CA file /x.pem: no PEM certificate found"
+		case err != nil:
 			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file: %w", err)}
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, &FileError{FileCA, fmt.Errorf("mqtt: CA file %s: no PEM certificate found", caFile)}
 		}
 		cfg.RootCAs = pool
 	}

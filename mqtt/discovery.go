@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/camnode/camnode/internal/redact"
 )
 
 // Home Assistant MQTT discovery: one device-based discovery message per node,
@@ -83,8 +86,11 @@ const haTextMax = 255
 // message with discovery: a random 1–5 s, so a fleet of nodes does not answer in the
 // same instant when Home Assistant restarts.
 func RediscoveryDelay() time.Duration {
-	return time.Second + rand.N(4*time.Second)
+	return time.Second + rand.N(RediscoveryDelayMax-time.Second)
 }
+
+// RediscoveryDelayMax bounds RediscoveryDelay.
+const RediscoveryDelayMax = 5 * time.Second
 
 // DeviceID is the node's device ID in Home Assistant: its identifier, the object ID of its
 // discovery topic, and the start of every unique_id. It is derived from the base topic, so
@@ -153,9 +159,6 @@ func DiscoveryMessages(t Topics, d DeviceInfo) []RetainedMessage {
 		c["platform"] = e.platform
 		c["unique_id"] = id + "_" + e.key
 		c["default_entity_id"] = e.platform + "." + prefix + "_" + e.key
-		c["availability"] = []map[string]string{{
-			"topic": t.Availability, "payload_available": Online, "payload_not_available": Offline,
-		}}
 		// Per component: Home Assistant before 2026.5 ignored the root's qos (core #170166),
 		// and every command camnode takes is subscribed at QoS 1.
 		c["qos"] = 1
@@ -169,8 +172,12 @@ func DiscoveryMessages(t Topics, d DeviceInfo) []RetainedMessage {
 	payload, err := json.Marshal(map[string]any{
 		"device": device,
 		"origin": origin,
-		"qos":    1, // for Home Assistant 2026.5 and later, which read it here too
-		"cmps":   cmps,
+		// A shared option: every component takes it from here (device discovery, 2024.11).
+		"availability": []map[string]string{{
+			"topic": t.Availability, "payload_available": Online, "payload_not_available": Offline,
+		}},
+		"qos":  1, // for Home Assistant 2026.5 and later, which read it here too
+		"cmps": cmps,
 	})
 	if err != nil { // maps of strings, numbers and bools always encode
 		panic("mqtt: discovery payload: " + err.Error())
@@ -226,11 +233,34 @@ func discoveryFilters(t Topics) []string {
 // afterwards on the node's own Topics.DiscoveryProbe comes after all of them, so the
 // answer needs no waiting on a clock. ctx bounds the whole exchange.
 func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
-	t := cfg.Topics
-	if t.DiscoveryPrefix == "" {
+	if cfg.Topics.DiscoveryPrefix == "" {
 		return nil, nil
 	}
-	client, b, err := oneShotClient(ctx, cfg, "probe")
+	return retainedUnder(ctx, cfg, "probe", discoveryFilters(cfg.Topics))
+}
+
+// NodeRetained is RetainedDiscovery for `camnode forget`: the topics under which the broker
+// holds a retained message of the node's discovery and, with state, every retained topic
+// under its base topic (availability, state, stream/desired, snapshot, snapshot/info...).
+func NodeRetained(ctx context.Context, cfg Config, state bool) ([]string, error) {
+	var filters []string
+	if cfg.Topics.DiscoveryPrefix != "" {
+		filters = discoveryFilters(cfg.Topics)
+	}
+	if state {
+		filters = append(filters, cfg.Topics.Base+"/#")
+	}
+	if len(filters) == 0 {
+		return nil, nil
+	}
+	return retainedUnder(ctx, cfg, "forget", filters)
+}
+
+// retainedUnder connects as "camnode-<node ID>-<role>" and returns the topics under the
+// filters that hold a retained message, sorted.
+func retainedUnder(ctx context.Context, cfg Config, role string, under []string) ([]string, error) {
+	t := cfg.Topics
+	client, b, err := oneShotClient(ctx, cfg, role)
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +273,7 @@ func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
 		once  sync.Once
 	)
 	filters := map[string]byte{marker: 1}
-	for _, f := range discoveryFilters(t) {
+	for _, f := range under {
 		filters[f] = 1
 	}
 	tok := client.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) {
@@ -258,7 +288,7 @@ func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
 		}
 	})
 	if err := waitToken(ctx, tok); err != nil {
-		return nil, fmt.Errorf("mqtt: subscribe to discovery topics on %s: %w", b.redacted, err)
+		return nil, fmt.Errorf("mqtt: subscribe to %s on %s: %w", strings.Join(under, " "), b.redacted, err)
 	}
 	if err := waitToken(ctx, client.Publish(marker, 1, false, []byte("probe"))); err != nil {
 		return nil, fmt.Errorf("mqtt: publish %s to %s: %w", marker, b.redacted, err)
@@ -266,7 +296,7 @@ func RetainedDiscovery(ctx context.Context, cfg Config) ([]string, error) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("mqtt: look for retained discovery on %s: %w", b.redacted, ctx.Err())
+		return nil, fmt.Errorf("mqtt: look for retained messages on %s: %w", b.redacted, ctx.Err())
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -288,7 +318,7 @@ func PublishRetained(ctx context.Context, cfg Config, msgs []RetainedMessage) er
 	defer client.Disconnect(disconnectQuiesce)
 	for _, m := range msgs {
 		if err := waitToken(ctx, client.Publish(m.Topic, 1, true, m.Payload)); err != nil {
-			return fmt.Errorf("mqtt: publish %s to %s: %s", m.Topic, b.redacted, scrubPassword(err, cfg.Password, b.password))
+			return fmt.Errorf("mqtt: publish %s to %s: %s", m.Topic, b.redacted, redact.Echo(err.Error(), []string{cfg.Password, b.password}))
 		}
 	}
 	return nil
@@ -326,7 +356,7 @@ func oneShotClient(ctx context.Context, cfg Config, role string) (paho.Client, b
 	}
 	client := paho.NewClient(opts)
 	if err := waitToken(ctx, client.Connect()); err != nil {
-		return nil, b, fmt.Errorf("mqtt: connect %s: %s", b.redacted, scrubPassword(err, cfg.Password))
+		return nil, b, fmt.Errorf("mqtt: connect %s: %s", b.redacted, redact.Echo(err.Error(), []string{cfg.Password}))
 	}
 	return client, b, nil
 }
@@ -338,17 +368,6 @@ func waitToken(ctx context.Context, tok paho.Token) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// scrubPassword is err's text with the passwords, should a library have echoed one, as ****.
-func scrubPassword(err error, passwords ...string) string {
-	msg := err.Error()
-	for _, p := range passwords {
-		if p != "" {
-			msg = strings.ReplaceAll(msg, p, "****")
-		}
-	}
-	return msg
 }
 
 // entity is one component of the device: its key under "cmps" (also the end of its
@@ -398,8 +417,10 @@ func entities(t Topics, d DeviceInfo) []entity {
 		}},
 		{key: "problem", platform: "binary_sensor", config: map[string]any{
 			"name": "Problem", "device_class": "problem",
-			"state_topic":    t.State,
-			"value_template": "{{ 'ON' if value_json.state == 'error' else 'OFF' }}",
+			"state_topic": t.State,
+			// ON on an error, and when the stream has been wanted for 60 s without any
+			// live destination (the node says so in "problem").
+			"value_template": "{{ 'ON' if value_json.state == 'error' or (value_json.problem is defined and value_json.problem) else 'OFF' }}",
 		}},
 		{key: "last_error", platform: "sensor", config: map[string]any{
 			"name": "Last error", "icon": "mdi:alert-circle-outline", "entity_category": "diagnostic",
@@ -436,8 +457,11 @@ func entities(t Topics, d DeviceInfo) []entity {
 		}},
 		{key: "snapshot", platform: "image", config: map[string]any{
 			"name": "Snapshot", "image_topic": t.Snapshot, "content_type": "image/jpeg",
-			// ts, width, height, bytes, and error: why there is no picture
-			"json_attributes_topic": t.SnapshotInfo,
+			// width, height and error (why there is no picture): not ts or bytes, which
+			// change with every picture and would make a new state for the recorder each
+			// CAMNODE_SNAPSHOT_INTERVAL.
+			"json_attributes_topic":    t.SnapshotInfo,
+			"json_attributes_template": "{{ {'width': value_json.width | default(None), 'height': value_json.height | default(None), 'error': value_json.error | default(None)} | tojson }}",
 		}},
 		{key: "take_snapshot", platform: "button", config: map[string]any{
 			"name": "Take snapshot", "icon": "mdi:camera",
@@ -450,14 +474,16 @@ func entities(t Topics, d DeviceInfo) []entity {
 			"state_topic": t.Event, "event_types": d.EventTypes,
 			// Home Assistant wants {"event_type": …}; the reason and time go along as
 			// the event's attributes.
-			"value_template": "{{ {'event_type': value_json.event, 'reason': value_json.reason, 'ts': value_json.ts} | tojson }}",
+			// target: the destination (redacted) an event such as rtmp_rejected is about.
+			"value_template": "{{ {'event_type': value_json.event, 'reason': value_json.reason, 'ts': value_json.ts, 'target': value_json.target | default(None)} | tojson }}",
 		}})
 	}
 	if len(d.Targets) > 1 {
-		for i, target := range d.Targets[:min(len(d.Targets), MaxTargetEntities)] {
-			name := "Ingest " + strconv.Itoa(i+1)
-			if target != "" {
-				name += " " + target
+		targets := d.Targets[:min(len(d.Targets), MaxTargetEntities)]
+		for i, target := range targets {
+			name := "Ingest " + targetName(targets, i)
+			if target == "" {
+				name = "Ingest " + strconv.Itoa(i+1)
 			}
 			// By position in the state's targets list: the redacted URL may hold quotes.
 			v := "value_json.targets[" + strconv.Itoa(i) + "]"
@@ -542,6 +568,24 @@ var telemetrySensors = []telemetrySensor{
 	{key: "data_sent", name: "Data sent", field: "bytes_sent", class: "data_size", unit: "MB", state: "total_increasing", category: "diagnostic", precision: 1, scale: 1e6, hidden: true},
 	{key: "memory", name: "Memory", field: "rss_bytes", class: "data_size", unit: "MB", state: "measurement", category: "diagnostic", precision: 1, scale: 1e6},
 	{key: "cpu_temperature", name: "CPU temperature", field: "cpu_temp_c", class: "temperature", unit: "°C", state: "measurement", category: "diagnostic", precision: 1, optional: true},
+}
+
+// targetName names destination i of targets (redacted URLs) by its host, "a.rtmp.youtube.com";
+// by host and number, "a.example 2", when another destination has the same host.
+func targetName(targets []string, i int) string {
+	host := func(raw string) string {
+		if u, err := url.Parse(raw); err == nil && u.Hostname() != "" {
+			return u.Hostname()
+		}
+		return raw
+	}
+	h := host(targets[i])
+	for j, other := range targets {
+		if j != i && host(other) == h {
+			return h + " " + strconv.Itoa(i+1)
+		}
+	}
+	return h
 }
 
 // slug keeps what Home Assistant allows in a discovery topic's object ID, [a-zA-Z0-9_-],

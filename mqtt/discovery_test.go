@@ -129,11 +129,15 @@ func TestSchemaCheckCatchesMistakes(t *testing.T) {
 			c["fps"].(map[string]any)["value_template"] = "{{ value_json.fps }"
 		}},
 		{"wildcard command topic", `is not a topic`, func(_, c map[string]any) { c["stream"].(map[string]any)["command_topic"] = "camnode/+/stream/set" }},
-		{"availability twice", `availability and availability_topic must not be used together`, func(_, c map[string]any) {
+		{"availability twice", `availability and availability_topic must not be used together`, func(r, _ map[string]any) {
+			r["availability_topic"] = "camnode/garden/availability"
+		}},
+		{"availability twice in a component", `availability and availability_topic must not be used together`, func(r, c map[string]any) {
+			c["fps"].(map[string]any)["availability"] = r["availability"]
 			c["fps"].(map[string]any)["availability_topic"] = "camnode/garden/availability"
 		}},
-		{"availability without topic", `required key "topic" missing`, func(_, c map[string]any) {
-			a := c["fps"].(map[string]any)["availability"].([]any)[0].(map[string]any)
+		{"availability without topic", `required key "topic" missing`, func(r, _ map[string]any) {
+			a := r["availability"].([]any)[0].(map[string]any)
 			delete(a, "topic")
 		}},
 		{"enum with a unit", `options cannot be used together`, func(_, c map[string]any) {
@@ -202,8 +206,8 @@ func TestDiscoveryContent(t *testing.T) {
 			"json_attributes_topic": "camnode/garden/snapshot/info"},
 		"take_snapshot": {"platform": "button", "command_topic": "camnode/garden/snapshot/set", "payload_press": "PRESS"},
 		"event":         {"platform": "event", "state_topic": "camnode/garden/event"},
-		"ingest_1":      {"platform": "binary_sensor", "device_class": "connectivity", "name": "Ingest 1 rtmp://a.example/live/****"},
-		"ingest_2":      {"platform": "binary_sensor", "device_class": "connectivity", "state_topic": "camnode/garden/state"},
+		"ingest_1":      {"platform": "binary_sensor", "device_class": "connectivity", "name": "Ingest a.example"},
+		"ingest_2":      {"platform": "binary_sensor", "device_class": "connectivity", "state_topic": "camnode/garden/state", "name": "Ingest b.example"},
 		"reconnects":    {"platform": "sensor", "state_class": "total_increasing"},
 		"chat_shown":    {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.chat_shown }}"},
 		"chat_dropped":  {"platform": "sensor", "state_class": "total_increasing", "value_template": "{{ value_json.chat_dropped }}"},
@@ -219,14 +223,20 @@ func TestDiscoveryContent(t *testing.T) {
 			}
 		}
 	}
+	// One availability at the root, which every component takes, not a copy in each.
+	if av, _ := root["availability"].([]any); len(av) != 1 || av[0].(map[string]any)["topic"] != "camnode/garden/availability" {
+		t.Errorf("root availability %v, want the node's availability topic", root["availability"])
+	}
+	if b := DiscoveryMessages(topics, haDevice)[0].Payload; bytes.Count(b, []byte("camnode/garden/availability")) != 1 {
+		t.Errorf("the availability topic is in the %d-byte payload %d times, want once", len(b), bytes.Count(b, []byte("camnode/garden/availability")))
+	}
 	for key, v := range root["cmps"].(map[string]any) {
 		c := v.(map[string]any)
 		if len(c) == 1 {
 			continue // a tombstone
 		}
-		av, _ := c["availability"].([]any)
-		if len(av) != 1 || av[0].(map[string]any)["topic"] != "camnode/garden/availability" {
-			t.Errorf("%s: availability %v, want the node's availability topic", key, c["availability"])
+		if c["availability"] != nil || c["availability_topic"] != nil {
+			t.Errorf("%s: an availability of its own: %v", key, c["availability"])
 		}
 		if c["unique_id"] != "camnode_garden_"+key || c["default_entity_id"] != c["platform"].(string)+".camnode_garden_"+key {
 			t.Errorf("%s: unique_id %v, default_entity_id %v", key, c["unique_id"], c["default_entity_id"])
@@ -387,7 +397,11 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 		`"source":"testsrc","target":"rtmp://x/live/****","targets":[{"target":"rtmp://a.example/live/****","state":"live"},{"target":"rtmps://b.example/app/****","state":"reconnecting","error":"x"}]}`
 	idle := `{"state":"idle","since":"2025-01-02T15:04:05.000Z","started":"2025-01-02T15:00:00.000Z","source":"testsrc","target":""}`
 	failed := `{"state":"error","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":"","error":"` + strings.Repeat("é", 300) + `"}`
-	event := `{"event":"rtmp_rejected","reason":"ingest said \"no\"","ts":"2025-01-02T15:04:05.123Z"}`
+	event := `{"event":"rtmp_rejected","reason":"ingest said \"no\"","ts":"2025-01-02T15:04:05.123Z","target":"rtmps://b.example:443/app/****"}`
+	nodeEvent := `{"event":"stream_started","reason":"","ts":"2025-01-02T15:04:05.123Z"}`
+	picture := `{"ts":"2025-01-02T15:04:05.123Z","width":1280,"height":720,"bytes":81234}`
+	nextPicture := `{"ts":"2025-01-02T15:04:15.456Z","width":1280,"height":720,"bytes":80777}`
+	noPicture := `{"ts":"2025-01-02T15:04:25.789Z","error":"no picture within 30s"}`
 	chat := `ünïcødé "quoted" {not json} <b>&`
 	withChat := `{"state":"idle","since":"2025-01-02T15:04:05.000Z","source":"testsrc","target":"","chat_sources":[` +
 		`{"source":"twitch:garden","connected":true},{"source":"bilibili:21452505","connected":false,"error":"bilibili: code 60004; retrying in 1s"}]}`
@@ -414,6 +428,7 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 		{"state", "value_template", live, "live"},
 		{"problem", "value_template", failed, "ON"},
 		{"problem", "value_template", live, "OFF"},
+		{"problem", "value_template", strings.Replace(live, `"state":"live"`, `"state":"reconnecting","problem":true`, 1), "ON"},
 		{"last_error", "value_template", failed, strings.Repeat("é", 255)},
 		{"last_error", "value_template", live, "none"},
 		{"live_since", "value_template", live, "2025-01-02T15:04:05.000Z"},
@@ -422,7 +437,12 @@ func TestTemplatesRenderWithJinja(t *testing.T) {
 		{"ingest_1", "value_template", live, "ON"},
 		{"ingest_2", "value_template", live, "OFF"},
 		{"ingest_1", "value_template", idle, "OFF"}, // no targets list at all
-		{"event", "value_template", event, `{"event_type": "rtmp_rejected", "reason": "ingest said \"no\"", "ts": "2025-01-02T15:04:05.123Z"}`},
+		{"event", "value_template", event, `{"event_type": "rtmp_rejected", "reason": "ingest said \"no\"", "target": "rtmps://b.example:443/app/****", "ts": "2025-01-02T15:04:05.123Z"}`},
+		{"event", "value_template", nodeEvent, `{"event_type": "stream_started", "reason": "", "target": null, "ts": "2025-01-02T15:04:05.123Z"}`},
+		// The snapshot's attributes are the same for every picture of one size.
+		{"snapshot", "json_attributes_template", picture, `{"error": null, "height": 720, "width": 1280}`},
+		{"snapshot", "json_attributes_template", nextPicture, `{"error": null, "height": 720, "width": 1280}`},
+		{"snapshot", "json_attributes_template", noPicture, `{"error": "no picture within 30s", "height": null, "width": null}`},
 		{"chat_source_1", "value_template", withChat, "ON"},
 		{"chat_source_2", "value_template", withChat, "OFF"},
 		{"chat_source_1", "value_template", idle, "OFF"}, // no chat_sources at all

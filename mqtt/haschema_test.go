@@ -314,6 +314,11 @@ func validateDeviceDiscovery(topic string, payload []byte) []string {
 	}
 	expandAbbreviations(root, haAbbreviations, "root", &errs)
 	checkKeys(root, rootKeys, "root", &errs)
+	if _, a1 := root["availability"]; a1 {
+		if _, a2 := root["availability_topic"]; a2 {
+			errs = append(errs, "root: availability and availability_topic must not be used together")
+		}
+	}
 
 	if dev, ok := root["device"].(map[string]any); ok {
 		expandAbbreviations(dev, haDeviceAbbreviations, "device", &errs)

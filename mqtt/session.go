@@ -18,6 +18,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/camnode/camnode/internal/redact"
 )
 
 // Config is what a Session needs to reach the broker.
@@ -486,9 +488,5 @@ func (s *Session) redact(err error) string {
 	if err == nil {
 		return ""
 	}
-	msg := err.Error()
-	if s.cfg.Password != "" {
-		msg = strings.ReplaceAll(msg, s.cfg.Password, "****")
-	}
-	return msg
+	return redact.Echo(err.Error(), []string{s.cfg.Password})
 }

@@ -75,8 +75,8 @@ func (n *Node) publishDiscovery() {
 	if n.discoveryTopics.DiscoveryPrefix == "" || !n.cleanupStarted.CompareAndSwap(false, true) {
 		return
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), discoveryProbeTimeout)
+	started := n.jobs.start(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, discoveryProbeTimeout)
 		defer cancel()
 		found, err := mqtt.RetainedDiscovery(ctx, BrokerConfig(n.cfg, n.discoveryTopics))
 		if err != nil {
@@ -92,7 +92,10 @@ func (n *Node) publishDiscovery() {
 		} else {
 			n.log.Info("Home Assistant discovery is off: nothing of an earlier run to remove")
 		}
-	}()
+	})
+	if !started {
+		n.cleanupStarted.Store(false)
+	}
 }
 
 // discoveryProbeTimeout bounds the look for an earlier run's retained discovery.
@@ -107,11 +110,21 @@ func (n *Node) onHAOnline() {
 	}
 	delay := mqtt.RediscoveryDelay()
 	n.log.Debug("home assistant online, discovery follows", "delay", delay)
-	time.AfterFunc(delay, func() {
+	started := n.jobs.start(func(ctx context.Context) {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
 		n.rediscovering.Store(false)
 		n.publishDiscovery()
 		n.republish()
 	})
+	if !started {
+		n.rediscovering.Store(false)
+	}
 }
 
 // publishSnapshot is what runSnapshots (node/snapshot.go) publishes through: the JPEG retained on

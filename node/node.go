@@ -56,6 +56,8 @@ type status struct {
 	Error     string         `json:"error,omitempty"`
 	// ChatSources are the readers of CAMNODE_CHAT_FROM (node/chatfrom.go).
 	ChatSources []chatSourceStatus `json:"chat_sources,omitempty"`
+	// Problem: the stream is wanted and no destination has been live for 60 s (problem.go).
+	Problem bool `json:"problem,omitempty"`
 }
 
 // targetStatus is one destination in the state payload.
@@ -94,6 +96,12 @@ type Node struct {
 	audio media.AudioSource
 	// snapshotAsked carries <base>/snapshot/set to runSnapshots.
 	snapshotAsked chan struct{}
+	// paced holds keyframe/set and snapshot/set to one each per second (pace.go).
+	paced commandPace
+	// noLive times a wanted stream without a live destination, for status.Problem.
+	noLive noLiveWatch
+	// jobs are the one-off goroutines Run owns (background.go).
+	jobs background
 	// running is the pipeline of the stream, for snapshots from any goroutine.
 	running atomic.Pointer[mediaPipeline]
 	// newPipeline makes the media pipeline of each start (pipeline.New; tests swap it).
@@ -277,6 +285,8 @@ func (n *Node) Topics() mqtt.Topics { return n.topics }
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	n.jobs.open(ctx)
+	defer n.jobs.close() // before wg.Wait: the jobs publish through the session
 	sessionCtx, stopSession := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSession()
 	wg.Add(1)
@@ -334,6 +344,8 @@ func (n *Node) Run(ctx context.Context) error {
 			n.onNote(ctx, nt)
 		case <-telemetry.C:
 			n.publishTelemetry()
+		case <-n.noLive.C():
+			n.update()
 		}
 	}
 }
@@ -354,17 +366,25 @@ func (n *Node) handle(ctx context.Context, cmd mqtt.Command) {
 			n.event(EventCommandRejected, "keyframe/set: the stream is off")
 			return
 		}
+		carried := n.admit(&n.paced.keyframe, "keyframe/set")
+		if carried == nil {
+			return
+		}
 		if err := n.pipe.p.RequestKeyframe(); err != nil {
 			n.event(EventCommandRejected, "keyframe/set: "+err.Error())
 			return
 		}
+		carried()
 		n.event(EventKeyframe, "requested by command")
 	case mqtt.CommandSnapshot:
 		if n.pipe == nil {
 			n.event(EventCommandRejected, "snapshot/set: the stream is off")
 			return
 		}
-		n.askSnapshot()
+		if carried := n.admit(&n.paced.snapshot, "snapshot/set"); carried != nil {
+			carried()
+			n.askSnapshot()
+		}
 	case mqtt.CommandRestart:
 		if !n.desired {
 			n.event(EventCommandRejected, "restart/set: the stream is off")
@@ -444,6 +464,7 @@ func (n *Node) update() {
 		n.status.LiveSince = ""
 	}
 	n.status.Error = msg
+	n.status.Problem = n.noLive.check(st, now)
 	n.mu.Unlock()
 	if changed {
 		n.log.Info("state", "state", string(st), "err", msg)

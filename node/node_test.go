@@ -393,6 +393,7 @@ func TestRestartAndKeyframe(t *testing.T) {
 	tn.command(mqtt.CommandKeyframe, 0)
 	tn.wantEvents("keyframe_requested")
 	tn.pipes[0].keyErr = pipeline.ErrNoKeyframeControl
+	tn.paced.now = func() time.Time { return time.Now().Add(time.Minute) } // past the pace
 	tn.command(mqtt.CommandKeyframe, 0)
 	tn.wantEvents("command_rejected: keyframe/set: the source cannot make a keyframe on demand")
 	tn.command(mqtt.CommandRestart, 0)
@@ -561,4 +562,106 @@ type nopAudio struct{}
 func (nopAudio) RunAudio(ctx context.Context, _ func(*media.AudioFrame) error) error {
 	<-ctx.Done()
 	return nil
+}
+
+// TestKeyframeAndSnapshotPaced: keyframe/set and snapshot/set are carried out at most once
+// per second each; the requests in between change nothing and are told in one event.
+func TestKeyframeAndSnapshotPaced(t *testing.T) {
+	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": oneTarget})
+	now := time.Unix(1e9, 0)
+	tn.paced.now = func() time.Time { return now }
+	tn.command(mqtt.CommandStream, mqtt.SwitchOn)
+	tn.report(pipeline.DestinationLive, 0, nil)
+	tn.events()
+	snapshots := func() (n int) {
+		for {
+			select {
+			case <-tn.snapshotAsked:
+				n++
+			default:
+				return n
+			}
+		}
+	}
+	asked := 0
+	for second := range 3 {
+		for range 20 {
+			tn.command(mqtt.CommandKeyframe, 0)
+			tn.command(mqtt.CommandSnapshot, 0)
+			asked += snapshots()
+			now = now.Add(40 * time.Millisecond) // 20 of each in 0.8 s
+		}
+		if got := tn.pipes[0].keys; got != second+1 {
+			t.Errorf("after %d s of 25 keyframe/set a second: %d keyframes, want %d", second+1, got, second+1)
+		}
+		if asked != second+1 {
+			t.Errorf("after %d s of 25 snapshot/set a second: %d snapshots, want %d", second+1, asked, second+1)
+		}
+		tn.wantEvents("keyframe_requested", "command_rejected: keyframe/set: at most one per 1s", "command_rejected: snapshot/set: at most one per 1s")
+		now = now.Add(200 * time.Millisecond)
+	}
+}
+
+// TestProblemAfterAMinuteWithoutLiveDestination: while the stream is wanted and no
+// destination is live (one that keeps refusing, an ingest that is down), the state says
+// problem once noLiveProblem has passed, so Home Assistant's Problem sensor turns on; a
+// live destination or OFF clears it.
+func TestProblemAfterAMinuteWithoutLiveDestination(t *testing.T) {
+	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": twoTargets})
+	tn.noLive.after = 50 * time.Millisecond
+	fired := func() {
+		t.Helper()
+		select {
+		case <-tn.noLive.C():
+			tn.update() // as Run does
+		case <-time.After(60 * time.Second):
+			t.Fatal("the no-live timer did not fire")
+		}
+	}
+	tn.command(mqtt.CommandStream, mqtt.SwitchOn)
+	tn.report(pipeline.DestinationReconnecting, 0, errors.New("connection refused"))
+	tn.report(pipeline.DestinationReconnecting, 1, errors.New("connection refused"))
+	if st, _ := tn.state(); st.State != StateReconnecting || st.Problem {
+		t.Fatalf("state at once: %+v", st)
+	}
+	fired()
+	if st, n := tn.state(); n != 1 || !st.Problem || st.State != StateReconnecting {
+		t.Fatalf("state after the minute: %+v (%d published)", st, n)
+	}
+	tn.report(pipeline.DestinationLive, 1, nil)
+	if st, _ := tn.state(); st.Problem || st.State != StateLive {
+		t.Fatalf("state once a destination is live: %+v", st)
+	}
+	tn.report(pipeline.DestinationReconnecting, 1, errors.New("reset"))
+	fired()
+	if st, _ := tn.state(); !st.Problem {
+		t.Fatalf("state a minute after the last destination went: %+v", st)
+	}
+	tn.command(mqtt.CommandStream, mqtt.SwitchOff)
+	if st, _ := tn.state(); st.Problem || st.State != StateIdle {
+		t.Fatalf("state after OFF: %+v", st)
+	}
+}
+
+// TestRunJoinsTheAnswerToHomeAssistant: the delayed answer to Home Assistant's birth
+// message belongs to Run: once Run has returned, it publishes nothing (it used to fire from
+// a time.AfterFunc up to 5 s later, into a closed session).
+func TestRunJoinsTheAnswerToHomeAssistant(t *testing.T) {
+	tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": oneTarget, "CAMNODE_HA_DISCOVERY": "true"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- tn.Run(ctx) }()
+	tn.s.commands <- mqtt.Command{Kind: mqtt.CommandHAOnline}
+	for !tn.rediscovering.Load() {
+		time.Sleep(time.Millisecond) // Run's goroutine takes the command
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	tn.s.take(tn.discoveryTopics.DiscoveryPrefix + "/device/camnode_cam/config")
+	time.Sleep(mqtt.RediscoveryDelayMax + time.Second) // the longest the answer waits, and then some
+	if late := tn.s.take(tn.discoveryTopics.DiscoveryPrefix + "/device/camnode_cam/config"); len(late) > 0 {
+		t.Fatalf("discovery published %d times after Run returned", len(late))
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/camnode/camnode/config"
@@ -153,7 +154,9 @@ Ctrl-C stops the demo.
 
 `, broker.Addr(), srv.Addr(), recDir, cfg.NodeID, cfg.Source, n.PlayerURL(), mq, base, mq, base, mq, base, mq, base, mq, base)
 
+	printed := make(chan struct{})
 	go func() {
+		defer close(printed)
 		for {
 			select {
 			case r := <-recorded:
@@ -166,10 +169,12 @@ Ctrl-C stops the demo.
 	}()
 
 	err = n.Run(ctx)
-	// Let the ingest finish the last recording before it stops.
-	time.Sleep(200 * time.Millisecond)
+	// The node has closed its connection: let the ingest read what is still on its way and
+	// finish the recording itself, rather than cut it when it stops.
+	recordingsEnded(srv, 2*time.Second)
 	stopIngest()
 	<-serveDone
+	<-printed
 	for {
 		select {
 		case r := <-recorded:
@@ -184,6 +189,17 @@ Ctrl-C stops the demo.
 		return 1
 	}
 	return 0
+}
+
+// recordingsEnded waits, at most timeout, until srv has no recording in progress.
+func recordingsEnded(srv *ingest.Server, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if !slices.ContainsFunc(srv.Recordings(), func(r ingest.Recording) bool { return r.Ended.IsZero() }) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func hostOf(addr string) string {

@@ -16,20 +16,21 @@ import (
 const forgetUsage = `Usage: camnode forget [-node ID] [-purge] [-timeout 10s]
 
 Makes Home Assistant forget a node: clears its retained discovery messages on the broker,
-so the device and its entities disappear. The broker, its credentials and the prefixes come
+so the device and its entities disappear, and says which topics it found. The broker, its credentials and the prefixes come
 from the same CAMNODE_* settings as camnode run. A node still running with
 CAMNODE_HA_DISCOVERY=true publishes its discovery again at its next connect.
 
 Flags:
 `
 
-// runForget is `camnode forget`: it publishes the empty retained messages of
-// mqtt.DiscoveryRemoval (and with -purge the node's retained state topics too) and exits.
+// runForget is `camnode forget`: it asks the broker which retained discovery topics of the
+// node it holds (with -purge also every retained topic under the node's base topic), clears
+// exactly those with empty retained messages, says which, and exits.
 func runForget(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("camnode forget", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	nodeID := fs.String("node", "", "node ID to forget (default: CAMNODE_NODE_ID or the hostname)")
-	purge := fs.Bool("purge", false, "also clear the node's retained availability, state, stream/state and danmaku/state (for a node that is gone for good)")
+	purge := fs.Bool("purge", false, "also clear every retained topic of the node: availability, state, stream/desired, snapshot, snapshot/info... (for a node that is gone for good)")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up when the broker has not acknowledged everything by then")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, forgetUsage)
@@ -57,23 +58,36 @@ func runForget(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	topics := mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix)
-	msgs := mqtt.DiscoveryRemoval(topics)
-	if *purge {
-		for _, t := range []string{topics.Availability, topics.State, topics.StreamState, topics.DanmakuState} {
-			msgs = append(msgs, mqtt.RetainedMessage{Topic: t})
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	err := mqtt.PublishRetained(ctx, node.BrokerConfig(cfg, topics), msgs)
+	broker := node.BrokerConfig(cfg, topics)
+	found, err := mqtt.NodeRetained(ctx, broker, *purge)
+	if err == nil && len(found) > 0 {
+		msgs := make([]mqtt.RetainedMessage, len(found))
+		for i, t := range found {
+			msgs[i] = mqtt.RetainedMessage{Topic: t}
+		}
+		err = mqtt.PublishRetained(ctx, broker, msgs)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "camnode forget: %s\n", config.Scrub(err.Error(), cfg.Secrets()))
 		return 1
 	}
-	fmt.Fprintf(stdout, "camnode forget: cleared %s and %d older per-entity discovery topics", mqtt.DiscoveryTopic(topics), len(mqtt.DiscoveryRemoval(topics))-1)
+	what := "discovery"
 	if *purge {
-		fmt.Fprintf(stdout, ", and the retained state of %s", topics.Base)
+		what = "discovery or state"
 	}
-	fmt.Fprintf(stdout, " on %s\n", config.RedactURL(cfg.MQTTURL))
+	if len(found) == 0 {
+		fmt.Fprintf(stdout, "camnode forget: %s holds no retained %s of node %s; nothing to clear\n", config.RedactURL(cfg.MQTTURL), what, cfg.NodeID)
+		return 0
+	}
+	plural := "s"
+	if len(found) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(stdout, "camnode forget: cleared %d retained topic%s of node %s on %s:\n", len(found), plural, cfg.NodeID, config.RedactURL(cfg.MQTTURL))
+	for _, t := range found {
+		fmt.Fprintf(stdout, "  %s\n", t)
+	}
 	return 0
 }

@@ -140,3 +140,47 @@ func TestForgetErrors(t *testing.T) {
 		t.Fatalf("stray argument: exit %d", code)
 	}
 }
+
+// forget -purge clears every retained topic of the node, the last JPEG included (a privacy
+// leak otherwise), and no other node's; forget says what it found, and for a node the
+// broker knows nothing of, that there was nothing.
+func TestForgetPurgeClearsEverythingItFinds(t *testing.T) {
+	b := peers.StartMosquitto(t)
+	topics := mqtt.NewTopics("camnode", "garden", "homeassistant")
+	for _, m := range mqtt.DiscoveryMessages(topics, mqtt.DeviceInfo{SWVersion: "test"}) {
+		peers.Publish(t, b, m.Topic, string(m.Payload), "-r")
+	}
+	for topic, payload := range map[string]string{
+		topics.Availability: "online", topics.State: `{"state":"live"}`, topics.StreamState: "ON", topics.StreamDesired: "ON",
+		topics.DanmakuState: "ON", topics.Snapshot: "\xff\xd8\xff\xe0JPEG", topics.SnapshotInfo: `{"ts":"2026-12-07T22:00:00Z"}`,
+	} {
+		peers.Publish(t, b, topic, payload, "-r")
+	}
+	shed := mqtt.NewTopics("camnode", "shed", "homeassistant")
+	peers.Publish(t, b, shed.Snapshot, "JPEG of the shed", "-r")
+	if before := retainedOn(t, b, "camnode/garden/#"); before[topics.Snapshot] == "" || len(before) != 7 {
+		t.Fatalf("setup: retained before forget: %v", before)
+	}
+
+	forgetEnv(t, b.URL())
+	var out, errb bytes.Buffer
+	if code := runForget([]string{"-purge"}, &out, &errb); code != 0 {
+		t.Fatalf("forget -purge exit %d: %s", code, errb.String())
+	}
+	if after := retainedOn(t, b, "camnode/#", "homeassistant/#"); len(after) != 1 || after[shed.Snapshot] == "" {
+		t.Errorf("retained after forget -purge: %v, want only %s", after, shed.Snapshot)
+	}
+	for _, want := range []string{"cleared 8 retained topics", topics.Snapshot, topics.SnapshotInfo, topics.StreamDesired, mqtt.DiscoveryTopic(topics)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("forget -purge says %q, which lacks %q", out.String(), want)
+		}
+	}
+
+	out.Reset()
+	if code := runForget([]string{"-node", "ghost"}, &out, &errb); code != 0 {
+		t.Fatalf("forget -node ghost exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "nothing to clear") || strings.Contains(out.String(), "cleared") {
+		t.Errorf("forget of a node that never existed says %q", out.String())
+	}
+}

@@ -403,7 +403,7 @@ func TestHomeAssistantDiscovery(t *testing.T) {
 	on.cmd.Process.Signal(syscall.SIGTERM)
 	on.wait(t, 10*time.Second)
 	forget := startCamnode(t, map[string]string{"CAMNODE_NODE_ID": "hadisc", "CAMNODE_MQTT_URL": b.URL()}, "forget")
-	if code := forget.wait(t, 20*time.Second); code != 0 || !strings.Contains(forget.Log(), "cleared "+config) {
+	if code := forget.wait(t, 20*time.Second); code != 0 || !strings.Contains(forget.Log(), "cleared 1 retained topic of node hadisc") || !strings.Contains(forget.Log(), "  "+config) {
 		t.Fatalf("camnode forget: exit %d:\n%s", code, forget.Log())
 	}
 	if got := retainedNow(t, b, []string{config}, 2*time.Second); got[config] != "" {

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"time"
 
+	"github.com/camnode/camnode/internal/backoff"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/source/exec"
 )
@@ -174,7 +174,7 @@ func (s *ExecSource) RunAudio(ctx context.Context, deliver func(*media.AudioFram
 		n        int64 // the next frame's index
 		frame    media.AudioFrame
 		failed   bool
-		backoff  = restartMin
+		retry    = backoff.Backoff{Min: restartMin, Max: restartMax}
 		restart  time.Time // when to start the program again (run == nil)
 		lastOut  = time.Now()
 		run      = s.start(ctx)
@@ -210,9 +210,8 @@ func (s *ExecSource) RunAudio(ctx context.Context, deliver func(*media.AudioFram
 			run.end()
 			run = nil
 		}
-		restart = time.Now().Add(jitter(backoff))
+		restart = time.Now().Add(retry.Next())
 		log.Warn("audio program failed; silence until it restarts", "program", s.name, "err", err, "restart_in", time.Until(restart).Round(time.Millisecond))
-		backoff = min(2*backoff, restartMax)
 		if cfg == nil {
 			h, _ := LC(48000, 1)
 			cfg = h.Config()
@@ -239,7 +238,8 @@ func (s *ExecSource) RunAudio(ctx context.Context, deliver func(*media.AudioFram
 		}
 		anchorNow()
 		if failed {
-			failed, backoff = false, restartMin
+			failed = false
+			retry.Reset()
 			log.Info("audio program is back", "program", s.name)
 			onStatus(Status{})
 		}
@@ -335,9 +335,4 @@ func cmp(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
-}
-
-// jitter spreads d over [0.75d, 1.25d) so that restarts of a fleet do not align.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.75 + 0.5*rand.Float64()))
 }

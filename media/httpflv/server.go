@@ -37,6 +37,11 @@ type Options struct {
 	// ChatBurntIn says the chat is burnt into the picture (CAMNODE_DANMAKU has burn): the
 	// page then does not draw the SEI danmaku a second time (GET /status tells it).
 	ChatBurntIn bool
+	// MaxConns bounds the connections held at once, MaxConnsPerAddr those from one
+	// client address (defaults DefaultMaxConns, DefaultMaxConnsPerAddr); see limitListener.
+	MaxConns, MaxConnsPerAddr int
+	// HeaderTimeout bounds the wait for a request's headers (default 5 s).
+	HeaderTimeout time.Duration
 	// FrameRate and BitrateKbps go into onMetaData when the SPS does not state a rate.
 	FrameRate   float64
 	BitrateKbps float64
@@ -49,9 +54,12 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultClientQueue  = 8 << 20
-	DefaultMaxClients   = 8
-	DefaultWriteTimeout = 10 * time.Second
+	DefaultClientQueue   = 8 << 20
+	DefaultMaxClients    = 8
+	DefaultWriteTimeout  = 10 * time.Second
+	DefaultHeaderTimeout = 5 * time.Second
+	// MaxHeaderBytes bounds a request's line and headers.
+	MaxHeaderBytes = 16 << 10
 )
 
 // ErrTokenRequired is returned by Listen for an address beyond loopback without a token.
@@ -66,7 +74,10 @@ type Server struct {
 	ln   net.Listener
 	http *http.Server
 	page []byte
-	done chan struct{} // closed when Run stops: every streaming handler returns
+	// boundName is the host name of Options.Addr, when it is a name; see knownHost.
+	boundName string
+	refused   *refusals
+	done      chan struct{} // closed when Run stops: every streaming handler returns
 	// handlers joins the streaming handlers, whose connections net/http no longer tracks.
 	handlers sync.WaitGroup
 
@@ -95,27 +106,42 @@ func Listen(opts Options) (*Server, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	if opts.MaxConnsPerAddr <= 0 {
+		opts.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
+	if opts.HeaderTimeout <= 0 {
+		opts.HeaderTimeout = DefaultHeaderTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	ln, err := net.Listen("tcp", opts.Addr)
+	tcp, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("httpflv: %w", err)
 	}
-	s := &Server{opts: opts, log: opts.Logger, ln: ln, page: playerPage(), done: make(chan struct{})}
+	refused := newRefusals(opts.Logger)
+	ln := newLimitListener(tcp, opts.MaxConns, opts.MaxConnsPerAddr, refused)
+	s := &Server{opts: opts, log: opts.Logger, ln: ln, page: playerPage(), done: make(chan struct{}), refused: refused}
+	if net.ParseIP(host) == nil {
+		s.boundName = host
+	}
 	s.stream.init(opts, opts.Logger)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.servePage)
 	mux.HandleFunc("GET /status", s.serveStatus)
 	mux.HandleFunc("GET /live.flv", s.serveFLV)
 	s.http = &http.Server{
-		Handler:           s.mount(s.authorize(mux)),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           s.guard(withFavicon(s.mount(s.authorize(mux)))),
+		ReadHeaderTimeout: opts.HeaderTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		IdleTimeout:       60 * time.Second,
+		ConnState:         ln.connState,
 		// net/http logs connection-level trouble (never a URL) here.
 		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
-	s.http.Handler = withFavicon(s.http.Handler)
 	return s, nil
 }
 
@@ -194,7 +220,7 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.Authorized(r) {
-			s.log.Warn("http: request without a valid token refused", "remote", r.RemoteAddr, "path", r.URL.Path)
+			s.refused.note("http: request without a valid token refused", "remote", r.RemoteAddr, "path", loggedPath(r.URL.Path))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="camnode"`)
 			http.Error(w, "camnode: this player needs its token: open it as /?token=…", http.StatusUnauthorized)
 			return
@@ -297,7 +323,7 @@ func (s *Server) serveFLV(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	out := flvWriter{hasAudio: c.audio}
-	out.buf = append(out.buf, "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"...)
+	out.buf = append(out.buf, "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"...)
 	if s.stream.extend(c, s.opts.WriteTimeout) != nil {
 		return
 	}

@@ -442,7 +442,7 @@ func TestStalledPlayerIsDropped(t *testing.T) {
 	}
 	defer stalled.Close()
 	stalled.(*net.TCPConn).SetReadBuffer(4 << 10)
-	fmt.Fprintf(stalled, "GET /live.flv HTTP/1.1\r\nHost: camnode\r\n\r\n")
+	fmt.Fprintf(stalled, "GET /live.flv HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	t.Logf("stalled player: %s", stalled.LocalAddr())
 
 	// The good player reads everything.

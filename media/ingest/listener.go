@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/camnode/camnode/internal/backoff"
 )
 
 // listener hands go-rtmp connections that carry an idle deadline on every read and write,
@@ -37,7 +39,7 @@ func newListener(inner net.Listener, timeout time.Duration, log *slog.Logger) *l
 // Accept waits out transient accept errors (out of file descriptors, say) itself: go-rtmp's
 // accept loop retries at once and would spin on them.
 func (l *listener) Accept() (net.Conn, error) {
-	var backoff time.Duration
+	retry := backoff.Backoff{Min: 5 * time.Millisecond, Max: time.Second, Exact: true}
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil {
@@ -57,10 +59,10 @@ func (l *listener) Accept() (net.Conn, error) {
 		if errors.Is(err, net.ErrClosed) {
 			return nil, err
 		}
-		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-		l.log.Warn("accept failed", "err", err, "retry_in", backoff)
+		wait := retry.Next()
+		l.log.Warn("accept failed", "err", err, "retry_in", wait)
 		select {
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		case <-l.closed:
 			return nil, net.ErrClosed
 		}

@@ -2,10 +2,10 @@ package pipeline
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
+
+	"github.com/camnode/camnode/internal/cafile"
 )
 
 // rtmpTLSConfig is the TLS configuration for rtmps:// ingests: the system's roots plus the
@@ -16,16 +16,9 @@ func rtmpTLSConfig(caFile string) (*tls.Config, error) {
 	if caFile == "" {
 		return nil, nil // the rtmp package's default: system roots, verification on
 	}
-	pem, err := os.ReadFile(caFile)
+	roots, err := cafile.Pool(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("rtmps: CA file (CAMNODE_RTMP_CA_FILE): %w", err)
-	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool() // a system without a CA store: trust the file alone
-	}
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("rtmps: CA file %s (CAMNODE_RTMP_CA_FILE) holds no PEM certificate", caFile)
 	}
 	return &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, nil
 }

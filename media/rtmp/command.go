@@ -2,8 +2,8 @@ package rtmp
 
 import (
 	"fmt"
-	"strings"
 
+	"github.com/camnode/camnode/internal/redact"
 	"github.com/camnode/camnode/media/flv"
 )
 
@@ -84,9 +84,8 @@ func decodeCommand(m message) (command, error) {
 }
 
 // statusError builds the error of a status object. Servers such as SRS echo the stream name
-// or the whole URL in the description: URLs are redacted by structure, secrets of 8 bytes or
-// more wherever they occur, shorter ones where they stand as a word of their own (so a key
-// "1" hides in "stream 1 busy" but not in "127.0.0.1").
+// or the whole URL in the description: URLs are redacted by structure, secrets as in
+// redact.Echo (so a key "1" hides in "stream 1 busy" and "1.flv" but not in "127.0.0.1").
 func statusError(info flv.AMFMap, secrets ...string) *StatusError {
 	e := &StatusError{Level: info.String("level"), Code: info.String("code"), Description: info.String("description")}
 	e.Description = scrubStatus(e.Description, secrets)
@@ -95,39 +94,7 @@ func statusError(info flv.AMFMap, secrets ...string) *StatusError {
 }
 
 func scrubStatus(s string, secrets []string) string {
-	s = RedactText(s)
-	for _, secret := range secrets {
-		switch {
-		case secret == "":
-		case len(secret) >= 8:
-			s = strings.ReplaceAll(s, secret, "****")
-		default:
-			s = replaceWord(s, secret)
-		}
-	}
-	return s
-}
-
-// replaceWord replaces w by **** where it stands between word delimiters (start, end,
-// space, quotes, brackets, ',', ':', ';', '/', '=').
-func replaceWord(s, w string) string {
-	isDelim := func(c byte) bool { return strings.IndexByte(" \t\"'`()[]{}<>,:;/=", c) >= 0 }
-	var b strings.Builder
-	for {
-		i := strings.Index(s, w)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := i + len(w)
-		if (i == 0 || isDelim(s[i-1])) && (j == len(s) || isDelim(s[j])) {
-			b.WriteString(s[:i])
-			b.WriteString("****")
-		} else {
-			b.WriteString(s[:j])
-		}
-		s = s[j:]
-	}
+	return redact.Echo(redact.URLs(RedactText(s)), secrets)
 }
 
 // appendConnect appends the connect command:
