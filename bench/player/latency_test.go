@@ -152,10 +152,10 @@ func glassToScreen(ctx context.Context, b *testing.B, path string, window time.D
 	waitFor(b, "the stream to be live", time.Minute, func() bool { return srv.Stats().Live })
 
 	var browser *peers.Chromium
-	url := srv.URL()
+	url := srv.URL() + "?token=" + benchToken
 	if path == "mse" {
 		browser = peers.StartChromium(b, chromedp.Flag("host-resolver-rules", "MAP camnode.lan 127.0.0.1"))
-		url = fmt.Sprintf("http://camnode.lan:%d/", port(srv))
+		url = fmt.Sprintf("http://camnode.lan:%d/?token=%s", port(srv), benchToken)
 	} else {
 		browser = peers.StartChromium(b)
 	}

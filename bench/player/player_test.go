@@ -81,8 +81,12 @@ func (n *node) run(ctx context.Context, src media.Source) error {
 	})
 }
 
+// benchToken is the player's token: the page is also opened under a LAN name, which a
+// listener without a token refuses (DNS rebinding).
+const benchToken = "bench-token"
+
 func startServer(b *testing.B, ctx context.Context) *httpflv.Server {
-	srv, err := httpflv.Listen(httpflv.Options{Addr: "127.0.0.1:0"})
+	srv, err := httpflv.Listen(httpflv.Options{Addr: "127.0.0.1:0", Token: benchToken})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -144,7 +148,7 @@ func BenchmarkChatToPage(b *testing.B) {
 	}
 
 	browser := peers.StartChromium(b)
-	browser.Navigate(b, srv.URL())
+	browser.Navigate(b, srv.URL()+"?token="+benchToken)
 	browser.WaitJS(b, "the page to play", `window.camnode.frames >= 30`, 2*time.Minute)
 
 	var latencies, pictures, arrivals []time.Duration
@@ -324,8 +328,8 @@ func measureCPU(ctx context.Context, b *testing.B, ingest *peers.Nginx, src medi
 			streamDone := make(chan error, 1)
 			go func() { streamDone <- srv.Run(streamCtx) }()
 			endStream = func() { cancel(); <-streamDone }
-			stopWebCodecs := startChromium(b, srv.URL())
-			stopMSE := startChromium(b, fmt.Sprintf("http://camnode.lan:%d/", port(srv)), "--host-resolver-rules=MAP camnode.lan 127.0.0.1")
+			stopWebCodecs := startChromium(b, srv.URL()+"?token="+benchToken)
+			stopMSE := startChromium(b, fmt.Sprintf("http://camnode.lan:%d/?token=%s", port(srv), benchToken), "--host-resolver-rules=MAP camnode.lan 127.0.0.1")
 			stopBrowser = func() { stopWebCodecs(); stopMSE() }
 			waitFor(b, "the pages to play", 2*time.Minute, func() bool { return srv.Stats().Readers == 2 })
 			time.Sleep(2 * time.Second) // past its start

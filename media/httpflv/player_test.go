@@ -404,13 +404,15 @@ func TestFavicon(t *testing.T) {
 // own aspect across the width, the controls fit the width and are big enough for a finger,
 // a tap unmutes, and the keys f, m and d do what their buttons do.
 func TestPlayerControlsOnAPhone(t *testing.T) {
-	srv := startServer(t, httpflv.Options{})
+	// A LAN name is served only with a token (a loopback listener without one answers its
+	// own address and localhost only: DNS rebinding).
+	srv := startServer(t, httpflv.Options{Token: "phone-token"})
 	startFeeder(t, srv, testsrc.Options{Width: 360, Height: 640})
 	startTone(t, srv)
 	waitLive(t, srv)
 	b := lanChromium(t)
 	peers.RunAction(t, b, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait))
-	b.Navigate(t, fmt.Sprintf("http://camnode.lan:%d/", port(srv)))
+	b.Navigate(t, fmt.Sprintf("http://camnode.lan:%d/?token=phone-token", port(srv)))
 	b.WaitJS(t, "the portrait stream to play", `window.camnode.frames >= 10 && window.camnode.height === 640`, 120*time.Second)
 
 	stage := stageRect(t, b)
@@ -590,11 +592,11 @@ func TestPlayerSPSOnDamagedInput(t *testing.T) {
 // longer flows: the page starts the stream again as it resumes (not 7 s later, when its
 // 10 s watchdog would) and plays at the live edge.
 func TestPlayerAfterAFrozenTab(t *testing.T) {
-	srv := startServer(t, httpflv.Options{})
+	srv := startServer(t, httpflv.Options{Token: "frozen-token"})
 	startFeeder(t, srv, testsrc.Options{})
 	waitLive(t, srv)
 	b := lanChromium(t)
-	b.Navigate(t, fmt.Sprintf("http://camnode.lan:%d/", port(srv)))
+	b.Navigate(t, fmt.Sprintf("http://camnode.lan:%d/?token=frozen-token", port(srv)))
 	b.WaitJS(t, "30 pictures shown", `window.camnode.frames >= 30`, 120*time.Second)
 	lifecycle := func(s page.SetWebLifecycleStateState) {
 		peers.RunAction(t, b, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
