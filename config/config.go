@@ -22,6 +22,8 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/camnode/camnode/media/rtmp"
+	"github.com/camnode/camnode/media/source"
+	_ "github.com/camnode/camnode/media/source/sources" // every kind CAMNODE_SOURCE names
 )
 
 // Prefix is the prefix of every camnode environment variable.
@@ -48,7 +50,7 @@ type Config struct {
 	ReconnectMin      time.Duration `envconfig:"RECONNECT_MIN" default:"500ms" desc:"first delay before reconnecting to the ingest"`
 	ReconnectMax      time.Duration `envconfig:"RECONNECT_MAX" default:"30s" desc:"cap of the exponential reconnect delay to the ingest (jitter added) and to the MQTT broker"`
 	SendBuffer        time.Duration `envconfig:"SEND_BUFFER" default:"4s" desc:"most stream time queued for a slow network before whole GOPs are dropped"`
-	Source            string        `envconfig:"SOURCE" default:"v4l2:///dev/video0" desc:"v4l2:///dev/videoN, file:///path.h264, exec:<command>, testsrc"`
+	Source            string        `envconfig:"SOURCE" default:"auto" desc:"auto (the Pi camera through rpicam-vid where there is one, else the first V4L2 camera), rpicam[:N], v4l2:///dev/videoN, file:///path.h264, exec:<command>, testsrc"`
 	SourceFormat      string        `envconfig:"SOURCE_FORMAT" default:"h264" desc:"what an exec: source writes: h264, or raw frames of WIDTH x HEIGHT: yuv420, nv12, yuyv, mjpeg"`
 	Audio             string        `envconfig:"AUDIO" default:"silent" desc:"audio track: silent (AAC silence, so every platform takes the stream), none, or exec:<command> writing ADTS AAC"`
 	AudioRate         int           `envconfig:"AUDIO_RATE" default:"48000" desc:"sample rate of the silent track: 48000 or 44100"`
@@ -296,14 +298,15 @@ func (c *Config) Validate() error {
 	if c.SendBuffer < 500*time.Millisecond || c.SendBuffer > time.Minute {
 		return bad("SEND_BUFFER", "%v: use 500ms to 1m", c.SendBuffer)
 	}
-	if err := checkSource(c.Source); err != "" {
-		return bad("SOURCE", "%s", err)
+	src, err := source.Parse(c.Source)
+	if err != nil {
+		return bad("SOURCE", "%v", err)
 	}
 	switch c.SourceFormat {
 	case "h264":
 	case "yuv420", "nv12", "yuyv", "mjpeg":
-		if !strings.HasPrefix(c.Source, "exec:") {
-			return bad("SOURCE_FORMAT", "%s is for an exec: source; CAMNODE_SOURCE %s tells its own format: leave this h264", c.SourceFormat, sourceScheme(c.Source))
+		if d := src.Describe(); !strings.HasPrefix(d, "exec:") {
+			return bad("SOURCE_FORMAT", "%s is for an exec: source; CAMNODE_SOURCE %s tells its own format: leave this h264", c.SourceFormat, d)
 		}
 	default:
 		return bad("SOURCE_FORMAT", "%q: use h264, yuv420, nv12, yuyv or mjpeg", c.SourceFormat)
@@ -456,13 +459,6 @@ func checkHTTP(addr, token string) string {
 	return ""
 }
 
-func sourceScheme(s string) string {
-	if i := strings.Index(s, ":"); i > 0 {
-		return s[:i+1]
-	}
-	return s
-}
-
 // Targets are the destinations of CAMNODE_RTMP_URL, parsed by the publisher's own parser, in
 // the order given. A Config that passed Validate has one for every URL in the setting.
 func (c *Config) Targets() []rtmp.URL {
@@ -495,27 +491,6 @@ func checkPEMCertificates(path string) string {
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(b) {
 		return fmt.Sprintf("%s holds no PEM certificate (want -----BEGIN CERTIFICATE-----)", path)
-	}
-	return ""
-}
-
-func checkSource(s string) string {
-	switch {
-	case s == "testsrc":
-	case strings.HasPrefix(s, "file://"):
-		if strings.TrimPrefix(s, "file://") == "" {
-			return "file:// needs a path, e.g. file:///home/pi/clip.h264"
-		}
-	case strings.HasPrefix(s, "exec:"):
-		if strings.TrimSpace(strings.TrimPrefix(s, "exec:")) == "" {
-			return "exec: needs a command, e.g. exec:rpicam-vid -t 0 --inline -o -"
-		}
-	case strings.HasPrefix(s, "v4l2://"):
-		if !strings.HasPrefix(strings.TrimPrefix(s, "v4l2://"), "/dev/") {
-			return "v4l2:// needs a device path, e.g. v4l2:///dev/video0"
-		}
-	default:
-		return fmt.Sprintf("%q: use v4l2:///dev/videoN, file:///path.h264, exec:<command> or testsrc", s)
 	}
 	return ""
 }

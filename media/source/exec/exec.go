@@ -50,6 +50,14 @@ type Options struct {
 	Stride int
 	// Orientation turns raw pictures before they are delivered.
 	Orientation picture.Orientation
+	// Warn, when set, is told what viewers would notice: pictures arriving faster than FPS
+	// (dropped to the rate).
+	Warn func(string)
+	// ErrorLines is how many of the last lines of the command's standard error the error
+	// of a failed command quotes: 0 for none, for programs whose errors may print the
+	// credentials of their arguments. Hint, when set, adds what to do about those lines.
+	ErrorLines int
+	Hint       func(lastLines string) string
 }
 
 // Formats are the values of Options.Format.
@@ -91,6 +99,14 @@ func New(commandLine string, opts Options) (*Source, error) {
 	argv, err := Argv(commandLine)
 	if err != nil {
 		return nil, fmt.Errorf("exec source: %w", err)
+	}
+	return NewArgv(argv, opts)
+}
+
+// NewArgv is New for a command already cut into its words (argv[0] the program).
+func NewArgv(argv []string, opts Options) (*Source, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("exec source: no program")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -194,7 +210,7 @@ func (s *Source) run(ctx context.Context, read func(stdout *os.File, start time.
 		growPipe(stdout, size)
 	}
 	cmd.Stdout = w
-	stderr := &lineLogger{logger: s.logger, program: name}
+	stderr := &lineLogger{logger: s.logger, program: name, keep: s.opts.ErrorLines}
 	cmd.Stderr = stderr
 	// Bounds Wait when a process the group leader left behind keeps stderr open.
 	cmd.WaitDelay = time.Second
@@ -239,8 +255,24 @@ func (s *Source) run(ctx context.Context, read func(stdout *os.File, start time.
 	case exitErr == nil:
 		return fmt.Errorf("exec source: %s ended with exit status 0: %w", name, io.EOF)
 	default:
-		return fmt.Errorf("exec source: %s ended: %w", name, exitErr)
+		return fmt.Errorf("exec source: %s ended: %w%s", name, exitErr, s.lastWords(stderr))
 	}
+}
+
+// lastWords is what the command last wrote to standard error, when Options.ErrorLines
+// asks for it, and the hint about it: ` ("ERROR: *** no cameras available ***"; check ...)`.
+func (s *Source) lastWords(stderr *lineLogger) string {
+	last := stderr.last()
+	if last == "" {
+		return ""
+	}
+	out := fmt.Sprintf(": %q", last)
+	if s.opts.Hint != nil {
+		if h := s.opts.Hint(last); h != "" {
+			out += ": " + h
+		}
+	}
+	return out
 }
 
 // supervise waits for the command to exit or for Run to stop it, then makes sure no process
