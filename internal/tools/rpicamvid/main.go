@@ -11,6 +11,8 @@
 //	RPICAM_STANDIN_ARGS=file     append the arguments of every run to file, one run a line
 //	RPICAM_STANDIN_NO_CAMERA=1   no camera: --list-cameras says so, a capture fails as the
 //	                             real one does ("ERROR: *** no cameras available ***", exit 255)
+//	RPICAM_STANDIN_FRAMES=N      end after N pictures even with -t 0 (a test's recording of
+//	                             known length)
 package main
 
 import (
@@ -167,6 +169,9 @@ func main() {
 	ms, _ := strconv.Atoi(timeout)
 	if opts["timeout"] == "" {
 		ms = 5000 // the real default, "5sec"
+	}
+	if n, err := strconv.Atoi(os.Getenv("RPICAM_STANDIN_FRAMES")); err == nil && n > 0 {
+		frames = n
 	}
 	if frames == 0 && ms > 0 {
 		frames = int(float64(ms) / 1000 * fps)
