@@ -69,7 +69,18 @@ func (p *Pipeline) openSource() (opened, error) {
 		enc := p.opts.Encoding
 		enc.FPS, enc.Bitrate, enc.GOP = opts.FPS, opts.Bitrate, opts.GOP
 		p.log.Info(o.What, append(o.Attrs, "encoder", re.name, "preset", enc.Preset, "profile", enc.Profile, "burn", burn)...)
-		return opened{src: encodeRaw(o.Frames, enc, re.open, p.draw), raw: true}, nil
+		src := encodeRaw(o.Frames, enc, re.open, p.draw)
+		if re.fallback != nil {
+			fe := src.Open
+			src.Open = func() (encoder.Encoder, error) {
+				e, err := fe()
+				if f, ok := e.(*fittedEncoder); ok {
+					f.fallback, f.failedName, f.warn = re.fallback, re.name, opts.Warn
+				}
+				return e, err
+			}
+		}
+		return opened{src: src, raw: true}, nil
 	}
 	p.log.Info(o.What, o.Attrs...)
 	if burn {
@@ -93,6 +104,9 @@ func noEncoder(err error) string {
 type rawEncoder struct {
 	name string
 	open func(encoder.Options, media.PixelFormat) (encoder.Encoder, error)
+	// fallback is x264 where "auto" chose the board's hardware encoder: taken, with a
+	// stream_warning, when the hardware one fails to open or to code its first pictures.
+	fallback *rawEncoder
 }
 
 // rawEncoder chooses the encoder of Options.Encoder, and says why there is none: "x264";
@@ -122,16 +136,64 @@ func (p *Pipeline) rawEncoder() (rawEncoder, error) {
 			return rawEncoder{}, fmt.Errorf("%s (%s) is not an H.264 encoder camnode can use (it codes %s from %s)",
 				dev, in.Card, strings.Join(in.Coded, ", "), strings.Join(in.Raw, ", "))
 		}
-		return rawEncoder{name: "v4l2m2m:" + dev, open: func(o encoder.Options, f media.PixelFormat) (encoder.Encoder, error) {
+		re := rawEncoder{name: "v4l2m2m:" + dev, open: func(o encoder.Options, f media.PixelFormat) (encoder.Encoder, error) {
 			return v4l2m2m.New(o, v4l2m2m.Params{Device: dev, Raw: f})
-		}}, nil
+		}}
+		if (p.opts.Encoder == "" || p.opts.Encoder == "auto") && x264.Available() == nil {
+			sw := softEncoder()
+			re.fallback = &sw
+		}
+		return re, nil
 	}
 	if err := x264.Available(); err != nil {
 		return rawEncoder{}, err
 	}
+	return softEncoder(), nil
+}
+
+func softEncoder() rawEncoder {
 	return rawEncoder{name: "x264 " + x264.Version(), open: func(o encoder.Options, _ media.PixelFormat) (encoder.Encoder, error) {
 		return x264.New(o)
-	}}, nil
+	}}
+}
+
+// CheckEncoder opens the encoder CAMNODE_ENCODER names (see Options.Encoder) at the size,
+// rate and settings of opts and codes one grey picture with it: what `camnode check`
+// asks. It returns the encoder's name.
+func CheckEncoder(name string, opts encoder.Options) (string, error) {
+	re, err := (&Pipeline{opts: Options{Encoder: name}}).rawEncoder()
+	if err != nil {
+		return "", err
+	}
+	w, h := opts.Width, opts.Height
+	f := &media.Frame{Format: media.PixelI420, Width: w, Height: h, Strides: [3]int{w, w / 2, w / 2}}
+	f.Planes[0] = make([]byte, w*h)
+	f.Planes[1] = make([]byte, w*h/4)
+	f.Planes[2] = make([]byte, w*h/4)
+	for _, pl := range f.Planes {
+		for i := range pl {
+			pl[i] = 128
+		}
+	}
+	for {
+		err := encodeOne(re, opts, f)
+		if err == nil {
+			return re.name, nil
+		}
+		if re.fallback == nil {
+			return re.name, err
+		}
+		re = *re.fallback
+	}
+}
+
+func encodeOne(re rawEncoder, opts encoder.Options, f *media.Frame) error {
+	enc, err := re.open(opts, f.Format)
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	return enc.Encode(f, true, func(*media.AccessUnit) error { return nil })
 }
 
 // encodeRaw turns a raw source into H.264 with the encoder open makes (the settings' FPS,
@@ -160,9 +222,39 @@ type fittedEncoder struct {
 	width  int
 	height int
 	format media.PixelFormat
+	// fallback, when set, replaces a hardware encoder (failedName) that fails before it
+	// has coded fallbackFrames pictures; warn says so.
+	fallback   *rawEncoder
+	failedName string
+	warn       func(string)
+	coded      int
 }
 
+// fallbackFrames: a hardware encoder that codes this many pictures works.
+const fallbackFrames = 3
+
 func (e *fittedEncoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.AccessUnit) error) error {
+	err := e.encode(f, forceKeyframe, emit)
+	if err == nil {
+		e.coded++
+		return nil
+	}
+	if e.fallback == nil || e.coded >= fallbackFrames {
+		return err
+	}
+	if e.enc != nil {
+		e.enc.Close()
+		e.enc = nil
+	}
+	fb := e.fallback
+	e.fallback, e.open = nil, fb.open
+	if e.warn != nil {
+		e.warn(fmt.Sprintf("the hardware H.264 encoder %s failed (%v): encoding with %s instead, which takes more CPU (CAMNODE_ENCODER=x264 says so for good)", e.failedName, err, fb.name))
+	}
+	return e.encode(f, true, emit)
+}
+
+func (e *fittedEncoder) encode(f *media.Frame, forceKeyframe bool, emit func(*media.AccessUnit) error) error {
 	if e.enc == nil || e.width != f.Width || e.height != f.Height || e.format != f.Format {
 		if e.enc != nil {
 			e.enc.Close()
