@@ -40,3 +40,7 @@ func (n *Node) rtmpTLS() *tls.Config {
 	}
 	return cfg
 }
+
+// RTMPTLSConfig is the TLS configuration of rtmps:// ingests for CAMNODE_RTMP_CA_FILE (nil:
+// the system's roots), for `camnode check`.
+func RTMPTLSConfig(caFile string) (*tls.Config, error) { return rtmpTLSConfig(caFile) }
