@@ -292,23 +292,36 @@ func (s *Source) supervise(ctx context.Context, cmd *osexec.Cmd, stdout *os.File
 	case <-ctx.Done():
 	case <-stop:
 	}
+	var tree []int
 	if !exitedByItself {
-		syscall.Kill(-pgid, syscall.SIGTERM)
+		// Every descendant, found while the command still holds them: one that called
+		// setsid() (a daemon, `setsid x &` in a script) left the group, and would survive
+		// a signal to it, holding the camera or the pipe.
+		tree = descendants(pgid)
+		signalAll(pgid, tree, syscall.SIGTERM)
 		t := time.NewTimer(killDelay)
 		select {
 		case err = <-wait:
 			t.Stop()
 		case <-t.C:
 			s.logger.Warn("exec source: command ignores SIGTERM, killing it", "program", s.Name())
-			syscall.Kill(-pgid, syscall.SIGKILL)
+			signalAll(pgid, tree, syscall.SIGKILL)
 			err = <-wait
 		}
 		stdout.SetReadDeadline(time.Now())
 	}
-	// Whatever the leader left behind in its group goes too.
-	syscall.Kill(-pgid, syscall.SIGKILL)
+	// Whatever the leader left behind goes too.
+	signalAll(pgid, tree, syscall.SIGKILL)
 	stderr.flush()
 	return err
+}
+
+// signalAll signals the process group pgid and every process of tree.
+func signalAll(pgid int, tree []int, sig syscall.Signal) {
+	syscall.Kill(-pgid, sig)
+	for _, pid := range tree {
+		syscall.Kill(pid, sig)
+	}
 }
 
 // chunk records when the pipe delivered the stream bytes up to end.
