@@ -22,8 +22,26 @@ func (s *Source) readFrames(ctx context.Context, stdout *os.File, start time.Tim
 		turned []byte
 		conv   = picture.NewConverter(s.layout, s.opts.Width, s.opts.Height, s.opts.Stride)
 	)
+	pace := newPacer(s.opts.FPS)
+	warned := false
 	emit := func(data []byte) error {
 		at := time.Since(start)
+		if hold := pace.hold(at); hold > 0 {
+			// Ahead of the rate: the picture waits, and the program, its pipe full, with it.
+			if !warned && float64(pace.early) >= s.opts.FPS && s.opts.Warn != nil {
+				warned = true
+				s.opts.Warn(fmt.Sprintf("exec:%s writes pictures faster than CAMNODE_FPS=%v: camnode takes them at %v a second and the program waits; make it write %v fps (ffmpeg: -re, or -r/-framerate) or set CAMNODE_FPS to its rate",
+					s.Name(), s.opts.FPS, s.opts.FPS, s.opts.FPS))
+			}
+			t := time.NewTimer(hold)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+			at = time.Since(start)
+		}
 		f, err := conv.Convert(data)
 		if err != nil {
 			return fmt.Errorf("exec source: %s output: %w", s.Name(), err)
@@ -156,4 +174,36 @@ func (c *frameClock) next(arrival time.Duration) time.Duration {
 	t = max(t, c.last+time.Millisecond)
 	c.last = t
 	return t
+}
+
+// pacer holds the pictures of a program that writes faster than its frame rate back to
+// that rate, before they cost a conversion and an encoding (a program writing 300 fps
+// was encoded at 300 fps). A picture is due a period after the one before; one that
+// arrives more than half a period early waits. Pictures that arrive together after a stall
+// of the reader (the pipe held them) are behind their due times and go at once; after a
+// pause of more than a second the due time starts again from the arrival.
+type pacer struct {
+	period  time.Duration
+	due     time.Duration
+	started bool
+	early   int // pictures held back
+}
+
+func newPacer(fps float64) *pacer {
+	return &pacer{period: time.Duration(float64(time.Second) / fps)}
+}
+
+// hold says how long the picture arriving at arrival waits; it is then taken.
+func (p *pacer) hold(arrival time.Duration) time.Duration {
+	var wait time.Duration
+	switch {
+	case !p.started || arrival-p.due > time.Second:
+		p.due = arrival
+	case arrival < p.due-p.period/2:
+		p.early++
+		wait = p.due - arrival
+	}
+	p.started = true
+	p.due += p.period
+	return wait
 }

@@ -155,6 +155,8 @@ func TestYUV420(t *testing.T) {
 	}
 }
 
+var errEnough = errors.New("enough")
+
 // H.264 from the camera app: inline SPS and PPS before every IDR, the GOP asked for.
 func TestH264(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
@@ -191,11 +193,11 @@ func TestH264(t *testing.T) {
 			}
 		}
 		if n++; n == 30 {
-			cancel()
+			return errEnough
 		}
 		return nil
 	})
-	if err != nil || n < 30 || keys != 3 {
+	if err != errEnough || n != 30 || keys != 3 {
 		t.Fatalf("%d units, %d keyframes, then %v", n, keys, err)
 	}
 }
