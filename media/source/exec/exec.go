@@ -3,6 +3,7 @@
 package exec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -324,6 +325,22 @@ func signalAll(pgid int, tree []int, sig syscall.Signal) {
 	}
 }
 
+// sniffSize bytes of output without an Annex-B start code are no H.264: a program that
+// writes raw pictures without CAMNODE_SOURCE_FORMAT saying so.
+const sniffSize = 64 << 10
+
+// notH264 is the error of output that is not H.264, saying what it looks like and which
+// setting to change.
+func (s *Source) notH264(head []byte) error {
+	what := "raw pictures"
+	format := "yuv420, nv12 or yuyv as the program writes"
+	if bytes.HasPrefix(head, []byte{0xff, 0xd8, 0xff}) {
+		what, format = "JPEG pictures", "mjpeg"
+	}
+	return fmt.Errorf("exec source: %s output is not H.264 (no start code in its first %d bytes): it looks like %s; set CAMNODE_SOURCE_FORMAT=%s, with CAMNODE_WIDTH and CAMNODE_HEIGHT its picture size",
+		s.Name(), len(head), what, format)
+}
+
 // chunk records when the pipe delivered the stream bytes up to end.
 type chunk struct {
 	end int64
@@ -356,8 +373,16 @@ func (s *Source) read(ctx context.Context, stdout io.Reader, start time.Time, de
 		return nil
 	}
 	buf := make([]byte, 64<<10)
+	var head []byte // the first bytes, until a start code shows the output is H.264
+	sniffed := false
 	for {
 		n, err := stdout.Read(buf)
+		if n > 0 && !sniffed {
+			head = append(head, buf[:min(n, sniffSize-len(head))]...)
+			if sniffed = bytes.Contains(head, []byte{0, 0, 1}); !sniffed && len(head) >= sniffSize {
+				return s.notH264(head)
+			}
+		}
 		if n > 0 {
 			received += int64(n)
 			chunks = append(chunks, chunk{received, time.Since(start)})
@@ -375,6 +400,9 @@ func (s *Source) read(ctx context.Context, stdout io.Reader, start time.Time, de
 			return nil
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+			if !sniffed && len(head) > 0 {
+				return s.notH264(head)
+			}
 			return sp.Flush(emit)
 		}
 		return fmt.Errorf("exec source: read %s output: %w", s.Name(), err)

@@ -336,3 +336,22 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
 }
+
+// Raw pictures or JPEGs from a program without CAMNODE_SOURCE_FORMAT: an error that says
+// which setting to change, instead of a source that stays silent.
+func TestNotH264SaysWhichSetting(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{"head -c 200000 /dev/zero", "set CAMNODE_SOURCE_FORMAT=yuv420, nv12 or yuyv"},
+		{"head -c 100 /dev/zero", "set CAMNODE_SOURCE_FORMAT=yuv420, nv12 or yuyv"},
+		{`printf '\377\330\377\340JFIF'`, "JPEG pictures; set CAMNODE_SOURCE_FORMAT=mjpeg"},
+	} {
+		s, err := New(tc.line, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Run(context.Background(), func(*media.AccessUnit) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "is not H.264") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.line, err, tc.want)
+		}
+	}
+}
