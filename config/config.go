@@ -264,6 +264,9 @@ func (c *Config) Validate() error {
 	if c.MQTTKeepAlive < 5*time.Second || c.MQTTKeepAlive > 30*time.Minute {
 		return bad("MQTT_KEEPALIVE", "%v: use 5s to 30m", c.MQTTKeepAlive)
 	}
+	if msg := splitPaste(c.RTMPURL); msg != "" {
+		return bad("RTMP_URL", "%s", msg)
+	}
 	for i, raw := range strings.Fields(c.RTMPURL) {
 		// The one parser the publisher uses: what is accepted here is what is sent.
 		if _, err := rtmp.ParseURL(raw); err != nil {
@@ -455,6 +458,31 @@ func checkHTTP(addr, token string) string {
 		return fmt.Sprintf("token required: %s listens beyond loopback; set CAMNODE_HTTP_TOKEN (8 characters or more), or listen on 127.0.0.1", addr)
 	case token != "" && utf8.RuneCountInString(token) < 8:
 		return "token of fewer than 8 characters: use 8 or more"
+	}
+	return ""
+}
+
+// splitPaste says what is wrong when CAMNODE_RTMP_URL holds a server URL followed, after a
+// space, by a word without a scheme: the server URL and the stream key of a platform's
+// page, pasted as two (whitespace separates destinations). The word is not shown: it is
+// the key.
+func splitPaste(setting string) string {
+	fields := strings.Fields(setting)
+	for i := 1; i < len(fields); i++ {
+		if strings.Contains(fields[i], "://") || !strings.Contains(fields[i-1], "://") {
+			continue
+		}
+		server := RedactURL(fields[i-1])
+		if _, err := rtmp.ParseURL(fields[i-1]); err != nil {
+			// A server URL alone does not parse, and its redaction hides the app: show it
+			// up to the host.
+			if scheme, rest, ok := strings.Cut(fields[i-1], "://"); ok {
+				host, _, _ := strings.Cut(rest, "/")
+				server = scheme + "://" + host + "/…"
+			}
+		}
+		return fmt.Sprintf("%s is followed by a word without rtmp:// (%d characters): a server URL and its stream key pasted with a space between? Write them as one URL, rtmp://host/app/streamkey (Bilibili: the server URL then its ?streamname=… part, no space); several destinations are full URLs separated by spaces",
+			server, len(fields[i]))
 	}
 	return ""
 }
