@@ -23,7 +23,7 @@ func (s *Source) readFrames(ctx context.Context, stdout *os.File, start time.Tim
 		conv   = picture.NewConverter(s.layout, s.opts.Width, s.opts.Height, s.opts.Stride)
 	)
 	pace := newPacer(s.opts.FPS)
-	warned := false
+	warned, checkedSize := false, false
 	emit := func(data []byte) error {
 		at := time.Since(start)
 		if hold := pace.hold(at); hold > 0 {
@@ -41,6 +41,15 @@ func (s *Source) readFrames(ctx context.Context, stdout *os.File, start time.Tim
 				return nil
 			}
 			at = time.Since(start)
+		}
+		if !checkedSize {
+			checkedSize = true
+			if w := s.sizeMismatch(data); w != "" {
+				s.logger.Warn(w)
+				if s.opts.Warn != nil {
+					s.opts.Warn(w)
+				}
+			}
 		}
 		f, err := conv.Convert(data)
 		if err != nil {
@@ -206,4 +215,68 @@ func (p *pacer) hold(arrival time.Duration) time.Duration {
 	p.started = true
 	p.due += p.period
 	return wait
+}
+
+// commonWidths are the picture widths programs and cameras write, for the guess of
+// sizeMismatch.
+var commonWidths = []int{160, 176, 320, 352, 424, 480, 640, 720, 800, 848, 960, 1024, 1280, 1440, 1600, 1920, 2560, 3840}
+
+// sizeMismatch looks at the first picture for signs that the program writes another size
+// than the settings say (640x480 read as 1280x720 streams as a garbled mosaic): the rows
+// of a picture resemble the row below them, so the luma bytes resemble those one row
+// further on. When they resemble those one row of another common width on far better,
+// that is the width of the pictures. It returns the warning, or "".
+//
+// A heuristic: a picture with a strong vertical period (stripes) may fool it; the
+// warning then names a width the user can see is wrong.
+func (s *Source) sizeMismatch(data []byte) string {
+	bpp := 1 // bytes of luma per pixel step
+	stride := s.opts.Stride
+	switch s.layout {
+	case picture.I420, picture.NV12:
+	case picture.YUYV:
+		bpp = 2
+	default:
+		return ""
+	}
+	if stride == 0 {
+		stride = s.opts.Width * bpp
+	}
+	// The first quarter of the luma plane: within the luma of the true picture when it
+	// is smaller, up to a quarter of the size.
+	n := min(len(data), stride*s.opts.Height/4)
+	diff := func(shift int) float64 {
+		if shift <= 0 || shift >= n/2 {
+			return -1
+		}
+		sum, count := 0, 0
+		for i := 0; i+shift < n; i += 7 * bpp { // sampled: a picture is checked once
+			d := int(data[i]) - int(data[i+shift])
+			sum += max(d, -d)
+			count++
+		}
+		return float64(sum) / float64(count)
+	}
+	own := diff(stride)
+	if own <= 0 || diff(n/3/bpp*bpp) < 4 {
+		return "" // a flat picture (a lens cap, a test of zeros) tells nothing
+	}
+	best, bestDiff := 0, own
+	for _, w := range commonWidths {
+		if w == s.opts.Width {
+			continue
+		}
+		if d := diff(w * bpp); d >= 0 && d < bestDiff {
+			best, bestDiff = w, d
+		}
+	}
+	// A true row below resembles more than any other offset: a width whose "row below" is
+	// clearly closer than the setting's is the picture's (for 640 read as 1280 the
+	// setting's row below is two true rows down; for 1280 read as 640 it is half a row
+	// to the right).
+	if best == 0 || bestDiff > own*0.7 {
+		return ""
+	}
+	return fmt.Sprintf("exec:%s pictures do not look %dx%d (CAMNODE_WIDTH x CAMNODE_HEIGHT): their rows repeat every %d pixels, so they are likely %d wide, and the stream shows a garbled mosaic; set CAMNODE_WIDTH and CAMNODE_HEIGHT to the size the program writes (or make it write %dx%d)",
+		s.Name(), s.opts.Width, s.opts.Height, best, best, s.opts.Width, s.opts.Height)
 }

@@ -347,3 +347,36 @@ func TestRawFasterThanRateIsPaced(t *testing.T) {
 		t.Fatalf("warnings %q", warns)
 	}
 }
+
+// Pictures of another size than the settings say are noticed on the first picture, with
+// the likely width; the right size says nothing.
+func TestRawSizeMismatchWarns(t *testing.T) {
+	peers.Require(t, "ffmpeg")
+	for _, tc := range []struct {
+		realW, realH, setW, setH int
+		pixfmt, format           string
+		want                     string
+	}{
+		{320, 240, 640, 480, "yuv420p", "yuv420", "likely 320 wide"},
+		{640, 480, 1280, 720, "yuv420p", "yuv420", "likely 640 wide"},
+		{640, 480, 320, 240, "nv12", "nv12", "likely 640 wide"},
+		{320, 240, 640, 360, "yuyv422", "yuyv", "likely 320 wide"},
+		{320, 240, 320, 240, "yuv420p", "yuv420", ""},
+		{640, 360, 640, 360, "yuyv422", "yuyv", ""},
+	} {
+		var warns []string
+		frames := max(4, tc.setW*tc.setH/(tc.realW*tc.realH)+2)
+		s, err := New(ffmpegRaw(tc.realW, tc.realH, frames*2, tc.pixfmt, ""), Options{Format: tc.format, Width: tc.setW, Height: tc.setH, FPS: 240,
+			Warn: func(m string) { warns = append(warns, m) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.RunFrames(context.Background(), func(*media.Frame) error { return nil })
+		switch {
+		case tc.want == "" && len(warns) > 0:
+			t.Errorf("%dx%d %s read as %dx%d: warnings %q", tc.realW, tc.realH, tc.format, tc.setW, tc.setH, warns)
+		case tc.want != "" && (len(warns) != 1 || !strings.Contains(warns[0], tc.want) || !strings.Contains(warns[0], "CAMNODE_WIDTH")):
+			t.Errorf("%dx%d %s read as %dx%d: warnings %q, want one with %q", tc.realW, tc.realH, tc.format, tc.setW, tc.setH, warns, tc.want)
+		}
+	}
+}
