@@ -22,7 +22,7 @@ type spec struct {
 }
 
 func parse(_, rest string) (source.Spec, error) {
-	if strings.TrimSpace(rest) == "" {
+	if strings.TrimSpace(rest) == "" || strings.HasPrefix(rest, "?") { // exec without its colon
 		return nil, errors.New("exec: needs a command, e.g. exec:ffmpeg -f v4l2 -i /dev/video0 -c:v libx264 -f h264 -")
 	}
 	argv, err := Argv(rest)
