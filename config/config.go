@@ -69,7 +69,7 @@ type Config struct {
 	GOP               GOP           `envconfig:"GOP" default:"2s" desc:"keyframe interval: a duration (2s) or a frame count (60)"`
 	Autostart         bool          `envconfig:"AUTOSTART" default:"false" desc:"start streaming at boot without a command"`
 	TelemetryInterval time.Duration `envconfig:"TELEMETRY_INTERVAL" default:"10s" desc:"period of telemetry messages"`
-	Danmaku           Carriers      `envconfig:"DANMAKU" default:"sei,amf" desc:"where chat goes: any of sei, cc, amf, burn (comma separated), or none"`
+	Danmaku           Carriers      `envconfig:"DANMAKU" default:"auto" desc:"where chat goes: any of sei, cc, amf, burn (comma separated), none, or auto: burn + sei where camnode encodes and the fonts are there, sei + amf + cc where the H.264 passes through"`
 	ChatMaxRunes      int           `envconfig:"CHAT_MAX_RUNES" default:"100" desc:"longest chat message in runes after trimming"`
 	ChatBlocklist     []string      `envconfig:"CHAT_BLOCKLIST" desc:"words that get a chat message rejected, comma separated, any case (ASCII words match whole words, others anywhere)"`
 	ChatRate          ChatRate      `envconfig:"CHAT_RATE" default:"20/s" desc:"most chat messages the node takes, N/duration with bursts of N (20/s, 100/1m), or 0 for no limit"`
@@ -652,6 +652,9 @@ const (
 	CarrierCC   Carrier = "cc"
 	CarrierAMF  Carrier = "amf"
 	CarrierBurn Carrier = "burn"
+	// CarrierAuto marks CAMNODE_DANMAKU=auto: the carriers are chosen when the stream starts
+	// (Carriers.Resolve); until then the set holds sei and amf, which every stream takes.
+	CarrierAuto Carrier = "auto"
 )
 
 // Carriers is the set of carriers switched on.
@@ -662,6 +665,13 @@ func (cs *Carriers) Decode(s string) error {
 	var out Carriers
 	for _, f := range strings.Split(s, ",") {
 		f = strings.ToLower(strings.TrimSpace(f))
+		if f == string(CarrierAuto) {
+			if len(strings.Split(s, ",")) > 1 {
+				return fmt.Errorf("auto stands alone: use auto, or a list of sei, cc, amf, burn")
+			}
+			*cs = Carriers{CarrierAuto, CarrierSEI, CarrierAMF}
+			return nil
+		}
 		switch Carrier(f) {
 		case CarrierSEI, CarrierCC, CarrierAMF, CarrierBurn:
 			if !out.Has(Carrier(f)) {
@@ -669,11 +679,25 @@ func (cs *Carriers) Decode(s string) error {
 			}
 		case "", "none":
 		default:
-			return fmt.Errorf("unknown carrier %q: use sei, cc, amf, burn or none", f)
+			return fmt.Errorf("unknown carrier %q: use sei, cc, amf, burn, none or auto", f)
 		}
 	}
 	*cs = out
 	return nil
+}
+
+// Resolve is the set of carriers for a stream: for CAMNODE_DANMAKU=auto, burn + sei where
+// camnode encodes the pictures (encodes) and a CJK font is there (fonts), else sei + amf +
+// cc (the H.264 goes through, and captions are what platforms show); any other setting as
+// it is.
+func (cs Carriers) Resolve(encodes, fonts bool) Carriers {
+	if !cs.Has(CarrierAuto) {
+		return cs
+	}
+	if encodes && fonts {
+		return Carriers{CarrierBurn, CarrierSEI}
+	}
+	return Carriers{CarrierSEI, CarrierAMF, CarrierCC}
 }
 
 // Has reports whether c is switched on.
