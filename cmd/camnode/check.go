@@ -24,7 +24,7 @@ import (
 	"github.com/camnode/camnode/node"
 )
 
-const checkUsage = `Usage: camnode check [-timeout 15s]
+const checkUsage = `Usage: camnode check [-env /etc/camnode/garden.env] [-timeout 15s]
 
 Says line by line whether this node will work with its CAMNODE_* settings: the settings,
 the camera (it opens and gives a picture), the encoder (it opens), the fonts (for burn-in),
@@ -69,6 +69,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("camnode check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	timeout := fs.Duration("timeout", 15*time.Second, "limit for each line: the camera's first picture, the broker's and each ingest's answer")
+	envFile := fs.String("env", "", "read the settings from this file too (the service's EnvironmentFile: VARIABLE=value lines), over the environment")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, checkUsage)
 		fs.PrintDefaults()
@@ -84,6 +85,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c := &checker{w: stdout, scrub: func(s string) string { return s }}
+	if *envFile != "" {
+		if err := loadEnvFile(*envFile); err != nil {
+			c.fail("settings", "", err.Error(), "")
+			return 2
+		}
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		var ce *config.Error
@@ -138,6 +145,31 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// loadEnvFile sets the variables of a systemd EnvironmentFile: VARIABLE=value lines,
+// blank lines and comments (# or ;) ignored, a value in matching quotes unquoted.
+func loadEnvFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return fmt.Errorf("%s line %d: want VARIABLE=value", path, n+1)
+		}
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		os.Setenv(k, v)
+	}
+	return nil
 }
 
 // errGotPicture ends a source's run at its first picture.

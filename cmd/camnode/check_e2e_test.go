@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -103,6 +104,24 @@ func TestCheck(t *testing.T) {
 			}
 			t.Logf("\n%s", out)
 		})
+	}
+}
+
+// The settings can come from the service's environment file.
+func TestCheckEnvFile(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "garden.env")
+	os.WriteFile(envFile, []byte("# a comment\n\nCAMNODE_SOURCE=testsrc\nCAMNODE_FPS=\"fast\"\n"), 0o600)
+	p := startCamnode(t, map[string]string{"CAMNODE_NODE_ID": "checked"}, "check", "-env", envFile)
+	if code := p.wait(t, 60*time.Second); code != 2 || !strings.Contains(p.Log(), `✗ settings (CAMNODE_FPS): cannot parse "fast"`) {
+		t.Fatalf("exit %d:\n%s", code, p.Log())
+	}
+}
+
+// camnode run takes no arguments: a flag there is a mistake, exit 2.
+func TestRunWithAnArgument(t *testing.T) {
+	var out, errb strings.Builder
+	if code := run([]string{"run", "--foo"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unexpected argument "--foo"`) {
+		t.Fatalf("camnode run --foo: exit %d, %q", code, errb.String())
 	}
 }
 

@@ -47,7 +47,7 @@ func CheckProgram(argv []string) string {
 	if _, err := osexec.LookPath(argv[0]); err != nil {
 		hint := ""
 		if isRPiCam(argv[0]) || strings.HasPrefix(filepath.Base(argv[0]), "libcamera-") {
-			hint = " (on Raspberry Pi OS: sudo apt install rpicam-apps, or rpicam-apps-lite on Pi OS Lite; or use CAMNODE_SOURCE=rpicam)"
+			hint = " (on Raspberry Pi OS: sudo apt install rpicam-apps, or rpicam-apps-lite on Pi OS Lite; in a container it must be in the image, with /dev/video* and /dev/media* passed in; or use CAMNODE_SOURCE=rpicam)"
 		}
 		return fmt.Sprintf("exec: program %q not found on PATH%s", argv[0], hint)
 	}
