@@ -267,6 +267,17 @@ func (s *Source) lastWords(stderr *lineLogger) string {
 	if last == "" {
 		return ""
 	}
+	// Where the program marks its errors, those lines say it; the info lines before
+	// them (libcamera's version, say) only crowd them.
+	var errs []string
+	for _, l := range strings.Split(last, " / ") {
+		if strings.Contains(l, "ERROR") || strings.Contains(l, "error:") {
+			errs = append(errs, l)
+		}
+	}
+	if len(errs) > 0 {
+		last = strings.Join(errs, " / ")
+	}
 	out := fmt.Sprintf(": %q", last)
 	if s.opts.Hint != nil {
 		if h := s.opts.Hint(last); h != "" {
