@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/camnode/camnode/config"
@@ -57,23 +58,53 @@ func runForget(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	topics := mqtt.NewTopics(cfg.MQTTTopicPrefix, cfg.NodeID, cfg.HADiscoveryPrefix)
-	msgs := mqtt.DiscoveryRemoval(topics)
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	brokerCfg := node.BrokerConfig(cfg, topics)
+	// Only what the broker holds is cleared and counted: a node that never existed (a
+	// misspelled -node) is said to have nothing, not "cleared 37 topics".
+	found, err := mqtt.RetainedDiscovery(ctx, brokerCfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "camnode forget: %s\n", config.Scrub(err.Error(), cfg.Secrets()))
+		return 1
+	}
+	var msgs []mqtt.RetainedMessage
+	for _, t := range found {
+		msgs = append(msgs, mqtt.RetainedMessage{Topic: t})
+	}
 	if *purge {
 		for _, t := range []string{topics.Availability, topics.State, topics.StreamState, topics.DanmakuState} {
 			msgs = append(msgs, mqtt.RetainedMessage{Topic: t})
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	defer cancel()
-	err := mqtt.PublishRetained(ctx, node.BrokerConfig(cfg, topics), msgs)
-	if err != nil {
+	broker := config.RedactURL(cfg.MQTTURL)
+	if len(msgs) == 0 {
+		fmt.Fprintf(stdout, "camnode forget: the broker holds no discovery of node %s (%s…) on %s: nothing to clear; is %q the node's ID (CAMNODE_NODE_ID, or -node)?\n",
+			cfg.NodeID, mqtt.DiscoveryTopic(topics), broker, cfg.NodeID)
+		return 0
+	}
+	if err := mqtt.PublishRetained(ctx, brokerCfg, msgs); err != nil {
 		fmt.Fprintf(stderr, "camnode forget: %s\n", config.Scrub(err.Error(), cfg.Secrets()))
 		return 1
 	}
-	fmt.Fprintf(stdout, "camnode forget: cleared %s and %d older per-entity discovery topics", mqtt.DiscoveryTopic(topics), len(mqtt.DiscoveryRemoval(topics))-1)
-	if *purge {
-		fmt.Fprintf(stdout, ", and the retained state of %s", topics.Base)
+	device, older := false, 0
+	for _, t := range found {
+		if t == mqtt.DiscoveryTopic(topics) {
+			device = true
+		} else {
+			older++
+		}
 	}
-	fmt.Fprintf(stdout, " on %s\n", config.RedactURL(cfg.MQTTURL))
+	var what []string
+	if device {
+		what = append(what, mqtt.DiscoveryTopic(topics))
+	}
+	if older > 0 {
+		what = append(what, fmt.Sprintf("%d older per-entity discovery topics", older))
+	}
+	if *purge {
+		what = append(what, "the retained state of "+topics.Base)
+	}
+	fmt.Fprintf(stdout, "camnode forget: cleared %s on %s\n", strings.Join(what, " and "), broker)
 	return 0
 }

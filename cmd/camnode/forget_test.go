@@ -140,3 +140,16 @@ func TestForgetErrors(t *testing.T) {
 		t.Fatalf("stray argument: exit %d", code)
 	}
 }
+
+// A node the broker holds no discovery of: nothing cleared, and it says so.
+func TestForgetUnknownNode(t *testing.T) {
+	b := peers.StartMosquitto(t)
+	forgetEnv(t, b.URL())
+	var out, errb bytes.Buffer
+	if code := runForget([]string{"-node", "gardne"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "holds no discovery of node gardne") || strings.Contains(out.String(), "cleared") {
+		t.Fatalf("forget of a node that never existed says: %q", out.String())
+	}
+}
