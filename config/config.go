@@ -23,7 +23,6 @@ import (
 
 	"github.com/camnode/camnode/media/rtmp"
 	"github.com/camnode/camnode/media/source"
-	_ "github.com/camnode/camnode/media/source/sources" // every kind CAMNODE_SOURCE names
 )
 
 // Prefix is the prefix of every camnode environment variable.

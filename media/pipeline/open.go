@@ -10,7 +10,6 @@ import (
 	"github.com/camnode/camnode/media/encoder/v4l2m2m"
 	"github.com/camnode/camnode/media/encoder/x264"
 	"github.com/camnode/camnode/media/source"
-	_ "github.com/camnode/camnode/media/source/sources" // every kind of source
 	"github.com/camnode/camnode/media/source/v4l2"
 )
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/camnode/camnode/media/source"
 	"github.com/camnode/camnode/media/source/exec"
-	_ "github.com/camnode/camnode/media/source/sources"
 )
 
 // Parse never panics; what it accepts has a Describe that is never empty and never shows

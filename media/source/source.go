@@ -1,104 +1,41 @@
-// Package source is the registry of video sources: each kind (testsrc, file, exec, v4l2,
-// rpicam, auto) is a package of its own that registers itself here with the scheme that
-// names it in CAMNODE_SOURCE, and Parse is the one reader of that URI.
+// Package source is the one reader of CAMNODE_SOURCE: each kind of source (auto, rpicam,
+// v4l2, file, exec, testsrc) is a package of its own exporting a kind.Kind, listed here,
+// and Parse finds the kind a URI's scheme names and has it parse the rest.
 package source
 
 import (
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/camnode/camnode/media"
-	"github.com/camnode/camnode/media/picture"
+	"github.com/camnode/camnode/media/source/auto"
+	"github.com/camnode/camnode/media/source/exec"
+	"github.com/camnode/camnode/media/source/file"
+	"github.com/camnode/camnode/media/source/kind"
+	"github.com/camnode/camnode/media/source/rpicam"
+	"github.com/camnode/camnode/media/source/testsrc"
+	"github.com/camnode/camnode/media/source/v4l2"
 )
 
-// Options are the capture settings a source takes where it can; a source that reads
-// ready-made H.264 ignores the size, bitrate and GOP.
-type Options struct {
-	Width, Height int
-	// FPS is the capture rate, and the playback rate of a file whose SPS states none.
-	FPS     float64
-	Bitrate int // bits/s
-	GOP     int // frames from one keyframe to the next
-	// Profile is the H.264 profile asked of a source that encodes (baseline, main, high).
-	Profile string
-	// Format is what an exec: source writes: "h264" (or empty), or raw pictures of
-	// Width x Height at FPS ("yuv420", "nv12", "yuyv", "mjpeg"). Other sources tell their own.
-	Format string
-	// Orientation turns the picture: a camera's controls where it has them, else the raw
-	// path (a raw exec: source, a raw camera); an H.264 camera leaves the rest undone
-	// (v4l2.Source.Unapplied).
-	Orientation picture.Orientation
-	// CanEncode says that the caller has an H.264 encoder for raw pictures: a source that
-	// can give either (testsrc, rpicam) may then give raw pictures.
-	CanEncode bool
-	// WantRaw says that the caller draws into the pictures (burn-in): a source that can
-	// give raw pictures as well as H.264 gives raw ones when CanEncode is set too.
-	WantRaw bool
-	// Warn, when set, is told what a running source notices that viewers would see (a
-	// program writing faster than FPS, say): the pipeline's stream_warning.
-	Warn   func(string)
-	Logger *slog.Logger
+// Options are the capture settings a source takes (kind.Options).
+type Options = kind.Options
+
+// Spec is a source a URI names, parsed but not opened (kind.Spec).
+type Spec = kind.Spec
+
+// kinds are the kinds of source, each a package of its own: one line each.
+var kinds = []kind.Kind{
+	auto.Kind,
+	rpicam.Kind,
+	v4l2.Kind,
+	file.Kind,
+	exec.Kind,
+	testsrc.Kind,
 }
 
-// Opened is a source opened for one run: exactly one of H264 (ready-made access units)
-// and Frames (raw pictures the caller encodes) is set.
-type Opened struct {
-	H264   media.Source
-	Frames media.FrameSource
-	// RawToo says that the source gives raw pictures too, to a caller that can encode them.
-	RawToo bool
-	// What says in a few words what was opened, for the log; Attrs are its details.
-	What  string
-	Attrs []any
-}
-
-// Spec is a source a URI names, parsed but not opened.
-type Spec interface {
-	// Describe is the URI in a form safe for state payloads and logs: no command-line
-	// arguments (they may hold credentials), no query.
-	Describe() string
-	// Check says what this machine lacks for the source: err when it can never work (a
-	// program not on PATH, a file that is not there), warning when it may come (a camera
-	// unplugged now).
-	Check(Options) (warning string, err error)
-	// Open opens the source for one run.
-	Open(Options) (Opened, error)
-}
-
-// Kind is one kind of source.
-type Kind struct {
-	// Scheme names it in CAMNODE_SOURCE ("rpicam" in rpicam:1); a bare word (testsrc,
-	// auto, rpicam) is a scheme with nothing after it.
-	Scheme string
-	// Form is how to write it, for the error that lists every kind ("rpicam[:N]").
-	Form string
-	// Parse reads uri (whose scheme is Scheme; rest is what follows its colon) without
-	// touching the machine. Its error says what is wrong and how to write it.
-	Parse func(uri, rest string) (Spec, error)
-}
-
-var (
-	mu    sync.RWMutex
-	kinds []Kind
-)
-
-// Register adds a kind of source; each source package calls it from init.
-func Register(k Kind) {
-	mu.Lock()
-	defer mu.Unlock()
-	if slices.ContainsFunc(kinds, func(x Kind) bool { return x.Scheme == k.Scheme }) {
-		panic("source: kind " + k.Scheme + " registered twice")
-	}
-	kinds = append(kinds, k)
-}
-
-// Forms lists how each registered kind is written, for messages.
+// Forms lists how each kind is written, for messages.
 func Forms() string {
-	mu.RLock()
-	defer mu.RUnlock()
 	var out []string
 	for _, k := range kinds {
 		out = append(out, k.Form)
@@ -112,17 +49,11 @@ func Parse(uri string) (Spec, error) {
 	if scheme == "" {
 		return nil, fmt.Errorf("source %q has no scheme: use %s", clip(uri), Forms())
 	}
-	mu.RLock()
-	i := slices.IndexFunc(kinds, func(k Kind) bool { return k.Scheme == scheme })
-	var k Kind
-	if i >= 0 {
-		k = kinds[i]
-	}
-	mu.RUnlock()
+	i := slices.IndexFunc(kinds, func(k kind.Kind) bool { return k.Scheme == scheme })
 	if i < 0 {
 		return nil, fmt.Errorf("unknown source %q: use %s", scheme+":", Forms())
 	}
-	return k.Parse(strings.TrimSpace(uri), rest)
+	return kinds[i].Parse(strings.TrimSpace(uri), rest)
 }
 
 // clip shortens what an unparsable URI shows of itself.

@@ -12,7 +12,6 @@ import (
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/h264"
 	. "github.com/camnode/camnode/media/source"
-	_ "github.com/camnode/camnode/media/source/sources"
 	"github.com/camnode/camnode/media/source/testsrc"
 )
 

@@ -8,18 +8,17 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/kind"
 	"github.com/camnode/camnode/media/source/rpicam"
 	"github.com/camnode/camnode/media/source/v4l2"
 )
 
-func init() {
-	source.Register(source.Kind{Scheme: "auto", Form: "auto", Parse: parse})
-}
+// Kind is this source for package source.
+var Kind = kind.Kind{Scheme: "auto", Form: "auto", Parse: parse}
 
 type spec struct{}
 
-func parse(_, rest string) (source.Spec, error) {
+func parse(_, rest string) (kind.Spec, error) {
 	if rest != "" {
 		return nil, fmt.Errorf("auto takes no parameters, got %q", rest)
 	}
@@ -29,21 +28,25 @@ func parse(_, rest string) (source.Spec, error) {
 func (spec) Describe() string { return "auto" }
 
 // Check finds the camera now; none is a warning, since one may be plugged in later.
-func (spec) Check(o source.Options) (string, error) {
+func (spec) Check(o kind.Options) (string, error) {
 	if _, err := Find(context.Background()); err != nil {
 		return err.Error(), nil
 	}
 	return "", nil
 }
 
-func (spec) Open(o source.Options) (source.Opened, error) {
+func (spec) Open(o kind.Options) (kind.Opened, error) {
 	uri, err := Find(context.Background())
 	if err != nil {
-		return source.Opened{}, err
+		return kind.Opened{}, err
 	}
-	chosen, err := source.Parse(uri)
+	k := v4l2.Kind
+	if uri == "rpicam" {
+		k = rpicam.Kind
+	}
+	chosen, err := k.Parse(uri, "")
 	if err != nil {
-		return source.Opened{}, err
+		return kind.Opened{}, err
 	}
 	opened, err := chosen.Open(o)
 	opened.Attrs = append(opened.Attrs, "auto", uri)

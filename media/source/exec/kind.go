@@ -7,21 +7,20 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/kind"
 )
 
-func init() {
-	source.Register(source.Kind{Scheme: "exec", Form: "exec:<command>", Parse: parse})
-}
+// Kind is this source for package source.
+var Kind = kind.Kind{Scheme: "exec", Form: "exec:<command>", Parse: parse}
 
 // spec is exec:<command line>: a program writing H.264, or raw pictures of the format
-// source.Options.Format names.
+// kind.Options.Format names.
 type spec struct {
 	line string
 	argv []string
 }
 
-func parse(_, rest string) (source.Spec, error) {
+func parse(_, rest string) (kind.Spec, error) {
 	if strings.TrimSpace(rest) == "" || strings.HasPrefix(rest, "?") { // exec without its colon
 		return nil, errors.New("exec: needs a command, e.g. exec:ffmpeg -f v4l2 -i /dev/video0 -c:v libx264 -f h264 -")
 	}
@@ -34,7 +33,7 @@ func parse(_, rest string) (source.Spec, error) {
 
 func (s *spec) Describe() string { return "exec:" + filepath.Base(s.argv[0]) }
 
-func (s *spec) Check(source.Options) (string, error) {
+func (s *spec) Check(kind.Options) (string, error) {
 	if msg := CheckProgram(s.argv); msg != "" {
 		return "", errors.New(msg)
 	}
@@ -54,15 +53,15 @@ func CheckProgram(argv []string) string {
 	return ""
 }
 
-func (s *spec) Open(o source.Options) (source.Opened, error) {
+func (s *spec) Open(o kind.Options) (kind.Opened, error) {
 	src, err := New(s.line, Options{Logger: o.Logger, Format: o.Format, Width: o.Width, Height: o.Height,
 		FPS: o.FPS, Orientation: o.Orientation, Warn: o.Warn})
 	if err != nil {
-		return source.Opened{}, err
+		return kind.Opened{}, err
 	}
 	if src.Raw() {
-		return source.Opened{Frames: src, What: "source: raw pictures from a program, encoding them",
+		return kind.Opened{Frames: src, What: "source: raw pictures from a program, encoding them",
 			Attrs: []any{"program", src.Name(), "format", o.Format}}, nil
 	}
-	return source.Opened{H264: src, What: "source: H.264 from a program", Attrs: []any{"program", src.Name()}}, nil
+	return kind.Opened{H264: src, What: "source: H.264 from a program", Attrs: []any{"program", src.Name()}}, nil
 }

@@ -7,12 +7,11 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/kind"
 )
 
-func init() {
-	source.Register(source.Kind{Scheme: "file", Form: "file:///path.h264 (or file:relative/path.h264)", Parse: parse})
-}
+// Kind is this source for package source.
+var Kind = kind.Kind{Scheme: "file", Form: "file:///path.h264 (or file:relative/path.h264)", Parse: parse}
 
 // spec is a file: URI: file:///abs/clip.h264 or file:relative/clip.h264, with ?pace=0
 // (as fast as consumed) and ?loop=0 (play once).
@@ -21,7 +20,7 @@ type spec struct {
 	opts Options
 }
 
-func parse(uri, _ string) (source.Spec, error) {
+func parse(uri, _ string) (kind.Spec, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return nil, fmt.Errorf("file: URI: %w", err)
@@ -60,7 +59,7 @@ func parse(uri, _ string) (source.Spec, error) {
 
 func (s *spec) Describe() string { return "file:" + s.path }
 
-func (s *spec) Check(source.Options) (string, error) {
+func (s *spec) Check(kind.Options) (string, error) {
 	st, err := os.Stat(s.path)
 	if err != nil {
 		return "", fmt.Errorf("cannot read %s: %v", s.path, errors.Unwrap(err))
@@ -71,12 +70,12 @@ func (s *spec) Check(source.Options) (string, error) {
 	return "", nil
 }
 
-func (s *spec) Open(o source.Options) (source.Opened, error) {
+func (s *spec) Open(o kind.Options) (kind.Opened, error) {
 	opts := s.opts
 	opts.FPS, opts.Logger = o.FPS, o.Logger
 	src, err := Open(s.path, opts)
 	if err != nil {
-		return source.Opened{}, err
+		return kind.Opened{}, err
 	}
-	return source.Opened{H264: src, What: "source: H.264 file", Attrs: []any{"path", s.path}}, nil
+	return kind.Opened{H264: src, What: "source: H.264 file", Attrs: []any{"path", s.path}}, nil
 }

@@ -17,13 +17,12 @@ import (
 
 	"github.com/camnode/camnode/media/encoder/v4l2m2m"
 	"github.com/camnode/camnode/media/picture"
-	"github.com/camnode/camnode/media/source"
 	"github.com/camnode/camnode/media/source/exec"
+	"github.com/camnode/camnode/media/source/kind"
 )
 
-func init() {
-	source.Register(source.Kind{Scheme: "rpicam", Form: "rpicam[:N]", Parse: parse})
-}
+// Kind is this source for package source.
+var Kind = kind.Kind{Scheme: "rpicam", Form: "rpicam[:N]", Parse: parse}
 
 // Programs are the names of Raspberry Pi's camera app, newest first: Raspberry Pi OS
 // bookworm calls it rpicam-vid, bullseye libcamera-vid.
@@ -59,7 +58,7 @@ type spec struct {
 	codec  Codec // empty: chosen at Open
 }
 
-func parse(uri, rest string) (source.Spec, error) {
+func parse(uri, rest string) (kind.Spec, error) {
 	rest, query, _ := strings.Cut(rest, "?")
 	s := spec{}
 	if rest != "" {
@@ -96,7 +95,7 @@ func (s spec) Describe() string {
 	return "rpicam:" + strconv.Itoa(s.camera)
 }
 
-func (s spec) Check(source.Options) (string, error) {
+func (s spec) Check(kind.Options) (string, error) {
 	if _, err := Program(); err != nil {
 		return "", err
 	}
@@ -115,7 +114,7 @@ var HardwareH264 = func() bool {
 // Codec is what Open asks of rpicam-vid for o: raw pictures where camnode draws into them
 // (burn-in), must turn them (90° and 270°, which rpicam-vid cannot) or where the board has
 // no hardware encoder, provided camnode can encode; else H.264 untouched.
-func (s spec) Codec(o source.Options) Codec {
+func (s spec) Codec(o kind.Options) Codec {
 	if s.codec != "" {
 		return s.codec
 	}
@@ -127,10 +126,10 @@ func (s spec) Codec(o source.Options) Codec {
 
 func transposes(o picture.Orientation) bool { return o.Rotate == 90 || o.Rotate == 270 }
 
-func (s spec) Open(o source.Options) (source.Opened, error) {
+func (s spec) Open(o kind.Options) (kind.Opened, error) {
 	prog, err := Program()
 	if err != nil {
-		return source.Opened{}, err
+		return kind.Opened{}, err
 	}
 	codec := s.Codec(o)
 	eo := exec.Options{Logger: o.Logger, Width: o.Width, Height: o.Height, FPS: o.FPS, Warn: o.Warn,
@@ -148,13 +147,13 @@ func (s spec) Open(o source.Options) (source.Opened, error) {
 	args := Args(s.camera, codec, asked)
 	src, err := exec.NewArgv(append([]string{prog}, args...), eo)
 	if err != nil {
-		return source.Opened{}, err
+		return kind.Opened{}, err
 	}
 	attrs := []any{"program", src.Name(), "camera", s.camera, "codec", string(codec)}
 	if codec == YUV420 {
-		return source.Opened{Frames: src, What: what, Attrs: attrs}, nil
+		return kind.Opened{Frames: src, What: what, Attrs: attrs}, nil
 	}
-	return source.Opened{H264: &h264Source{Source: src, unapplied: unturned(o.Orientation)}, RawToo: true, What: what, Attrs: attrs}, nil
+	return kind.Opened{H264: &h264Source{Source: src, unapplied: unturned(o.Orientation)}, RawToo: true, What: what, Attrs: attrs}, nil
 }
 
 // unturned is what of o rpicam-vid cannot do: a quarter turn.
@@ -178,7 +177,7 @@ func (s *h264Source) Unapplied() picture.Orientation { return s.unapplied }
 // no end, to stdout; the size and rate; for H.264 inline headers on every IDR (a viewer
 // joining, an ingest reconnecting), the GOP as --intra, the bitrate, profile and level;
 // the orientation by --rotation 180, --hflip and --vflip.
-func Args(camera int, codec Codec, o source.Options) []string {
+func Args(camera int, codec Codec, o kind.Options) []string {
 	a := []string{"-n", "-t", "0", "-o", "-", "--camera", strconv.Itoa(camera),
 		"--width", strconv.Itoa(o.Width), "--height", strconv.Itoa(o.Height),
 		"--framerate", strconv.FormatFloat(o.FPS, 'f', -1, 64), "--codec", string(codec)}

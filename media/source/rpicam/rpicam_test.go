@@ -14,7 +14,7 @@ import (
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/picture"
-	"github.com/camnode/camnode/media/source"
+	"github.com/camnode/camnode/media/source/kind"
 )
 
 var (
@@ -53,6 +53,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// specOf parses an rpicam URI as package source does: what follows the scheme's colon,
+// or the query of the bare word.
+func specOf(uri string) (kind.Spec, error) {
+	rest := strings.TrimPrefix(uri, "rpicam")
+	return parse(uri, strings.TrimPrefix(rest, ":"))
+}
+
 func runArgs(t *testing.T, file string) []string {
 	t.Helper()
 	b, err := os.ReadFile(file)
@@ -65,7 +72,7 @@ func runArgs(t *testing.T, file string) []string {
 // The arguments follow the node's settings, and the stand-in, which refuses every option
 // the real rpicam-vid lacks, takes them.
 func TestArgs(t *testing.T) {
-	o := source.Options{Width: 1280, Height: 720, FPS: 30, Bitrate: 2_500_000, GOP: 60, Profile: "high",
+	o := kind.Options{Width: 1280, Height: 720, FPS: 30, Bitrate: 2_500_000, GOP: 60, Profile: "high",
 		Orientation: picture.Orientation{Rotate: 180, FlipH: true}}
 	got := strings.Join(Args(1, H264, o), " ")
 	want := "-n -t 0 -o - --camera 1 --width 1280 --height 720 --framerate 30 --codec h264 --inline --flush --intra 60 --bitrate 2500000 --profile high --level 4.1 --rotation 180 --hflip"
@@ -102,11 +109,11 @@ func TestCodec(t *testing.T) {
 		{"asked for", true, true, true, 0, "rpicam?codec=h264", H264},
 	} {
 		HardwareH264 = func() bool { return tc.hw }
-		sp, err := source.Parse(tc.uri)
+		sp, err := specOf(tc.uri)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := sp.(spec).Codec(source.Options{CanEncode: tc.canEncode, WantRaw: tc.wantRaw, Orientation: picture.Orientation{Rotate: tc.rotate}})
+		got := sp.(spec).Codec(kind.Options{CanEncode: tc.canEncode, WantRaw: tc.wantRaw, Orientation: picture.Orientation{Rotate: tc.rotate}})
 		if got != tc.want {
 			t.Errorf("%s: codec %s, want %s", tc.name, got, tc.want)
 		}
@@ -117,11 +124,11 @@ func TestCodec(t *testing.T) {
 // asked for, in the camera's rate.
 func TestYUV420(t *testing.T) {
 	args := standIn(t)
-	sp, err := source.Parse("rpicam?codec=yuv420")
+	sp, err := specOf("rpicam?codec=yuv420")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := sp.Open(source.Options{Width: 100, Height: 60, FPS: 30, CanEncode: true})
+	o, err := sp.Open(kind.Options{Width: 100, Height: 60, FPS: 30, CanEncode: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +173,8 @@ func TestH264(t *testing.T) {
 		t.Skip("ffmpeg not installed")
 	}
 	standIn(t)
-	sp, _ := source.Parse("rpicam?codec=h264")
-	o, err := sp.Open(source.Options{Width: 320, Height: 240, FPS: 30, GOP: 10, Bitrate: 500_000, Profile: "main"})
+	sp, _ := specOf("rpicam?codec=h264")
+	o, err := sp.Open(kind.Options{Width: 320, Height: 240, FPS: 30, GOP: 10, Bitrate: 500_000, Profile: "main"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +213,8 @@ func TestH264(t *testing.T) {
 func TestNoCamera(t *testing.T) {
 	standIn(t)
 	t.Setenv("RPICAM_STANDIN_NO_CAMERA", "1")
-	sp, _ := source.Parse("rpicam")
-	o, err := sp.Open(source.Options{Width: 64, Height: 48, FPS: 30, CanEncode: true, WantRaw: true})
+	sp, _ := specOf("rpicam")
+	o, err := sp.Open(kind.Options{Width: 64, Height: 48, FPS: 30, CanEncode: true, WantRaw: true})
 	if err != nil {
 		t.Fatal(err)
 	}
