@@ -98,13 +98,13 @@ func TestOpenErrors(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	for uri, want := range map[string]string{
 		"testsrc":                       "testsrc",
-		"file:///data/clip.h264?pace=0": "file:///data/clip.h264",
+		"file:///data/clip.h264?pace=0": "file:/data/clip.h264",
 		"file:clip.h264":                "file:clip.h264",
 		`exec:/usr/bin/ffmpeg -i "rtsp://u:secret@cam/1" -f h264 -`: "exec:ffmpeg",
 		`exec:sh -c "curl -H 'Authorization: secret' x"`:            "exec:sh",
 		"exec:'unclosed secret":                                     "exec:",
 		"v4l2:///dev/video2?size=1280x720":                          "v4l2:",
-		"v4l2:///dev/video2":                                        "v4l2:///dev/video2",
+		"v4l2:///dev/video2":                                        "v4l2:/dev/video2",
 		"rtsp://u:secret@cam":                                       "rtsp:",
 		"":                                                          "unknown",
 		"rpicam":                                                    "rpicam",

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/camnode/camnode/media/source/kind"
 )
@@ -58,13 +57,7 @@ func parse(uri, _ string) (kind.Spec, error) {
 	return s, nil
 }
 
-// Describe is the URI as written, without its query: file:///abs/clip.h264, file:rel.h264.
-func (s *spec) Describe() string {
-	if strings.HasPrefix(s.path, "/") {
-		return "file://" + s.path
-	}
-	return "file:" + s.path
-}
+func (s *spec) Describe() string { return "file:" + s.path }
 
 func (s *spec) Check(kind.Options) (string, error) {
 	st, err := os.Stat(s.path)

@@ -23,7 +23,7 @@ func parse(uri, _ string) (kind.Spec, error) {
 	return spec{path}, nil
 }
 
-func (s spec) Describe() string { return "v4l2://" + s.path }
+func (s spec) Describe() string { return "v4l2:" + s.path }
 
 func (s spec) Check(kind.Options) (string, error) {
 	if !Built {
