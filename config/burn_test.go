@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -58,5 +59,32 @@ func TestBurnSettingsRejected(t *testing.T) {
 				t.Fatalf("got %q, want var %s and %q", err, tc.env, tc.wantMsg)
 			}
 		})
+	}
+}
+
+// CAMNODE_DANMAKU=auto (the default) holds sei and amf until the stream starts, and
+// resolves to burn + sei where camnode encodes with fonts, sei + amf + cc otherwise.
+func TestDanmakuAuto(t *testing.T) {
+	var cs Carriers
+	if err := cs.Decode("auto"); err != nil {
+		t.Fatal(err)
+	}
+	if !cs.Has(CarrierAuto) || !cs.Has(CarrierSEI) || !cs.Has(CarrierAMF) || cs.Has(CarrierBurn) {
+		t.Fatalf("auto = %v", cs)
+	}
+	if got := cs.Resolve(true, true); !slices.Equal(got, Carriers{CarrierBurn, CarrierSEI}) {
+		t.Errorf("auto where camnode encodes: %v", got)
+	}
+	for _, got := range []Carriers{cs.Resolve(false, true), cs.Resolve(true, false)} {
+		if !slices.Equal(got, Carriers{CarrierSEI, CarrierAMF, CarrierCC}) {
+			t.Errorf("auto where the H.264 goes through or without fonts: %v", got)
+		}
+	}
+	fixed := Carriers{CarrierBurn}
+	if got := fixed.Resolve(false, false); !slices.Equal(got, fixed) {
+		t.Errorf("a fixed setting resolved to %v", got)
+	}
+	if err := cs.Decode("auto,burn"); err == nil {
+		t.Error("auto,burn accepted")
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/camnode/camnode/internal/redact"
 	"github.com/camnode/camnode/media/httpflv"
 	"github.com/camnode/camnode/media/rtmp"
+	"github.com/camnode/camnode/media/source"
 )
 
 // Prefix is the prefix of every camnode environment variable.
@@ -52,7 +53,7 @@ type Config struct {
 	ReconnectMin      time.Duration `envconfig:"RECONNECT_MIN" default:"500ms" desc:"first delay before reconnecting to the ingest"`
 	ReconnectMax      time.Duration `envconfig:"RECONNECT_MAX" default:"30s" desc:"cap of the exponential reconnect delay to the ingest (jitter added) and to the MQTT broker"`
 	SendBuffer        time.Duration `envconfig:"SEND_BUFFER" default:"4s" desc:"most stream time queued for a slow network before whole GOPs are dropped"`
-	Source            string        `envconfig:"SOURCE" default:"v4l2:///dev/video0" desc:"v4l2:///dev/videoN, file:///path.h264, exec:<command>, testsrc"`
+	Source            string        `envconfig:"SOURCE" default:"auto" desc:"auto (the Pi camera through rpicam-vid where there is one, else the first V4L2 camera), rpicam[:N], v4l2:///dev/videoN, file:///path.h264, exec:<command>, testsrc"`
 	SourceFormat      string        `envconfig:"SOURCE_FORMAT" default:"h264" desc:"what an exec: source writes: h264, or raw frames of WIDTH x HEIGHT: yuv420, nv12, yuyv, mjpeg"`
 	Audio             string        `envconfig:"AUDIO" default:"silent" desc:"audio track: silent (AAC silence, so every platform takes the stream), none, or exec:<command> writing ADTS AAC"`
 	AudioRate         int           `envconfig:"AUDIO_RATE" default:"48000" desc:"sample rate of the silent track: 48000 or 44100"`
@@ -75,7 +76,7 @@ type Config struct {
 	GOP               GOP           `envconfig:"GOP" default:"2s" desc:"keyframe interval: a duration (2s) or a frame count (60)"`
 	Autostart         bool          `envconfig:"AUTOSTART" default:"false" desc:"start streaming at boot without a command"`
 	TelemetryInterval time.Duration `envconfig:"TELEMETRY_INTERVAL" default:"10s" desc:"period of telemetry messages"`
-	Danmaku           Carriers      `envconfig:"DANMAKU" default:"sei,amf" desc:"where chat goes: any of sei, cc, amf, burn (comma separated), or none"`
+	Danmaku           Carriers      `envconfig:"DANMAKU" default:"auto" desc:"where chat goes: any of sei, cc, amf, burn (comma separated), none, or auto: burn + sei where camnode encodes and the fonts are there, sei + amf + cc where the H.264 passes through"`
 	ChatMaxRunes      int           `envconfig:"CHAT_MAX_RUNES" default:"100" desc:"longest chat message in runes after trimming"`
 	ChatBlocklist     []string      `envconfig:"CHAT_BLOCKLIST" desc:"words that get a chat message rejected, comma separated, any case (ASCII words match whole words, others anywhere)"`
 	ChatRate          ChatRate      `envconfig:"CHAT_RATE" default:"20/s" desc:"most chat messages the node takes, N/duration with bursts of N (20/s, 100/1m), or 0 for no limit"`
@@ -277,6 +278,9 @@ func (c *Config) Validate() error {
 	if c.MQTTKeepAlive < 5*time.Second || c.MQTTKeepAlive > 30*time.Minute {
 		return bad("MQTT_KEEPALIVE", "%v: use 5s to 30m", c.MQTTKeepAlive)
 	}
+	if msg := splitPaste(c.RTMPURL); msg != "" {
+		return bad("RTMP_URL", "%s", msg)
+	}
 	for i, raw := range strings.Fields(c.RTMPURL) {
 		// The one parser the publisher uses: what is accepted here is what is sent.
 		if _, err := rtmp.ParseURL(raw); err != nil {
@@ -311,14 +315,15 @@ func (c *Config) Validate() error {
 	if c.SendBuffer < 500*time.Millisecond || c.SendBuffer > time.Minute {
 		return bad("SEND_BUFFER", "%v: use 500ms to 1m", c.SendBuffer)
 	}
-	if err := checkSource(c.Source); err != "" {
-		return bad("SOURCE", "%s", err)
+	src, err := source.Parse(c.Source)
+	if err != nil {
+		return bad("SOURCE", "%v", err)
 	}
 	switch c.SourceFormat {
 	case "h264":
 	case "yuv420", "nv12", "yuyv", "mjpeg":
-		if !strings.HasPrefix(c.Source, "exec:") {
-			return bad("SOURCE_FORMAT", "%s is for an exec: source; CAMNODE_SOURCE %s tells its own format: leave this h264", c.SourceFormat, sourceScheme(c.Source))
+		if d := src.Describe(); !strings.HasPrefix(d, "exec:") {
+			return bad("SOURCE_FORMAT", "%s is for an exec: source; CAMNODE_SOURCE %s tells its own format: leave this h264", c.SourceFormat, d)
 		}
 	default:
 		return bad("SOURCE_FORMAT", "%q: use h264, yuv420, nv12, yuyv or mjpeg", c.SourceFormat)
@@ -497,10 +502,7 @@ func checkRTSP(addr, user, password string) (string, string) {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return "RTSP", fmt.Sprintf("%q: the port is a number from 1 to 65535", addr)
 	}
-	loopback := host == "localhost"
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
+	loopback := httpflv.Loopback(host)
 	switch {
 	case (user == "") != (password == ""):
 		if user == "" {
@@ -517,11 +519,29 @@ func checkRTSP(addr, user, password string) (string, string) {
 	return "", ""
 }
 
-func sourceScheme(s string) string {
-	if i := strings.Index(s, ":"); i > 0 {
-		return s[:i+1]
+// splitPaste says what is wrong when CAMNODE_RTMP_URL holds a server URL followed, after a
+// space, by a word without a scheme: the server URL and the stream key of a platform's
+// page, pasted as two (whitespace separates destinations). The word is not shown: it is
+// the key.
+func splitPaste(setting string) string {
+	fields := strings.Fields(setting)
+	for i := 1; i < len(fields); i++ {
+		if strings.Contains(fields[i], "://") || !strings.Contains(fields[i-1], "://") {
+			continue
+		}
+		server := RedactURL(fields[i-1])
+		if _, err := rtmp.ParseURL(fields[i-1]); err != nil {
+			// A server URL alone does not parse, and its redaction hides the app: show it
+			// up to the host.
+			if scheme, rest, ok := strings.Cut(fields[i-1], "://"); ok {
+				host, _, _ := strings.Cut(rest, "/")
+				server = scheme + "://" + host + "/…"
+			}
+		}
+		return fmt.Sprintf("%s is followed by a word without rtmp:// (%d characters): a server URL and its stream key pasted with a space between? Write them as one URL, rtmp://host/app/streamkey (Bilibili: the server URL then its ?streamname=… part, no space); several destinations are full URLs separated by spaces",
+			server, len(fields[i]))
 	}
-	return s
+	return ""
 }
 
 // Targets are the destinations of CAMNODE_RTMP_URL, parsed by the publisher's own parser, in
@@ -558,27 +578,6 @@ func checkPEMCertificates(path string) string {
 		return fmt.Sprintf("%s holds no PEM certificate (want -----BEGIN CERTIFICATE-----)", path)
 	}
 	return fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))
-}
-
-func checkSource(s string) string {
-	switch {
-	case s == "testsrc":
-	case strings.HasPrefix(s, "file://"):
-		if strings.TrimPrefix(s, "file://") == "" {
-			return "file:// needs a path, e.g. file:///home/pi/clip.h264"
-		}
-	case strings.HasPrefix(s, "exec:"):
-		if strings.TrimSpace(strings.TrimPrefix(s, "exec:")) == "" {
-			return "exec: needs a command, e.g. exec:rpicam-vid -t 0 --inline -o -"
-		}
-	case strings.HasPrefix(s, "v4l2://"):
-		if !strings.HasPrefix(strings.TrimPrefix(s, "v4l2://"), "/dev/") {
-			return "v4l2:// needs a device path, e.g. v4l2:///dev/video0"
-		}
-	default:
-		return fmt.Sprintf("%q: use v4l2:///dev/videoN, file:///path.h264, exec:<command> or testsrc", s)
-	}
-	return ""
 }
 
 // Bitrate is bits per second, written as 2500000, 2500k or 2.5M.
@@ -710,6 +709,9 @@ const (
 	CarrierCC   Carrier = "cc"
 	CarrierAMF  Carrier = "amf"
 	CarrierBurn Carrier = "burn"
+	// CarrierAuto marks CAMNODE_DANMAKU=auto: the carriers are chosen when the stream starts
+	// (Carriers.Resolve); until then the set holds sei and amf, which every stream takes.
+	CarrierAuto Carrier = "auto"
 )
 
 // Carriers is the set of carriers switched on.
@@ -720,6 +722,13 @@ func (cs *Carriers) Decode(s string) error {
 	var out Carriers
 	for _, f := range strings.Split(s, ",") {
 		f = strings.ToLower(strings.TrimSpace(f))
+		if f == string(CarrierAuto) {
+			if len(strings.Split(s, ",")) > 1 {
+				return fmt.Errorf("auto stands alone: use auto, or a list of sei, cc, amf, burn")
+			}
+			*cs = Carriers{CarrierAuto, CarrierSEI, CarrierAMF}
+			return nil
+		}
 		switch Carrier(f) {
 		case CarrierSEI, CarrierCC, CarrierAMF, CarrierBurn:
 			if !out.Has(Carrier(f)) {
@@ -727,11 +736,25 @@ func (cs *Carriers) Decode(s string) error {
 			}
 		case "", "none":
 		default:
-			return fmt.Errorf("unknown carrier %q: use sei, cc, amf, burn or none", f)
+			return fmt.Errorf("unknown carrier %q: use sei, cc, amf, burn, none or auto", f)
 		}
 	}
 	*cs = out
 	return nil
+}
+
+// Resolve is the set of carriers for a stream: for CAMNODE_DANMAKU=auto, burn + sei where
+// camnode encodes the pictures (encodes) and a CJK font is there (fonts), else sei + amf +
+// cc (the H.264 goes through, and captions are what platforms show); any other setting as
+// it is.
+func (cs Carriers) Resolve(encodes, fonts bool) Carriers {
+	if !cs.Has(CarrierAuto) {
+		return cs
+	}
+	if encodes && fonts {
+		return Carriers{CarrierBurn, CarrierSEI}
+	}
+	return Carriers{CarrierSEI, CarrierAMF, CarrierCC}
 }
 
 // Has reports whether c is switched on.

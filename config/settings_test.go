@@ -53,8 +53,10 @@ func TestMessagesSayWhatIsAccepted(t *testing.T) {
 		{"CAMNODE_DANMAKU_SIZE", "0.9", `CAMNODE_DANMAKU_SIZE: 0.9: use 0.01 to 0.5`},
 		{"CAMNODE_DANMAKU_SIZE", "big", `CAMNODE_DANMAKU_SIZE: cannot parse "big": not a number: use 0.01 to 0.5`},
 		{"CAMNODE_DANMAKU_FONT", "/nonexistent/a.ttf", `CAMNODE_DANMAKU_FONT: cannot read /nonexistent/a.ttf`},
-		{"CAMNODE_RTMP_URL", "rtmp://h/live/k rtmp://h/onlyapp", `CAMNODE_RTMP_URL: URL 2, rtmp://h/****: want /app/streamkey after the host`},
-		{"CAMNODE_RTMP_URL", "rtmp://h/live-bvc/", `CAMNODE_RTMP_URL: rtmp://h/****: want /app/streamkey after the host`},
+		{"CAMNODE_RTMP_URL", "rtmp://h/live/k rtmp://h/onlyapp", `CAMNODE_RTMP_URL: URL 2, rtmp://h/****: stream key missing: rtmp://h/ names "onlyapp" and no key after it`},
+		{"CAMNODE_RTMP_URL", "rtmp://h/live-bvc/", `CAMNODE_RTMP_URL: rtmp://h/****: stream key missing: rtmp://h/ names "live-bvc"`},
+		{"CAMNODE_RTMP_URL", "rtmp://a.rtmp.youtube.com/live2 abcd-efgh-ijkl-mnop", `CAMNODE_RTMP_URL: rtmp://a.rtmp.youtube.com/… is followed by a word without rtmp:// (19 characters): a server URL and its stream key pasted with a space between?`},
+		{"CAMNODE_RTMP_URL", "rtmp://live-push.bilivideo.com/live-bvc/ ?streamname=live_1_2&key=k3y", `CAMNODE_RTMP_URL: rtmp://live-push.bilivideo.com/… is followed by a word without rtmp://`},
 		{"CAMNODE_AUTOSTART", "yes", `CAMNODE_RTMP_URL: CAMNODE_AUTOSTART is on but no ingest and no local output is set`},
 		{"CAMNODE_MQTT_CA_FILE", "settings_test.go", `CAMNODE_MQTT_CA_FILE: TLS files are for a TLS broker, and CAMNODE_MQTT_URL is tcp://: use ssl://, mqtts:// or wss://`},
 	}

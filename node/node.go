@@ -604,18 +604,6 @@ func onOff(on bool) string {
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
-// describeSource is the source setting as state payloads show it: exec commands may carry
-// credentials on their command line, so only the program's name is shown.
-func describeSource(s string) string {
-	if rest, ok := strings.CutPrefix(s, "exec:"); ok {
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			return "exec:"
-		}
-		return "exec:" + f[0]
-	}
-	if i := strings.IndexByte(s, '?'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
+// describeSource is the source setting as state payloads show it (source.Describe): exec
+// commands may carry credentials on their command line, so only the program's name is shown.
+func describeSource(s string) string { return pipeline.DescribeSource(s) }

@@ -105,6 +105,11 @@ func TestTroubleshootingExcerptsAreReal(t *testing.T) {
 	notPEM := filepath.Join(dir, "ca.pem")
 	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644)
 	missing := filepath.Join(dir, "missing", "clip.h264")
+	// The stand-in rpicam-vid, on PATH for its situation only.
+	standIn := filepath.Join(dir, "standin")
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(standIn, "rpicam-vid"), "../../internal/tools/rpicamvid").CombinedOutput(); err != nil {
+		t.Fatalf("building the rpicam-vid stand-in: %v\n%s", err, out)
+	}
 
 	node := func(kv ...string) map[string]string {
 		env := map[string]string{"CAMNODE_NODE_ID": "garden", "CAMNODE_MQTT_URL": broker.URL(), "CAMNODE_SOURCE": "testsrc"}
@@ -126,6 +131,10 @@ func TestTroubleshootingExcerptsAreReal(t *testing.T) {
 			until: "event=source_failed", swap: []string{"/dev/video97", "/dev/video0"}}, {
 			env:   node("CAMNODE_SOURCE", "v4l2:///dev/video97"),
 			until: "is not there now", swap: []string{"/dev/video97", "/dev/video0"}}},
+		"The Pi camera is not found": {{
+			env: node("CAMNODE_SOURCE", "rpicam", "RPICAM_STANDIN_NO_CAMERA", "1", "PATH", standIn+string(os.PathListSeparator)+os.Getenv("PATH"),
+				"CAMNODE_RTMP_URL", ingest.URL("garden"), "CAMNODE_AUTOSTART", "true"),
+			until: "event=source_failed"}},
 		"A program or file the source needs is missing": {
 			{env: node("CAMNODE_SOURCE", "exec:rpicam-vid -t 0 -n --codec h264 --inline -o -")},
 			{env: node("CAMNODE_SOURCE", "file://"+missing), swap: []string{missing, "/home/pi/clip.h264"}}},

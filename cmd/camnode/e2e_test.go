@@ -275,7 +275,7 @@ func TestStreamOnOffRecordsAndReports(t *testing.T) {
 	if tg, _ := st["target"].(string); !strings.HasSuffix(tg, "/live/****") {
 		t.Fatalf("state target %q should end in /live/****", st["target"])
 	}
-	if st["source"] != "file://"+clip || st["since"] == "" {
+	if st["source"] != "file:"+clip || st["since"] == "" { // source.Describe: the path, no query
 		t.Fatalf("state payload: %v", st)
 	}
 

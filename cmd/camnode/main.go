@@ -24,6 +24,7 @@ Usage:
   camnode [run]          run the node, configured from CAMNODE_* environment variables
   camnode demo [flags]   everything embedded: MQTT broker, RTMP ingest that records, a node
   camnode probe [dev]    list cameras, their formats, sizes, rates and controls
+  camnode check          say line by line whether this node will work, and what to fix
   camnode forget [flags] clear the node's Home Assistant discovery from the broker
   camnode version        print the version and what this machine gives camnode
   camnode --help         this text and every setting
@@ -44,7 +45,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "run":
+		if len(args) > 0 {
+			// camnode run takes its settings from the environment only: a flag here is a
+			// mistake (camnode run --source=testsrc), not something to ignore.
+			fmt.Fprintf(stderr, "camnode run: unexpected argument %q: the node's settings are CAMNODE_* environment variables (see camnode --help)\n", args[0])
+			return 2
+		}
 		return runNode(stderr)
+	case "check":
+		return runCheck(args, stdout, stderr)
 	case "demo":
 		return runDemo(args, stdout, stderr)
 	case "probe":

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/camnode/camnode/config"
@@ -12,7 +11,6 @@ import (
 	"github.com/camnode/camnode/media/encoder/x264"
 	"github.com/camnode/camnode/media/source"
 	srcexec "github.com/camnode/camnode/media/source/exec"
-	"github.com/camnode/camnode/media/source/v4l2"
 )
 
 // preflight checks what the settings need of this machine, so that a source that can never
@@ -25,28 +23,16 @@ func preflight(cfg *config.Config) (warnings []string, err error) {
 		return &config.Error{Var: config.Prefix + "_" + v, Msg: fmt.Sprintf(format, args...)}
 	}
 	src := cfg.Source
-	switch {
-	case strings.HasPrefix(src, "exec:"):
-		if msg := checkProgram(strings.TrimPrefix(src, "exec:")); msg != "" {
-			return nil, bad("SOURCE", "%s", msg)
-		}
-	case strings.HasPrefix(src, "file:"):
-		path, _, err := source.FilePath(src)
-		if err != nil {
-			return nil, bad("SOURCE", "%v", err)
-		}
-		if _, err := os.Stat(path); err != nil {
-			return nil, bad("SOURCE", "cannot read %s: %v", path, errors.Unwrap(err))
-		}
-	case strings.HasPrefix(src, "v4l2:"):
-		if !v4l2.Built {
-			return nil, bad("SOURCE", "%v: use exec:, file:// or testsrc with this build", v4l2.ErrNotBuilt)
-		}
-		if dev, err := v4l2.DevicePath(src); err == nil {
-			if _, err := os.Stat(dev); err != nil {
-				warnings = append(warnings, fmt.Sprintf("camera %s is not there now (unplugged?); streaming starts once it is: check with camnode probe", dev))
-			}
-		}
+	spec, err := source.Parse(src)
+	if err != nil {
+		return nil, bad("SOURCE", "%v", err)
+	}
+	warning, err := spec.Check(source.Options{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Format: cfg.SourceFormat})
+	if err != nil {
+		return nil, bad("SOURCE", "%v", err)
+	}
+	if warning != "" {
+		warnings = append(warnings, warning)
 	}
 	if strings.HasPrefix(cfg.Audio, "exec:") {
 		if msg := checkProgram(strings.TrimPrefix(cfg.Audio, "exec:")); msg != "" {
@@ -98,12 +84,5 @@ func checkProgram(line string) string {
 	if err != nil {
 		return fmt.Sprintf("exec: %v", err)
 	}
-	if _, err := exec.LookPath(argv[0]); err != nil {
-		hint := ""
-		if strings.HasPrefix(argv[0], "rpicam-") || strings.HasPrefix(argv[0], "libcamera-") {
-			hint = " (on Raspberry Pi OS: sudo apt install rpicam-apps; in a container it must be in the image, with /dev/video* and /dev/media* passed in)"
-		}
-		return fmt.Sprintf("exec: program %q not found on PATH%s", argv[0], hint)
-	}
-	return ""
+	return srcexec.CheckProgram(argv)
 }

@@ -2,18 +2,21 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/camnode/camnode/media/encoder/v4l2m2m"
+	"github.com/camnode/camnode/media/source/rpicam"
 	"github.com/camnode/camnode/media/source/v4l2"
 )
 
 const probeUsage = `usage: camnode probe [/dev/videoN ...] [--json]
 
-Lists the V4L2 cameras (every /dev/video* when no device is named): driver, card, bus,
+Lists the Raspberry Pi cameras libcamera sees (rpicam-vid --list-cameras; CAMNODE_SOURCE=rpicam
+or rpicam:N) when no device is named, then the V4L2 cameras (every /dev/video* when no device is named): driver, card, bus,
 the formats with their sizes and frame rates, the encoder controls, and whether camnode
 can stream from each (H.264 straight from the camera, or raw frames for an encoder).
 Without a device named it also lists the memory-to-memory (hardware) encoders, with
@@ -41,8 +44,15 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 			paths = append(paths, a)
 		}
 	}
+	var pis []rpicam.Camera
+	if len(paths) == 0 && !asJSON {
+		pis = probePiCameras(stdout)
+	}
 	if !v4l2.Built {
 		fmt.Fprintf(stderr, "camnode probe: %v\n", v4l2.ErrNotBuilt)
+		if len(pis) > 0 {
+			return 0
+		}
 		return 1
 	}
 	var devs []v4l2.DeviceInfo
@@ -76,11 +86,40 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "camnode probe: %v\n", err)
 		return 1
 	}
-	if len(devs) == 0 {
+	if len(devs) == 0 && len(pis) == 0 {
 		fmt.Fprintln(stderr, "camnode probe: no V4L2 devices (/dev/video*) found: is the camera plugged in and its driver loaded?")
 		return 1
 	}
 	return 0
+}
+
+// probePiCameras writes the cameras rpicam-vid lists, and returns them; nothing when the
+// camera app is not installed.
+func probePiCameras(w io.Writer) []rpicam.Camera {
+	if _, err := rpicam.Program(); err != nil {
+		return nil
+	}
+	cams, err := rpicam.ListCameras(context.Background())
+	fmt.Fprintln(w, "Raspberry Pi cameras (libcamera, rpicam-vid --list-cameras):")
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "  %v\n\n", err)
+	case len(cams) == 0:
+		fmt.Fprintln(w, "  none: check the ribbon cable and camera_auto_detect=1 in /boot/firmware/config.txt")
+		fmt.Fprintln(w)
+	}
+	for _, c := range cams {
+		use := "CAMNODE_SOURCE=rpicam"
+		if c.Index > 0 {
+			use = fmt.Sprintf("CAMNODE_SOURCE=rpicam:%d", c.Index)
+		}
+		fmt.Fprintf(w, "  %s\n    camnode: %s\n", c, use)
+		for _, m := range c.Modes {
+			fmt.Fprintf(w, "    mode %s\n", m)
+		}
+		fmt.Fprintln(w)
+	}
+	return cams
 }
 
 // encodersFor lists the memory-to-memory encoders when no device is named.

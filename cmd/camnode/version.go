@@ -7,6 +7,7 @@ import (
 
 	"github.com/camnode/camnode/media/encoder/x264"
 	"github.com/camnode/camnode/media/picture"
+	"github.com/camnode/camnode/media/source/rpicam"
 	"github.com/camnode/camnode/media/source/v4l2"
 )
 
@@ -31,6 +32,11 @@ func versionReport(w io.Writer) {
 		fmt.Fprintln(w, "  MJPEG decoding: libjpeg-turbo (libturbojpeg.so.0)")
 	} else {
 		fmt.Fprintf(w, "  MJPEG decoding: image/jpeg (%v)\n", err)
+	}
+	if prog, err := rpicam.Program(); err == nil {
+		fmt.Fprintf(w, "  Pi camera app:  %s (CAMNODE_SOURCE=rpicam)\n", prog)
+	} else {
+		fmt.Fprintln(w, "  Pi camera app:  none (rpicam-vid or libcamera-vid: rpicam-apps, rpicam-apps-lite on Pi OS Lite)")
 	}
 	encs := hardwareEncoders()
 	if len(encs) == 0 {

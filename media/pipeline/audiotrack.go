@@ -7,6 +7,7 @@ import (
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/audio"
+	"github.com/camnode/camnode/media/source"
 )
 
 // AudioOptions are what CAMNODE_AUDIO asks for: "silent" (AAC silence at Rate, so that
@@ -79,3 +80,7 @@ func announcedAudio(a media.AudioSource) *media.AudioConfig {
 	}
 	return ac
 }
+
+// DescribeSource is CAMNODE_SOURCE as the state shows it: its kind and what it names, never
+// a program's arguments (see source.Describe).
+func DescribeSource(uri string) string { return source.Describe(uri) }

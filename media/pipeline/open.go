@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,10 +9,7 @@ import (
 	"github.com/camnode/camnode/media/encoder"
 	"github.com/camnode/camnode/media/encoder/v4l2m2m"
 	"github.com/camnode/camnode/media/encoder/x264"
-	"github.com/camnode/camnode/media/picture"
 	"github.com/camnode/camnode/media/source"
-	"github.com/camnode/camnode/media/source/exec"
-	"github.com/camnode/camnode/media/source/testsrc"
 	"github.com/camnode/camnode/media/source/v4l2"
 )
 
@@ -25,90 +21,76 @@ type opened struct {
 }
 
 // openSource opens Options.Source for one run, and decides whether the overlay draws into
-// it. Raw frames (testsrc, a raw exec: source, a camera with raw formats only, or with raw
-// formats beside its H.264 when burn-in is on) go through the encoder, each frame turned
-// by Capture.Orientation and drawn into first. A source of ready-made H.264 only (file:,
-// exec: writing h264, a camera without raw formats) streams as it is; the overlay is then
-// told why it cannot draw, and the other carriers go on.
+// it. The source's kind (package source's registry) says what it gives: raw pictures go
+// through the encoder, each drawn into first; ready-made H.264 streams as it is, and the
+// overlay is then told why it cannot draw, and the other carriers go on. A kind that can
+// give either gives raw pictures when burn-in is on and there is an encoder.
 func (p *Pipeline) openSource() (opened, error) {
 	if p.opts.OpenSource != nil {
 		src, err := p.opts.OpenSource()
 		return opened{src: src}, err
 	}
+	spec, err := source.Parse(p.opts.Source)
+	if err != nil {
+		return opened{}, fmt.Errorf("source: %w", err)
+	}
 	opts := p.opts.Capture
 	if opts.Logger == nil {
 		opts.Logger = p.log
 	}
+	if opts.Profile == "" {
+		opts.Profile = p.opts.Encoding.Profile
+	}
+	opts.Warn = func(msg string) { p.status(Status{Kind: StreamWarning, Err: errors.New(msg)}) }
 	ov := p.opts.Overlay
 	burn := ov != nil && ov.Enabled()
-	enc := p.opts.Encoding
-	enc.FPS, enc.Bitrate, enc.GOP = opts.FPS, opts.Bitrate, opts.GOP
-	// raw encodes frames, telling the overlay it draws; or, without an encoder, says why.
-	raw := func(frames media.FrameSource, what string, args ...any) (opened, error) {
-		re, err := p.rawEncoder()
-		if err != nil {
+	re, encErr := p.rawEncoder()
+	opts.CanEncode = encErr == nil
+	opts.WantRaw = burn
+	o, err := spec.Open(opts)
+	if err != nil {
+		return opened{}, err
+	}
+	if o.Frames != nil {
+		if encErr != nil {
 			if burn {
-				ov.Unavailable(noEncoder(err))
+				ov.Unavailable(noEncoder(encErr))
 			}
-			return opened{}, err
+			what := "raw pictures"
+			if opts.Format != "" && opts.Format != "h264" {
+				what = opts.Format + " pictures (CAMNODE_SOURCE_FORMAT)"
+			}
+			return opened{}, fmt.Errorf("source: %s gives %s, which need an encoder: %w", spec.Describe(), what, encErr)
 		}
 		if burn {
 			ov.Drawing()
 		}
-		p.log.Info(what, append(args, "encoder", re.name, "preset", enc.Preset, "profile", enc.Profile, "burn", burn)...)
-		return opened{src: encodeRaw(frames, enc, re.open, p.draw), raw: true}, nil
-	}
-	src, err := source.Open(p.opts.Source, opts)
-	var rawCam *v4l2.RawOnlyError
-	if errors.As(err, &rawCam) {
-		o, xerr := raw(rawCam.Frames, "source: raw camera, encoding it", "device", rawCam.Device, "formats", rawCam.Formats)
-		if xerr != nil {
-			return o, fmt.Errorf("%w: %w", err, xerr)
-		}
-		return o, nil
-	}
-	if err != nil {
-		return opened{}, err
-	}
-	switch s := src.(type) {
-	case *exec.Source:
-		if s.Raw() {
-			o, err := raw(s, "source: raw pictures from a program, encoding them", "program", s.Name(), "format", opts.Format)
-			if err != nil {
-				return o, fmt.Errorf("source: exec:%s writes %s pictures (CAMNODE_SOURCE_FORMAT), which need an encoder: %w", s.Name(), opts.Format, err)
-			}
-			return o, nil
-		}
-	case *testsrc.Source:
-		if !s.Live() {
-			if burn {
-				ov.Unavailable(noEncoder(x264.Available()))
-			}
-			return opened{src: src}, nil // the embedded clip
-		}
-		frames, err := testsrc.NewFrameSource(testsrc.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS,
-			Bitrate: opts.Bitrate, GOP: opts.GOP, Logger: opts.Logger})
-		if err != nil {
-			return opened{}, err
-		}
-		return raw(orient(frames, opts.Orientation), "source: test pattern", "orientation", opts.Orientation.String())
-	case *v4l2.Source:
-		if _, err := p.rawEncoder(); burn && err == nil {
-			// A camera with its own H.264 encoder and raw formats too: burn asks for the raw
-			// ones, encoded here (more CPU, and USB may grant a lower rate raw).
-			if path, err := v4l2.DevicePath(p.opts.Source); err == nil {
-				vo := v4l2.Options{Width: opts.Width, Height: opts.Height, FPS: opts.FPS, Logger: opts.Logger, Orientation: opts.Orientation}
-				if frames, err := v4l2.OpenFrames(path, vo); err == nil {
-					return raw(frames, "source: camera has H.264 and raw formats; capturing raw for burn-in", "device", path)
+		enc := p.opts.Encoding
+		enc.FPS, enc.Bitrate, enc.GOP = opts.FPS, opts.Bitrate, opts.GOP
+		p.log.Info(o.What, append(o.Attrs, "encoder", re.name, "preset", enc.Preset, "profile", enc.Profile, "burn", burn)...)
+		src := encodeRaw(o.Frames, enc, re.open, p.draw)
+		if re.fallback != nil {
+			fe := src.Open
+			src.Open = func() (encoder.Encoder, error) {
+				e, err := fe()
+				if f, ok := e.(*fittedEncoder); ok {
+					f.fallback, f.failedName, f.warn = re.fallback, re.name, opts.Warn
 				}
+				return e, err
 			}
 		}
+		return opened{src: src, raw: true}, nil
 	}
+	p.log.Info(o.What, o.Attrs...)
 	if burn {
-		ov.Unavailable(fmt.Sprintf("it needs raw frames, and CAMNODE_SOURCE %s delivers ready-made H.264 (use testsrc, a raw CAMNODE_SOURCE_FORMAT or a camera in a raw format)",
-			source.Describe(p.opts.Source)))
+		if o.RawToo && encErr != nil {
+			ov.Unavailable(noEncoder(encErr))
+		} else {
+			ov.Unavailable(fmt.Sprintf("it needs raw frames, and CAMNODE_SOURCE %s delivers ready-made H.264 (use testsrc, a raw CAMNODE_SOURCE_FORMAT or a camera in a raw format)",
+				spec.Describe()))
+		}
 	}
-	return opened{src: src}, nil
+	return opened{src: o.H264}, nil
 }
 
 // noEncoder says why burn cannot work without an encoder.
@@ -121,6 +103,9 @@ func noEncoder(err error) string {
 type rawEncoder struct {
 	name string
 	open func(encoder.Options, media.PixelFormat) (encoder.Encoder, error)
+	// fallback is x264 where "auto" chose the board's hardware encoder: taken, with a
+	// stream_warning, when the hardware one fails to open or to code its first pictures.
+	fallback *rawEncoder
 }
 
 // rawEncoder chooses the encoder of Options.Encoder, and says why there is none: "x264";
@@ -150,43 +135,64 @@ func (p *Pipeline) rawEncoder() (rawEncoder, error) {
 			return rawEncoder{}, fmt.Errorf("%s (%s) is not an H.264 encoder camnode can use (it codes %s from %s)",
 				dev, in.Card, strings.Join(in.Coded, ", "), strings.Join(in.Raw, ", "))
 		}
-		return rawEncoder{name: "v4l2m2m:" + dev, open: func(o encoder.Options, f media.PixelFormat) (encoder.Encoder, error) {
+		re := rawEncoder{name: "v4l2m2m:" + dev, open: func(o encoder.Options, f media.PixelFormat) (encoder.Encoder, error) {
 			return v4l2m2m.New(o, v4l2m2m.Params{Device: dev, Raw: f})
-		}}, nil
+		}}
+		if (p.opts.Encoder == "" || p.opts.Encoder == "auto") && x264.Available() == nil {
+			sw := softEncoder()
+			re.fallback = &sw
+		}
+		return re, nil
 	}
 	if err := x264.Available(); err != nil {
 		return rawEncoder{}, err
 	}
+	return softEncoder(), nil
+}
+
+func softEncoder() rawEncoder {
 	return rawEncoder{name: "x264 " + x264.Version(), open: func(o encoder.Options, _ media.PixelFormat) (encoder.Encoder, error) {
 		return x264.New(o)
-	}}, nil
+	}}
 }
 
-// orient turns every frame of frames by o (nothing to do for the identity).
-func orient(frames media.FrameSource, o picture.Orientation) media.FrameSource {
-	if o.IsIdentity() {
-		return frames
+// CheckEncoder opens the encoder CAMNODE_ENCODER names (see Options.Encoder) at the size,
+// rate and settings of opts and codes one grey picture with it: what `camnode check`
+// asks. It returns the encoder's name.
+func CheckEncoder(name string, opts encoder.Options) (string, error) {
+	re, err := (&Pipeline{opts: Options{Encoder: name}}).rawEncoder()
+	if err != nil {
+		return "", err
 	}
-	return &orientedFrames{frames: frames, o: o}
-}
-
-// orientedFrames is a FrameSource whose pictures are turned before they are delivered;
-// the turned picture lives in one buffer reused frame after frame.
-type orientedFrames struct {
-	frames media.FrameSource
-	o      picture.Orientation
-}
-
-func (s *orientedFrames) RunFrames(ctx context.Context, deliver func(*media.Frame) error) error {
-	var buf []byte
-	return s.frames.RunFrames(ctx, func(f *media.Frame) error {
-		out, b, err := s.o.Apply(buf, f)
-		if err != nil {
-			return err
+	w, h := opts.Width, opts.Height
+	f := &media.Frame{Format: media.PixelI420, Width: w, Height: h, Strides: [3]int{w, w / 2, w / 2}}
+	f.Planes[0] = make([]byte, w*h)
+	f.Planes[1] = make([]byte, w*h/4)
+	f.Planes[2] = make([]byte, w*h/4)
+	for _, pl := range f.Planes {
+		for i := range pl {
+			pl[i] = 128
 		}
-		buf = b
-		return deliver(&out)
-	})
+	}
+	for {
+		err := encodeOne(re, opts, f)
+		if err == nil {
+			return re.name, nil
+		}
+		if re.fallback == nil {
+			return re.name, err
+		}
+		re = *re.fallback
+	}
+}
+
+func encodeOne(re rawEncoder, opts encoder.Options, f *media.Frame) error {
+	enc, err := re.open(opts, f.Format)
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	return enc.Encode(f, true, func(*media.AccessUnit) error { return nil })
 }
 
 // encodeRaw turns a raw source into H.264 with the encoder open makes (the settings' FPS,
@@ -215,9 +221,39 @@ type fittedEncoder struct {
 	width  int
 	height int
 	format media.PixelFormat
+	// fallback, when set, replaces a hardware encoder (failedName) that fails before it
+	// has coded fallbackFrames pictures; warn says so.
+	fallback   *rawEncoder
+	failedName string
+	warn       func(string)
+	coded      int
 }
 
+// fallbackFrames: a hardware encoder that codes this many pictures works.
+const fallbackFrames = 3
+
 func (e *fittedEncoder) Encode(f *media.Frame, forceKeyframe bool, emit func(*media.AccessUnit) error) error {
+	err := e.encode(f, forceKeyframe, emit)
+	if err == nil {
+		e.coded++
+		return nil
+	}
+	if e.fallback == nil || e.coded >= fallbackFrames {
+		return err
+	}
+	if e.enc != nil {
+		e.enc.Close()
+		e.enc = nil
+	}
+	fb := e.fallback
+	e.fallback, e.open = nil, fb.open
+	if e.warn != nil {
+		e.warn(fmt.Sprintf("the hardware H.264 encoder %s failed (%v): encoding with %s instead, which takes more CPU (CAMNODE_ENCODER=x264 says so for good)", e.failedName, err, fb.name))
+	}
+	return e.encode(f, true, emit)
+}
+
+func (e *fittedEncoder) encode(f *media.Frame, forceKeyframe bool, emit func(*media.AccessUnit) error) error {
 	if e.enc == nil || e.width != f.Width || e.height != f.Height || e.format != f.Format {
 		if e.enc != nil {
 			e.enc.Close()

@@ -129,3 +129,93 @@ func (o *why) Draw(f *media.Frame) error { return nil }
 func (o *why) get() string               { o.mu.Lock(); defer o.mu.Unlock(); return o.msg }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// fakeEncoder counts what it coded; fail makes every Encode fail.
+type fakeEncoder struct {
+	fail  error
+	coded *int
+}
+
+func (e fakeEncoder) Encode(f *media.Frame, key bool, emit func(*media.AccessUnit) error) error {
+	if e.fail != nil {
+		return e.fail
+	}
+	*e.coded++
+	return emit(&media.AccessUnit{Keyframe: key})
+}
+func (fakeEncoder) Close() error { return nil }
+
+// CAMNODE_ENCODER=auto: a hardware encoder that fails to open, or to code its first
+// pictures, gives way to x264 with one warning; one that worked a while does not.
+func TestHardwareEncoderFallsBack(t *testing.T) {
+	frame := &media.Frame{Format: media.PixelI420, Width: 64, Height: 48}
+	for _, tc := range []struct {
+		name      string
+		openErr   error
+		codeErr   error
+		wantSoft  int
+		wantWarns int
+	}{
+		{"does not open", errors.New("VIDIOC_S_FMT: invalid argument"), nil, 1, 1},
+		{"fails its first picture", nil, errors.New("VIDIOC_QBUF: no buffer"), 1, 1},
+	} {
+		soft := 0
+		var warns []string
+		e := &fittedEncoder{
+			open: func(encoder.Options, media.PixelFormat) (encoder.Encoder, error) {
+				if tc.openErr != nil {
+					return nil, tc.openErr
+				}
+				return fakeEncoder{fail: tc.codeErr}, nil
+			},
+			fallback: &rawEncoder{name: "x264", open: func(encoder.Options, media.PixelFormat) (encoder.Encoder, error) {
+				return fakeEncoder{coded: &soft}, nil
+			}},
+			failedName: "v4l2m2m:/dev/video11",
+			warn:       func(s string) { warns = append(warns, s) },
+		}
+		if err := e.Encode(frame, false, func(*media.AccessUnit) error { return nil }); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if soft != tc.wantSoft || len(warns) != tc.wantWarns || !strings.Contains(warns[0], "v4l2m2m:/dev/video11 failed") || !strings.Contains(warns[0], "x264") {
+			t.Fatalf("%s: %d pictures by x264, warnings %q", tc.name, soft, warns)
+		}
+	}
+	// A hardware encoder that coded its first pictures and fails later is an error, not a switch.
+	hw := 0
+	fail := false
+	e := &fittedEncoder{
+		open: func(encoder.Options, media.PixelFormat) (encoder.Encoder, error) {
+			if fail {
+				return fakeEncoder{fail: errors.New("gone")}, nil
+			}
+			return fakeEncoder{coded: &hw}, nil
+		},
+		fallback: &rawEncoder{name: "x264", open: func(encoder.Options, media.PixelFormat) (encoder.Encoder, error) {
+			t.Fatal("fell back after the hardware encoder worked")
+			return nil, nil
+		}},
+	}
+	for range fallbackFrames {
+		if err := e.Encode(frame, false, func(*media.AccessUnit) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.enc, fail = nil, true
+	if err := e.Encode(frame, false, func(*media.AccessUnit) error { return nil }); err == nil {
+		t.Fatal("no error from a failing encoder")
+	}
+}
+
+func TestCheckEncoder(t *testing.T) {
+	if _, err := CheckEncoder("v4l2m2m:/dev/null", encoder.Options{Width: 64, Height: 48}); err == nil {
+		t.Error("/dev/null taken as an encoder")
+	}
+	if x264.Available() != nil {
+		return
+	}
+	name, err := CheckEncoder("x264", encoder.Options{Width: 64, Height: 48, FPS: 30, Preset: "ultrafast"})
+	if err != nil || !strings.HasPrefix(name, "x264") {
+		t.Fatalf("CheckEncoder(x264) = %q, %v", name, err)
+	}
+}

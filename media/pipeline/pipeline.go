@@ -313,7 +313,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	var format Status
 	var params media.ParameterSetTracker
 	var keyframe parameterSetsUnit
-	warn := newPassthroughCheck()
+	warn := newPassthroughCheckAt(p.opts.Capture.Bitrate)
 	var rate rateMeter
 	warnedTurn := false
 	for {

@@ -34,3 +34,7 @@ func rtmpTLS(caFile string, log *slog.Logger) *tls.Config {
 	}
 	return cfg
 }
+
+// RTMPTLSConfig is the TLS configuration of rtmps:// ingests for CAMNODE_RTMP_CA_FILE (nil:
+// the system's roots), for `camnode check`.
+func RTMPTLSConfig(caFile string) (*tls.Config, error) { return rtmpTLSConfig(caFile) }

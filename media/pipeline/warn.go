@@ -31,10 +31,26 @@ type passthroughCheck struct {
 	last          time.Duration
 	intervals     []time.Duration
 	sorted        []time.Duration
+	// bitrate is CAMNODE_BITRATE (bits/s), which camnode cannot apply to a stream it does not
+	// encode: a measured rate far above it is said once. Zero: not checked.
+	bitrate int
+	rate    rateMeter
 }
+
+// farAboveBitrate: a passthrough stream measured at more than this many times
+// CAMNODE_BITRATE gets a warning (a camera's default, an ffmpeg without -b:v).
+const farAboveBitrate = 2
 
 func newPassthroughCheck() *passthroughCheck {
 	return &passthroughCheck{intervals: make([]time.Duration, 0, rateWindow), sorted: make([]time.Duration, 0, rateWindow)}
+}
+
+// newPassthroughCheckAt is newPassthroughCheck that also measures the stream's rate
+// against bitrate (CAMNODE_BITRATE, bits/s).
+func newPassthroughCheckAt(bitrate int) *passthroughCheck {
+	c := newPassthroughCheck()
+	c.bitrate = bitrate
+	return c
 }
 
 // check returns the warnings au raises; nil nearly always.
@@ -61,6 +77,12 @@ func (c *passthroughCheck) check(au *media.AccessUnit) []string {
 	} else if c.seenKey && !c.warnedGOP && au.Time-c.lastKey > MaxKeyframeInterval {
 		c.warnedGOP = true
 		out = append(out, fmt.Sprintf("no keyframe for more than %v: platforms want one every 2 s; set the source's GOP/keyframe interval", MaxKeyframeInterval))
+	}
+	if c.bitrate > 0 {
+		if kbps, ok := c.rate.add(au); ok && kbps*1000 > farAboveBitrate*float64(c.bitrate) {
+			out = append(out, fmt.Sprintf("the source's H.264 runs at %.0f kbit/s, far above CAMNODE_BITRATE=%dk, and camnode passes it through without re-encoding: set the source's own bitrate (ffmpeg -b:v, rpicam-vid --bitrate, the camera's control) or raise CAMNODE_BITRATE if the uplink takes it",
+				kbps, c.bitrate/1000))
+		}
 	}
 	if len(c.intervals) == rateWindow {
 		if !c.warnedRate && variesWildly(c.intervals, &c.sorted) {

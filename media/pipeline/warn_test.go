@@ -49,3 +49,26 @@ func TestProfileWarning(t *testing.T) {
 		t.Fatalf("baseline clip: %q", w)
 	}
 }
+
+// A passthrough stream far above CAMNODE_BITRATE is said once; one within it is not. The
+// clip runs at about 470 kbit/s.
+func TestPassthroughBitrateWarning(t *testing.T) {
+	units := clipUnits(t)
+	for _, tc := range []struct {
+		bitrate int
+		warns   int
+	}{{2_500_000, 0}, {100_000, 1}} {
+		c := newPassthroughCheckAt(tc.bitrate)
+		var got []string
+		for pass := range 4 { // 8 s of the 2 s clip
+			for i := range units {
+				au := units[i]
+				au.Time += time.Duration(pass) * 2 * time.Second
+				got = append(got, c.check(&au)...)
+			}
+		}
+		if len(got) != tc.warns || tc.warns == 1 && !strings.Contains(got[0], "far above CAMNODE_BITRATE=100k") {
+			t.Errorf("CAMNODE_BITRATE=%d: warnings %q", tc.bitrate, got)
+		}
+	}
+}

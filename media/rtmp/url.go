@@ -194,7 +194,8 @@ func ParseURL(raw string) (URL, error) {
 		}
 		return fail("scheme %q, want rtmp:// or rtmps://", scheme)
 	}
-	rest, _, _ = strings.Cut(rest, "#") // the fragment is never sent
+	// A '#' is part of the key (or the query): platforms hand out no fragments, and keys
+	// with a '#' in them exist; cutting there sent a shortened key the ingest refused.
 	rest, query, _ := strings.Cut(rest, "?")
 	authority, path, _ := strings.Cut(rest, "/")
 	if strings.Contains(authority, "@") {
@@ -226,6 +227,17 @@ func ParseURL(raw string) (URL, error) {
 		path = strings.TrimRight(path, "/")
 	}
 	i := strings.LastIndexByte(path, '/')
+	if i < 0 && path != "" && query == "" {
+		// One path element: the app of a server URL whose key was left out (YouTube's
+		// rtmp://a.rtmp.youtube.com/live2, Twitch's …/app). Shown when it looks like an app
+		// name; a long or mixed-case one may be a key given without its app.
+		app := "an app"
+		if looksLikeApp(path) {
+			app = strconv.Quote(path)
+		}
+		return fail("stream key missing: %s://%s/ names %s and no key after it: write %s://%s/app/streamkey, the key the platform shows beside the server URL",
+			u.Scheme, authority, app, u.Scheme, authority)
+	}
 	if i <= 0 || (i == len(path)-1 && query == "") {
 		return fail("%s://%s: want /app/streamkey after the host", u.Scheme, authority)
 	}
@@ -238,6 +250,21 @@ func ParseURL(raw string) (URL, error) {
 	}
 	u.TCURL = u.Scheme + "://" + authority + "/" + u.App
 	return u, nil
+}
+
+// looksLikeApp tells whether a path element looks like an RTMP application name (live,
+// live2, app, live-bvc) rather than a stream key: short, lower case, letters, digits, '-'
+// and '_'.
+func looksLikeApp(s string) bool {
+	if len(s) == 0 || len(s) > 12 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // RedactText redacts, by structure, every rtmp:// and rtmps:// URL in free text: one that

@@ -50,8 +50,8 @@ var platformURLs = []struct {
 	{"trailing slash and spaces", " rtmp://h/live/k/ ",
 		"live", "rtmp://h/live", "k",
 		"rtmp://h:1935/live/****"},
-	{"fragment never sent", "rtmp://h/live/key#FRAGSECRET",
-		"live", "rtmp://h/live", "key",
+	{"a # is part of the key", "rtmp://h/live/key#KEYSECRET",
+		"live", "rtmp://h/live", "key#KEYSECRET",
 		"rtmp://h:1935/live/****"},
 	{"bare token query", "rtmp://h/live/key?SECRETTOKEN1",
 		"live", "rtmp://h/live", "key?SECRETTOKEN1",
@@ -241,5 +241,20 @@ func BenchmarkParseURL(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ParseURL("rtmp://live-push.bilivideo.com/live-bvc/?streamname=live_1234_5678&key=0123abcd&schedule=rtmp&pflag=1")
+	}
+}
+
+// A server URL without its key says "stream key missing" and names the app; a lone path
+// element that may be a key is not shown.
+func TestURLKeyMissing(t *testing.T) {
+	for raw, want := range map[string]string{
+		"rtmp://a.rtmp.youtube.com/live2":      `stream key missing: rtmp://a.rtmp.youtube.com/ names "live2" and no key after it`,
+		"rtmp://live.twitch.tv/app/":           `stream key missing: rtmp://live.twitch.tv/ names "app"`,
+		"rtmp://h/live_Ab12Cd34Ef56Gh78SECRET": "stream key missing: rtmp://h/ names an app and no key",
+	} {
+		_, err := ParseURL(raw)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("ParseURL(%q): %v, want %q", raw, err, want)
+		}
 	}
 }

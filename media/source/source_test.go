@@ -1,4 +1,4 @@
-package source
+package source_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/h264"
+	. "github.com/camnode/camnode/media/source"
 	"github.com/camnode/camnode/media/source/testsrc"
 )
 
@@ -70,14 +71,14 @@ func TestOpenErrors(t *testing.T) {
 		{"v4l2:///dev/null", "/dev/null"},
 		{"v4l2://camera/video0", `names host "camera"`},
 		{"v4l2:///dev/video0?size=1280x720", `unknown parameter "size"`},
-		{"rtsp://user:secret@cam/stream", `unknown URI scheme "rtsp"`},
+		{"rtsp://user:secret@cam/stream", `unknown source "rtsp:"`},
 		{"/dev/video0", "no scheme"},
 		{"file:///no/such/clip.h264", "/no/such/clip.h264"},
 		{"file://clip.h264", `names host "clip.h264"`},
 		{"file:///x.h264?pace=maybe", `pace="maybe"`},
 		{"file:///x.h264?speed=2", `unknown parameter "speed"`},
 		{"exec:ffmpeg -i 'rtsp://user:secret@cam", "unclosed '"},
-		{"exec:", "empty"},
+		{"exec:", "needs a command"}, {"exec:   ", "needs a command"}, {"rpicam:x", "rpicam:x: want rpicam or rpicam:N"}, {"rpicam?codec=mjpeg", "want h264 or yuv420"}, {"auto:1", "auto takes no parameters"},
 		{"testsrc:pattern=bars", "testsrc takes no parameters"},
 	} {
 		src, err := Open(tc.uri, Options{})
@@ -101,10 +102,14 @@ func TestDescribe(t *testing.T) {
 		"file:clip.h264":                "file:clip.h264",
 		`exec:/usr/bin/ffmpeg -i "rtsp://u:secret@cam/1" -f h264 -`: "exec:ffmpeg",
 		`exec:sh -c "curl -H 'Authorization: secret' x"`:            "exec:sh",
-		"exec:'unclosed secret":                                     "exec",
-		"v4l2:///dev/video2?size=1280x720":                          "v4l2:/dev/video2",
+		"exec:'unclosed secret":                                     "exec:",
+		"v4l2:///dev/video2?size=1280x720":                          "v4l2:",
+		"v4l2:///dev/video2":                                        "v4l2:/dev/video2",
 		"rtsp://u:secret@cam":                                       "rtsp:",
 		"":                                                          "unknown",
+		"rpicam":                                                    "rpicam",
+		"rpicam:1?codec=yuv420":                                     "rpicam:1",
+		"auto":                                                      "auto",
 	} {
 		if got := Describe(uri); got != want {
 			t.Errorf("Describe(%q) = %q, want %q", uri, got, want)

@@ -3,6 +3,7 @@
 package exec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,14 @@ type Options struct {
 	Stride int
 	// Orientation turns raw pictures before they are delivered.
 	Orientation picture.Orientation
+	// Warn, when set, is told what viewers would notice: pictures arriving faster than FPS
+	// (dropped to the rate).
+	Warn func(string)
+	// ErrorLines is how many of the last lines of the command's standard error the error
+	// of a failed command quotes: 0 for none, for programs whose errors may print the
+	// credentials of their arguments. Hint, when set, adds what to do about those lines.
+	ErrorLines int
+	Hint       func(lastLines string) string
 }
 
 // Formats are the values of Options.Format.
@@ -91,6 +100,14 @@ func New(commandLine string, opts Options) (*Source, error) {
 	argv, err := Argv(commandLine)
 	if err != nil {
 		return nil, fmt.Errorf("exec source: %w", err)
+	}
+	return NewArgv(argv, opts)
+}
+
+// NewArgv is New for a command already cut into its words (argv[0] the program).
+func NewArgv(argv []string, opts Options) (*Source, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("exec source: no program")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -194,7 +211,7 @@ func (s *Source) run(ctx context.Context, read func(stdout *os.File, start time.
 		growPipe(stdout, size)
 	}
 	cmd.Stdout = w
-	stderr := &lineLogger{logger: s.logger, program: name}
+	stderr := &lineLogger{logger: s.logger, program: name, keep: s.opts.ErrorLines}
 	cmd.Stderr = stderr
 	// Bounds Wait when a process the group leader left behind keeps stderr open.
 	cmd.WaitDelay = time.Second
@@ -239,8 +256,35 @@ func (s *Source) run(ctx context.Context, read func(stdout *os.File, start time.
 	case exitErr == nil:
 		return fmt.Errorf("exec source: %s ended with exit status 0: %w", name, io.EOF)
 	default:
-		return fmt.Errorf("exec source: %s ended: %w", name, exitErr)
+		return fmt.Errorf("exec source: %s ended: %w%s", name, exitErr, s.lastWords(stderr))
 	}
+}
+
+// lastWords is what the command last wrote to standard error, when Options.ErrorLines
+// asks for it, and the hint about it: ` ("ERROR: *** no cameras available ***"; check ...)`.
+func (s *Source) lastWords(stderr *lineLogger) string {
+	last := stderr.last()
+	if last == "" {
+		return ""
+	}
+	// Where the program marks its errors, those lines say it; the info lines before
+	// them (libcamera's version, say) only crowd them.
+	var errs []string
+	for _, l := range strings.Split(last, " / ") {
+		if strings.Contains(l, "ERROR") || strings.Contains(l, "error:") {
+			errs = append(errs, l)
+		}
+	}
+	if len(errs) > 0 {
+		last = strings.Join(errs, " / ")
+	}
+	out := fmt.Sprintf(": %q", last)
+	if s.opts.Hint != nil {
+		if h := s.opts.Hint(last); h != "" {
+			out += ": " + h
+		}
+	}
+	return out
 }
 
 // supervise waits for the command to exit or for Run to stop it, then makes sure no process
@@ -260,23 +304,52 @@ func (s *Source) supervise(ctx context.Context, cmd *osexec.Cmd, stdout *os.File
 	case <-ctx.Done():
 	case <-stop:
 	}
+	var tree []int
 	if !exitedByItself {
-		syscall.Kill(-pgid, syscall.SIGTERM)
+		// Every descendant, found while the command still holds them: one that called
+		// setsid() (a daemon, `setsid x &` in a script) left the group, and would survive
+		// a signal to it, holding the camera or the pipe.
+		tree = descendants(pgid)
+		signalAll(pgid, tree, syscall.SIGTERM)
 		t := time.NewTimer(killDelay)
 		select {
 		case err = <-wait:
 			t.Stop()
 		case <-t.C:
 			s.logger.Warn("exec source: command ignores SIGTERM, killing it", "program", s.Name())
-			syscall.Kill(-pgid, syscall.SIGKILL)
+			signalAll(pgid, tree, syscall.SIGKILL)
 			err = <-wait
 		}
 		stdout.SetReadDeadline(time.Now())
 	}
-	// Whatever the leader left behind in its group goes too.
-	syscall.Kill(-pgid, syscall.SIGKILL)
+	// Whatever the leader left behind goes too.
+	signalAll(pgid, tree, syscall.SIGKILL)
 	stderr.flush()
 	return err
+}
+
+// signalAll signals the process group pgid and every process of tree.
+func signalAll(pgid int, tree []int, sig syscall.Signal) {
+	syscall.Kill(-pgid, sig)
+	for _, pid := range tree {
+		syscall.Kill(pid, sig)
+	}
+}
+
+// sniffSize bytes of output without an Annex-B start code are no H.264: a program that
+// writes raw pictures without CAMNODE_SOURCE_FORMAT saying so.
+const sniffSize = 64 << 10
+
+// notH264 is the error of output that is not H.264, saying what it looks like and which
+// setting to change.
+func (s *Source) notH264(head []byte) error {
+	what := "raw pictures"
+	format := "yuv420, nv12 or yuyv as the program writes"
+	if bytes.HasPrefix(head, []byte{0xff, 0xd8, 0xff}) {
+		what, format = "JPEG pictures", "mjpeg"
+	}
+	return fmt.Errorf("exec source: %s output is not H.264 (no start code in its first %d bytes): it looks like %s; set CAMNODE_SOURCE_FORMAT=%s, with CAMNODE_WIDTH and CAMNODE_HEIGHT its picture size",
+		s.Name(), len(head), what, format)
 }
 
 // chunk records when the pipe delivered the stream bytes up to end.
@@ -311,8 +384,16 @@ func (s *Source) read(ctx context.Context, stdout io.Reader, start time.Time, de
 		return nil
 	}
 	buf := make([]byte, 64<<10)
+	var head []byte // the first bytes, until a start code shows the output is H.264
+	sniffed := false
 	for {
 		n, err := stdout.Read(buf)
+		if n > 0 && !sniffed {
+			head = append(head, buf[:min(n, sniffSize-len(head))]...)
+			if sniffed = bytes.Contains(head, []byte{0, 0, 1}); !sniffed && len(head) >= sniffSize {
+				return s.notH264(head)
+			}
+		}
 		if n > 0 {
 			received += int64(n)
 			chunks = append(chunks, chunk{received, time.Since(start)})
@@ -330,6 +411,9 @@ func (s *Source) read(ctx context.Context, stdout io.Reader, start time.Time, de
 			return nil
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+			if !sniffed && len(head) > 0 {
+				return s.notH264(head)
+			}
 			return sp.Flush(emit)
 		}
 		return fmt.Errorf("exec source: read %s output: %w", s.Name(), err)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -273,5 +274,84 @@ func TestStderrLinesBounded(t *testing.T) {
 	}
 	if strings.Contains(out, strings.Repeat("x", maxLine+1)) {
 		t.Error("a line longer than maxLine was logged whole")
+	}
+}
+
+// A program's child that calls setsid() leaves the process group; stopping the source
+// stops it too (issue 24), and a grandchild in the group as well.
+func TestStopEndsEveryDescendant(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pids")
+	s, err := New(`sh -c 'setsid sleep 1000 & echo $! >> `+pidFile+`; sh -c "sleep 1000" & echo $! >> `+pidFile+`; wait'`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- s.RunOutput(ctx, func(io.Reader, time.Time) error { <-ctx.Done(); return nil })
+	}()
+	var pids []int
+	for deadline := time.Now().Add(30 * time.Second); len(pids) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the program did not start its children")
+		}
+		b, _ := os.ReadFile(pidFile)
+		pids = pids[:0]
+		for _, f := range strings.Fields(string(b)) {
+			n, _ := strconv.Atoi(f)
+			pids = append(pids, n)
+		}
+	}
+	// Both must be below the program before it is stopped.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if d := descendants(os.Getpid()); slices.Contains(d, pids[0]) && slices.Contains(d, pids[1]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("children %v not found below camnode", pids)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range pids {
+		for deadline := time.Now().Add(30 * time.Second); alive(pid); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("process %d survived the stop", pid)
+			}
+		}
+	}
+}
+
+// alive: the process exists and is not a zombie (an orphan whose reaper is slow).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+// Raw pictures or JPEGs from a program without CAMNODE_SOURCE_FORMAT: an error that says
+// which setting to change, instead of a source that stays silent.
+func TestNotH264SaysWhichSetting(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{"head -c 200000 /dev/zero", "set CAMNODE_SOURCE_FORMAT=yuv420, nv12 or yuyv"},
+		{"head -c 100 /dev/zero", "set CAMNODE_SOURCE_FORMAT=yuv420, nv12 or yuyv"},
+		{`printf '\377\330\377\340JFIF'`, "JPEG pictures; set CAMNODE_SOURCE_FORMAT=mjpeg"},
+	} {
+		s, err := New(tc.line, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Run(context.Background(), func(*media.AccessUnit) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "is not H.264") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.line, err, tc.want)
+		}
 	}
 }

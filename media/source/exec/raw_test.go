@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,5 +295,88 @@ func TestFrameClock(t *testing.T) {
 	stall := last + 5*time.Second
 	if got := c.next(stall); got != stall {
 		t.Errorf("after a stall: %v, want the arrival %v", got, stall)
+	}
+}
+
+func TestPacer(t *testing.T) {
+	const period = 100 * time.Millisecond
+	p := newPacer(10)
+	// A camera at the rate, with jitter: nothing waits.
+	for i, at := range []time.Duration{0, 104, 197, 330, 398} {
+		if h := p.hold(at * time.Millisecond); h != 0 {
+			t.Fatalf("picture %d at the rate waits %v", i, h)
+		}
+	}
+	// Four pictures that the pipe held during a stall of the reader arrive together: all
+	// behind their due times, none waits.
+	for i := range 4 {
+		if h := p.hold(800*time.Millisecond + time.Duration(i)*time.Millisecond); h != 0 {
+			t.Fatalf("caught-up picture %d waits %v", i, h)
+		}
+	}
+	// A program writing ten times the rate: each picture waits until its due time.
+	p = newPacer(10)
+	var at time.Duration
+	for range 30 {
+		at += p.hold(at) + period/10
+	}
+	if at < 2800*time.Millisecond || p.early < 25 {
+		t.Fatalf("30 pictures at 100 fps paced to 10 fps took %v, %d held", at, p.early)
+	}
+}
+
+// A raw program writing far faster than CAMNODE_FPS is read at the rate, with a warning.
+func TestRawFasterThanRateIsPaced(t *testing.T) {
+	const w, h, n, fps = 64, 48, 20, 10
+	var warns []string
+	s, err := New("head -c "+strconv.Itoa(w*h*3/2*n)+" /dev/zero", Options{Format: "yuv420", Width: w, Height: h, FPS: fps,
+		Warn: func(m string) { warns = append(warns, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var times []time.Duration
+	start := time.Now()
+	s.RunFrames(context.Background(), func(f *media.Frame) error { times = append(times, time.Since(start)); return nil })
+	if len(times) != n {
+		t.Fatalf("%d pictures of %d", len(times), n)
+	}
+	if span := times[n-1] - times[0]; span < (n-2)*time.Second/fps {
+		t.Fatalf("%d pictures delivered within %v: not paced to %d fps", n, span, fps)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "faster than CAMNODE_FPS=10") {
+		t.Fatalf("warnings %q", warns)
+	}
+}
+
+// Pictures of another size than the settings say are noticed on the first picture, with
+// the likely width; the right size says nothing.
+func TestRawSizeMismatchWarns(t *testing.T) {
+	peers.Require(t, "ffmpeg")
+	for _, tc := range []struct {
+		realW, realH, setW, setH int
+		pixfmt, format           string
+		want                     string
+	}{
+		{320, 240, 640, 480, "yuv420p", "yuv420", "likely 320 wide"},
+		{640, 480, 1280, 720, "yuv420p", "yuv420", "likely 640 wide"},
+		{640, 480, 320, 240, "nv12", "nv12", "likely 640 wide"},
+		{320, 240, 640, 360, "yuyv422", "yuyv", "likely 320 wide"},
+		{320, 240, 320, 240, "yuv420p", "yuv420", ""},
+		{640, 360, 640, 360, "yuyv422", "yuyv", ""},
+	} {
+		var warns []string
+		frames := max(4, tc.setW*tc.setH/(tc.realW*tc.realH)+2)
+		s, err := New(ffmpegRaw(tc.realW, tc.realH, frames*2, tc.pixfmt, ""), Options{Format: tc.format, Width: tc.setW, Height: tc.setH, FPS: 240,
+			Warn: func(m string) { warns = append(warns, m) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.RunFrames(context.Background(), func(*media.Frame) error { return nil })
+		switch {
+		case tc.want == "" && len(warns) > 0:
+			t.Errorf("%dx%d %s read as %dx%d: warnings %q", tc.realW, tc.realH, tc.format, tc.setW, tc.setH, warns)
+		case tc.want != "" && (len(warns) != 1 || !strings.Contains(warns[0], tc.want) || !strings.Contains(warns[0], "CAMNODE_WIDTH")):
+			t.Errorf("%dx%d %s read as %dx%d: warnings %q, want one with %q", tc.realW, tc.realH, tc.format, tc.setW, tc.setH, warns, tc.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 )
 
@@ -15,14 +16,16 @@ const maxLine = 512
 type lineLogger struct {
 	logger  *slog.Logger
 	program string
+	keep    int // last lines kept for the error of a failed command (Options.ErrorLines)
 
 	mu        sync.Mutex
 	line      []byte
 	truncated bool
+	tail      []string
 }
 
 func (l *lineLogger) Write(p []byte) (int, error) {
-	if !l.logger.Enabled(context.Background(), slog.LevelDebug) {
+	if l.keep == 0 && !l.logger.Enabled(context.Background(), slog.LevelDebug) {
 		return len(p), nil
 	}
 	l.mu.Lock()
@@ -41,6 +44,12 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 }
 
 func (l *lineLogger) emit() {
+	if len(l.line) > 0 && l.keep > 0 {
+		if len(l.tail) == l.keep {
+			l.tail = append(l.tail[:0], l.tail[1:]...)
+		}
+		l.tail = append(l.tail, string(l.line))
+	}
 	if len(l.line) > 0 {
 		l.logger.Debug("exec source stderr", "program", l.program, "line", string(l.line), "truncated", l.truncated)
 	}
@@ -53,4 +62,11 @@ func (l *lineLogger) flush() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.emit()
+}
+
+// last is the kept last lines, joined by " / ".
+func (l *lineLogger) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.tail, " / ")
 }
