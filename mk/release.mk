@@ -1,10 +1,13 @@
 # Release builds: camnode for linux/amd64, linux/arm64 and linux/arm/v7 (Raspberry Pi OS
 # 32-bit), built with cgo and Debian's cross compilers, stamped with the version that
-# `camnode version` prints, each smoke-tested under qemu-user, with SHA256SUMS.
+# `camnode version` prints, each smoke-tested under qemu-user, each also as a Debian package
+# camnode_<version>_<amd64|arm64|armhf>.deb (scripts/deb.sh, dpkg-deb), with SHA256SUMS.
 #
-#   make release                       all three into $(RELEASE_DIR)/
+#   make release                       all three, binaries and packages, into $(RELEASE_DIR)/
 #   make release-bin RELEASE_PLATFORM=linux/arm/v7 RELEASE_BIN=out/camnode
 #                                      one platform: what deploy/container/Dockerfile runs
+#   make release-deb RELEASE_PLATFORM=linux/arm64
+#                                      one platform's binary and package into $(RELEASE_DIR)/
 #   make release-deps                  the cross compilers and qemu-user-static (apt-get)
 #
 # No target links a library beyond its C library: libx264 and libturbojpeg are opened at
@@ -29,13 +32,21 @@ release_qemu     = $(if $(filter amd64,$(call release_debarch,$(1))),qemu-x86_64
 RELEASE_PLATFORM ?= linux/amd64
 RELEASE_BIN      ?= $(RELEASE_DIR)/$(call release_name,$(RELEASE_PLATFORM))
 
-.PHONY: release release-bin release-deps
+.PHONY: release release-bin release-deb release-deps
 
-## release: camnode for linux amd64, arm64 and armv7 in dist/, versioned, with SHA256SUMS
+## release: camnode for linux amd64, arm64 and armv7 in dist/, versioned, as binaries and
+## Debian packages, with SHA256SUMS
 release: release-deps cross-deps
 	@set -e; rm -rf '$(RELEASE_DIR)'; mkdir -p '$(RELEASE_DIR)'; \
-	for p in $(RELEASE_PLATFORMS); do $(MAKE) --no-print-directory release-bin RELEASE_PLATFORM=$$p; done; \
-	cd '$(RELEASE_DIR)' && sha256sum camnode-* > SHA256SUMS && cat SHA256SUMS
+	for p in $(RELEASE_PLATFORMS); do $(MAKE) --no-print-directory release-deb RELEASE_PLATFORM=$$p; done; \
+	cd '$(RELEASE_DIR)' && sha256sum camnode-* camnode_*.deb > SHA256SUMS && cat SHA256SUMS
+
+# One platform's binary (release-bin) and its package beside it. Reproducible: the same
+# binary gives the same package bytes (see scripts/deb.sh).
+release-deb: release-bin
+	@gobin="$(call GODIR,go)"; export PATH="$$gobin:$$PATH"; set -e; \
+	deb=$$(scripts/deb.sh '$(RELEASE_BIN)' $(call release_debarch,$(RELEASE_PLATFORM)) '$(VERSION)' "$$(dirname '$(RELEASE_BIN)')"); \
+	echo "  $$deb ($$(du -k "$$deb" | cut -f1) KiB)"
 
 # One platform. The build is checked by running the binary (under qemu-user when foreign):
 # `camnode version` must name $(VERSION), so a binary that cannot start on its target, or
