@@ -79,6 +79,10 @@ if [ "$what" = all ]; then
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   command -v chromium >/dev/null || missing+=(chromium) # the local player's page, headless (media/httpflv)
+  # The Debian packages of make release: lintian checks them, debootstrap makes the arm64
+  # root they are installed into (scripts/ci/release.sh, scripts/ci/deb.sh).
+  command -v lintian >/dev/null || missing+=(lintian)
+  command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
