@@ -18,13 +18,21 @@ bin=$1 debarch=$2 version=$3 out=$4
 here=$(cd "$(dirname "$0")/.." && pwd)
 deb=$here/deploy/debian
 
-# Debian's version: v1.2.3 -> 1.2.3, v1.2.3-4-gabc1234(-dirty) -> 1.2.3+4.gabc1234(.dirty);
-# a build without a tag sorts before every release: abc1234 -> 0~gabc1234.
+# Debian's version: v1.2.3 -> 1.2.3; a pre-release tag sorts before its release,
+# v1.3.0-rc1 -> 1.3.0~rc1; commits after a tag sort after it, v1.2.3-4-gabc1234(-dirty) ->
+# 1.2.3+4.gabc1234(.dirty); a build without a tag sorts before every release: abc1234 ->
+# 0~gabc1234.
 debversion() {
-  local v=$1
-  if [[ $v =~ ^v([0-9][0-9A-Za-z.+~]*)(-.*)?$ ]]; then
-    local rest=${BASH_REMATCH[2]#-}
-    printf '%s%s\n' "${BASH_REMATCH[1]}" "${rest:++${rest//-/.}}"
+  local v=$1 extra=""
+  if [[ $v =~ ^v([0-9].*)$ ]]; then
+    v=${BASH_REMATCH[1]}
+    [[ $v == *-dirty ]] && { v=${v%-dirty}; extra=dirty; }
+    if [[ $v =~ ^(.*)-([0-9]+)-g([0-9a-f]+)$ ]]; then
+      v=${BASH_REMATCH[1]} extra=${BASH_REMATCH[2]}.g${BASH_REMATCH[3]}${extra:+.$extra}
+    fi
+    v=${v//-/\~}
+    v=${v//[^0-9A-Za-z.+~]/.}
+    printf '%s%s\n' "$v" "${extra:++$extra}"
   else
     v=${v//[^0-9A-Za-z.+~]/.}
     printf '0~g%s\n' "$v"
