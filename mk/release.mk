@@ -15,6 +15,10 @@
 # RELEASE_DEV_PKGS names further Debian -dev packages to install for every target
 # architecture through Debian multiarch (none today).
 
+# The version, taken once: every binary and package of one make release carries the same,
+# even when a commit lands while it runs (the Makefile's VERSION is evaluated at each use).
+VERSION := $(VERSION)
+
 RELEASE_DIR       ?= dist
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/v7
 RELEASE_DEV_PKGS  ?=
@@ -38,7 +42,7 @@ RELEASE_BIN      ?= $(RELEASE_DIR)/$(call release_name,$(RELEASE_PLATFORM))
 ## Debian packages, with SHA256SUMS
 release: release-deps cross-deps
 	@set -e; rm -rf '$(RELEASE_DIR)'; mkdir -p '$(RELEASE_DIR)'; \
-	for p in $(RELEASE_PLATFORMS); do $(MAKE) --no-print-directory release-deb RELEASE_PLATFORM=$$p; done; \
+	for p in $(RELEASE_PLATFORMS); do $(MAKE) --no-print-directory release-deb RELEASE_PLATFORM=$$p VERSION='$(VERSION)'; done; \
 	cd '$(RELEASE_DIR)' && sha256sum camnode-* camnode_*.deb > SHA256SUMS && cat SHA256SUMS
 
 # One platform's binary (release-bin) and its package beside it. Reproducible: the same

@@ -66,7 +66,8 @@ grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 || { echo "deb: binfmt ha
 phase "make release-deb (arm64)"
 make --no-print-directory release-deb RELEASE_PLATFORM=linux/arm64 RELEASE_DIR="$work/dist"
 deb=$(ls "$work"/dist/camnode_*_arm64.deb)
-version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version the build stamped (from its file name: a commit since would change git's).
+version=$(basename "$(ls "$work"/dist/camnode-*-linux-arm64)"); version=${version#camnode-}; version=${version%-linux-arm64}
 
 # The host's Debian mirror: the first URI of its Debian sources (deb822 or one-line form).
 mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && $2 ~ /debian\/?$/ { print $2; exit }')

@@ -15,7 +15,8 @@ n=$(grep -c ' camnode-' "$dist/SHA256SUMS")
 [ "$n" -eq 3 ] || { echo "release: $n binaries in SHA256SUMS, want 3"; exit 1; }
 (cd "$dist" && sha256sum -c --quiet SHA256SUMS)
 
-version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The version the build stamped (from a binary's name: a commit since would change git's).
+version=$(basename "$(ls "$dist"/camnode-*-linux-amd64)"); version=${version#camnode-}; version=${version%-linux-amd64}
 for arch in amd64:amd64 arm64:arm64 armhf:armv7; do
   debarch=${arch%%:*} suffix=${arch#*:}
   deb=$(ls "$dist"/camnode_*_"$debarch".deb)
