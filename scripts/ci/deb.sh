@@ -27,11 +27,13 @@ export PATH="/usr/sbin:/sbin:$PATH"
 # phase NAME: prints how long the previous phase took, as the run goes: wall time, and the
 # CPU time of the programs it ran (emulated ones included), which a loaded machine
 # stretches less.
-# (times writes to a file: in a pipe it would run in a subshell, which has no children yet.)
-cpu_seconds() { times >"$work/times"; tail -n1 "$work/times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'; }
+# (times runs in this shell, writing to a file: in $(…) or a pipe it would run in a
+# subshell, whose children are none of these.)
 phase_start=$SECONDS phase_cpu=0 phase_name=""
 phase() {
-  local cpu; cpu=$(cpu_seconds)
+  local cpu
+  times >"$work/times"
+  cpu=$(tail -n1 "$work/times" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
   [ -z "$phase_name" ] || echo "deb: $phase_name took $((SECONDS - phase_start)) s ($((cpu - phase_cpu)) s CPU)"
   phase_name=$1 phase_start=$SECONDS phase_cpu=$cpu
 }
@@ -40,8 +42,9 @@ work=$(mktemp -d /tmp/camnode-deb.XXXXXX)
 root=$work/root
 registered=""
 cleanup() {
-  local m
-  for m in proc; do mountpoint -q "$root/$m" 2>/dev/null && $SUDO umount "$root/$m"; done
+  # What is mounted in the root (proc by this script; proc and sys by a second stage that
+  # was interrupted), innermost first.
+  awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do $SUDO umount "$m"; done
   # Nothing is mounted below $work any more; --one-file-system guards the host if it were.
   $SUDO rm -rf --one-file-system "$work"
   [ -z "$registered" ] || echo -1 | $SUDO tee /proc/sys/fs/binfmt_misc/qemu-aarch64 >/dev/null
