@@ -56,7 +56,7 @@ trap 'rm -rf "$stage"' EXIT
 root=$stage/camnode
 install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/systemd/system" \
   "$root/usr/lib/sysusers.d" "$root/etc/camnode" "$root/usr/share/doc/camnode" \
-  "$root/usr/share/lintian/overrides"
+  "$root/usr/share/lintian/overrides" "$root/usr/share/man/man1"
 install -m 0755 "$bin" "$root/usr/bin/camnode"
 install -m 0644 "$here/deploy/systemd/camnode.service" "$root/usr/lib/systemd/system/camnode.service"
 # The instance unit as documented for installs by hand, with the package's binary.
@@ -66,6 +66,8 @@ install -m 0644 "$here/deploy/systemd/camnode.sysusers" "$root/usr/lib/sysusers.
 # 0640: secrets. The postinst gives it group camnode once the group exists.
 install -m 0640 "$deb/camnode.env" "$root/etc/camnode/camnode.env"
 install -m 0644 "$deb/lintian-overrides" "$root/usr/share/lintian/overrides/camnode"
+gzip -9n <"$deb/camnode.1" >"$root/usr/share/man/man1/camnode.1.gz"
+chmod 0644 "$root/usr/share/man/man1/camnode.1.gz"
 {
   cat "$deb/copyright"
   echo
