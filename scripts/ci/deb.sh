@@ -40,7 +40,7 @@ phase() {
 
 work=$(mktemp -d /tmp/camnode-deb.XXXXXX)
 root=$work/root
-registered=""
+registered="" mounted_binfmt=""
 cleanup() {
   # What is mounted in the root (proc by this script; proc and sys by a second stage that
   # was interrupted), innermost first.
@@ -48,6 +48,7 @@ cleanup() {
   # Nothing is mounted below $work any more; --one-file-system guards the host if it were.
   $SUDO rm -rf --one-file-system "$work"
   [ -z "$registered" ] || echo -1 | $SUDO tee /proc/sys/fs/binfmt_misc/qemu-aarch64 >/dev/null
+  [ -z "$mounted_binfmt" ] || $SUDO umount /proc/sys/fs/binfmt_misc
 }
 trap cleanup EXIT
 
@@ -58,6 +59,7 @@ trap cleanup EXIT
 if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
   $SUDO mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
     { echo "deb: binfmt_misc is not available here (not root, or a container without it): the arm64 root cannot run its programs"; exit 1; }
+  mounted_binfmt=1
 fi
 if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
   $SUDO tee /proc/sys/fs/binfmt_misc/register </usr/lib/binfmt.d/qemu-aarch64.conf >/dev/null
