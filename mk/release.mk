@@ -18,6 +18,10 @@
 # The version, taken once: every binary and package of one make release carries the same,
 # even when a commit lands while it runs (the Makefile's VERSION is evaluated at each use).
 VERSION := $(VERSION)
+# The time every file of the packages carries (scripts/deb.sh): the last commit's, also
+# taken once and handed to each platform.
+RELEASE_EPOCH := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
+release release-deb: export SOURCE_DATE_EPOCH = $(RELEASE_EPOCH)
 
 RELEASE_DIR       ?= dist
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/v7

@@ -22,8 +22,10 @@ for arch in amd64:amd64 arm64:arm64 armhf:armv7; do
   deb=$(ls "$dist"/camnode_*_"$debarch".deb)
   grep -q " $(basename "$deb")\$" "$dist/SHA256SUMS" || { echo "release: $deb is not in SHA256SUMS"; exit 1; }
   [ "$(dpkg-deb -f "$deb" Architecture)" = "$debarch" ] || { echo "release: $deb is not for $debarch"; exit 1; }
-  # Packaged again from the same binary (same SOURCE_DATE_EPOCH): the same bytes.
-  again=$(scripts/deb.sh "$dist/camnode-$version-linux-$suffix" "$debarch" "$version" "$dist/again")
+  # Packaged again from the same binary with the same SOURCE_DATE_EPOCH (the stamp of the
+  # package's first ar member: bytes 24-35, decimal): the same bytes.
+  epoch=$(head -c 36 "$deb" | tail -c 12 | tr -d ' ')
+  again=$(SOURCE_DATE_EPOCH=$epoch scripts/deb.sh "$dist/camnode-$version-linux-$suffix" "$debarch" "$version" "$dist/again")
   cmp "$deb" "$again" || { echo "release: packaging $debarch twice gave different bytes"; exit 1; }
   echo "release: $(basename "$deb") $(du -k "$deb" | cut -f1) KiB, reproducible"
 done
