@@ -1,16 +1,27 @@
 # Release builds: camnode for linux/amd64, linux/arm64 and linux/arm/v7 (Raspberry Pi OS
 # 32-bit), built with cgo and Debian's cross compilers, stamped with the version that
-# `camnode version` prints, each smoke-tested under qemu-user, with SHA256SUMS.
+# `camnode version` prints, each smoke-tested under qemu-user, each also as a Debian package
+# camnode_<version>_<amd64|arm64|armhf>.deb (scripts/deb.sh, dpkg-deb), with SHA256SUMS.
 #
-#   make release                       all three into $(RELEASE_DIR)/
+#   make release                       all three, binaries and packages, into $(RELEASE_DIR)/
 #   make release-bin RELEASE_PLATFORM=linux/arm/v7 RELEASE_BIN=out/camnode
 #                                      one platform: what deploy/container/Dockerfile runs
+#   make release-deb RELEASE_PLATFORM=linux/arm64
+#                                      one platform's binary and package into $(RELEASE_DIR)/
 #   make release-deps                  the cross compilers and qemu-user-static (apt-get)
 #
 # No target links a library beyond its C library: libx264 and libturbojpeg are opened at
 # run time, so a binary starts on a Pi without them (H.264 cameras need neither).
 # RELEASE_DEV_PKGS names further Debian -dev packages to install for every target
 # architecture through Debian multiarch (none today).
+
+# The version, taken once: every binary and package of one make release carries the same,
+# even when a commit lands while it runs (the Makefile's VERSION is evaluated at each use).
+VERSION := $(VERSION)
+# The time every file of the packages carries (scripts/deb.sh): the last commit's, also
+# taken once and handed to each platform.
+RELEASE_EPOCH := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
+release release-deb: export SOURCE_DATE_EPOCH = $(RELEASE_EPOCH)
 
 RELEASE_DIR       ?= dist
 RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 linux/arm/v7
@@ -29,13 +40,21 @@ release_qemu     = $(if $(filter amd64,$(call release_debarch,$(1))),qemu-x86_64
 RELEASE_PLATFORM ?= linux/amd64
 RELEASE_BIN      ?= $(RELEASE_DIR)/$(call release_name,$(RELEASE_PLATFORM))
 
-.PHONY: release release-bin release-deps
+.PHONY: release release-bin release-deb release-deps
 
-## release: camnode for linux amd64, arm64 and armv7 in dist/, versioned, with SHA256SUMS
+## release: camnode for linux amd64, arm64 and armv7 in dist/, versioned, as binaries and
+## Debian packages, with SHA256SUMS
 release: release-deps cross-deps
 	@set -e; rm -rf '$(RELEASE_DIR)'; mkdir -p '$(RELEASE_DIR)'; \
-	for p in $(RELEASE_PLATFORMS); do $(MAKE) --no-print-directory release-bin RELEASE_PLATFORM=$$p; done; \
-	cd '$(RELEASE_DIR)' && sha256sum camnode-* > SHA256SUMS && cat SHA256SUMS
+	for p in $(RELEASE_PLATFORMS); do $(MAKE) --no-print-directory release-deb RELEASE_PLATFORM=$$p VERSION='$(VERSION)'; done; \
+	cd '$(RELEASE_DIR)' && sha256sum camnode-* camnode_*.deb > SHA256SUMS && cat SHA256SUMS
+
+# One platform's binary (release-bin) and its package beside it. Reproducible: the same
+# binary gives the same package bytes (see scripts/deb.sh).
+release-deb: release-bin
+	@gobin="$(call GODIR,go)"; export PATH="$$gobin:$$PATH"; set -e; \
+	deb=$$(scripts/deb.sh '$(RELEASE_BIN)' $(call release_debarch,$(RELEASE_PLATFORM)) '$(VERSION)' "$$(dirname '$(RELEASE_BIN)')"); \
+	echo "  $$deb ($$(du -k "$$deb" | cut -f1) KiB)"
 
 # One platform. The build is checked by running the binary (under qemu-user when foreign):
 # `camnode version` must name $(VERSION), so a binary that cannot start on its target, or

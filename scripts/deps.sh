@@ -94,6 +94,10 @@ if [ "$what" = all ]; then
   gst_has libgstvideoparsersbad.so || missing+=(gstreamer1.0-plugins-bad)
   gst_has libgstlibav.so || missing+=(gstreamer1.0-libav)
   command -v ngircd >/dev/null || [ -x /usr/sbin/ngircd ] || missing+=(ngircd) # an IRC server standing in for Twitch chat (chat/twitch)
+  # The Debian packages of make release: lintian checks them, debootstrap makes the arm64
+  # root they are installed into (scripts/ci/release.sh, scripts/ci/deb.sh).
+  command -v lintian >/dev/null || missing+=(lintian)
+  command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
