@@ -488,6 +488,7 @@ func saveShot(t testing.TB, b *peers.Chromium, name string) {
 // that a reference reader takes, with the pictures in order and every one decoded.
 func checkMP4(t *testing.T, b *peers.Chromium) {
 	t.Helper()
+	began := time.Now()
 	b.Eval(t, `(() => { window.rec = {video: [], audio: []};
 		window.camnode.tap = (kind, bytes, key) => {
 			if (kind === 'video' && rec.video.length === 0 && !key) return;
@@ -496,6 +497,7 @@ func checkMP4(t *testing.T, b *peers.Chromium) {
 		};
 		return true; })()`, new(bool))
 	b.WaitJS(t, "90 pictures recorded", `rec.video.length >= 90`, 60*time.Second)
+	took := time.Since(began)
 	var files struct{ Video, Audio string }
 	b.Eval(t, `(() => { window.camnode.tap = null;
 		const b64 = (parts) => { let s = ''; for (const p of parts) for (let i = 0; i < p.length; i += 8192) s += String.fromCharCode(...p.subarray(i, i + 8192)); return btoa(s); };
@@ -516,8 +518,10 @@ func checkMP4(t *testing.T, b *peers.Chromium) {
 		t.Errorf("ffprobe reads the page's fMP4 as %s %dx%d, %d packets (keyframe first: %v), %d decoded, DTS not increasing at %d, errors %q",
 			v.Codec, v.Width, v.Height, len(v.Packets), len(v.Packets) > 0 && v.Packets[0].Keyframe, v.Frames, v.MonotonicDTS(), v.DecodeErrors)
 	}
-	if d := v.Packets[len(v.Packets)-1].DTS - v.Packets[0].DTS; d < 2500*time.Millisecond || d > 3500*time.Millisecond {
-		t.Errorf("90 pictures span %v in the page's fMP4, want 3 s at 30 fps", d)
+	// The pictures' times are the capture clock's: 90 span at least 3 s at 30 fps (more where
+	// a loaded machine skips pictures), and no more than the time they took to come.
+	if d := v.Packets[len(v.Packets)-1].DTS - v.Packets[0].DTS; d < 2900*time.Millisecond || d > took+500*time.Millisecond {
+		t.Errorf("90 pictures span %v in the page's fMP4, want from 2.9 s (30 fps) to %v (the time they took to come)", d, took+500*time.Millisecond)
 	}
 	out, err := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,sample_rate,channels,nb_read_frames",
 		"-of", "compact=p=0:nk=1", filepath.Join(dir, "audio.mp4")).CombinedOutput()

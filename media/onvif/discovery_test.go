@@ -65,6 +65,7 @@ type wsdMessage struct {
 // the node, and a listener on the group must see Hello at start and Bye at the end. The test
 // re-runs itself under `unshare -n`; outside CI it is skipped where that is not permitted.
 func TestDiscoveryNodeOnvif(t *testing.T) {
+	peers.NotUnderQEMU(t, "the test re-runs its own binary in a network namespace")
 	if os.Getenv("ONVIF_NETNS_CHILD") == "1" {
 		discoveryInNamespace(t)
 		return

@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/camnode/camnode/internal/peers"
 )
 
 // TestDiscoveryUnicastProbe: a Probe sent straight to the discovery port (as a client that
 // knows the address does) is answered to its sender, on the host's own loopback.
 func TestDiscoveryUnicastProbe(t *testing.T) {
+	peers.NotUnderQEMU(t, "qemu-user does not pass the multicast membership (IP_ADD_MEMBERSHIP) to the kernel")
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 // test re-runs itself under `unshare -n`; outside CI it is skipped where that is not
 // permitted.
 func TestLocalIsDiscovered(t *testing.T) {
+	peers.NotUnderQEMU(t, "the test re-runs its own binary in a network namespace")
 	if os.Getenv("PIPELINE_NETNS_CHILD") == "1" {
 		discoveredInNamespace(t)
 		return

@@ -3,18 +3,17 @@ package auto
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/camnode/camnode/internal/peers"
 )
 
 func standIn(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "rpicam-vid"), "../../../internal/tools/rpicamvid").CombinedOutput(); err != nil {
-		t.Fatalf("building the rpicam-vid stand-in: %v\n%s", err, out)
-	}
+	peers.BuildTool(t, "../../../internal/tools/rpicamvid", filepath.Join(dir, "rpicam-vid"))
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/camnode/camnode/internal/peers"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/h264"
 	"github.com/camnode/camnode/media/picture"
@@ -30,14 +31,11 @@ func standIn(t *testing.T) string {
 	standInOnce.Do(func() {
 		standInDir, standInErr = os.MkdirTemp("", "rpicam-standin")
 		if standInErr == nil {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(standInDir, "rpicam-vid"), "../../../internal/tools/rpicamvid").CombinedOutput()
-			if err != nil {
-				standInErr = errors.New(string(out))
-			}
+			peers.BuildTool(t, "../../../internal/tools/rpicamvid", filepath.Join(standInDir, "rpicam-vid"))
 		}
 	})
 	if standInErr != nil {
-		t.Fatalf("building the rpicam-vid stand-in: %v", standInErr)
+		t.Fatalf("the rpicam-vid stand-in: %v", standInErr)
 	}
 	t.Setenv("PATH", standInDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	args := filepath.Join(t.TempDir(), "args")
