@@ -28,11 +28,11 @@ func BuildTool(t testing.TB, pkgDir, out string) {
 }
 
 // NotUnderQEMU skips a test that cannot run in a test binary emulated by qemu-user
-// (scripts/ci/arm64.sh sets CAMNODE_QEMU=1 there), saying why; make test runs it on the
+// (scripts/ci/arm64.sh sets TEST_UNDER_QEMU=1 there), saying why; make test runs it on the
 // host.
 func NotUnderQEMU(t testing.TB, why string) {
 	t.Helper()
-	if os.Getenv("CAMNODE_QEMU") == "1" {
+	if os.Getenv("TEST_UNDER_QEMU") == "1" {
 		t.Skip("under qemu-user: " + why + " (run on the host by make test)")
 	}
 }

@@ -32,7 +32,7 @@ pkgs=$(go list ./... | grep -v -e '/cmd/camnode$' -e '/bench/')
 . scripts/ci/lib/qemu-test.sh
 # shellcheck disable=SC2086
 CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc \
-  qemu_go_test -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$libs -E CAMNODE_QEMU=1" $pkgs
+  qemu_go_test -exec "qemu-aarch64-static -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH=$libs -E TEST_UNDER_QEMU=1" $pkgs
 
 # The test binaries really were arm64, not the host's.
 probe=$(mktemp)
