@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/camnode/camnode/internal/redact"
 )
 
 // URL is a parsed publish URL, the one form of it that configuration, redaction and Dial
@@ -61,7 +63,7 @@ func (u URL) Redacted() string {
 		s += "****"
 	}
 	if q := u.Query(); q != "" {
-		s += "?" + RedactQuery(q)
+		s += "?" + redact.Query(q)
 	}
 	return s
 }
@@ -96,22 +98,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// RedactQuery replaces every value of a query (without its '?') by ****. A parameter name
-// is kept only when it reads as one (letters, '_' and '-', at most 20): anything else,
-// a bare token included, is hidden whole.
-func RedactQuery(q string) string {
-	parts := strings.Split(q, "&")
-	for i, kv := range parts {
-		name, _, ok := strings.Cut(kv, "=")
-		if ok && isParamName(name) {
-			parts[i] = name + "=****"
-		} else if kv != "" {
-			parts[i] = "****"
-		}
-	}
-	return strings.Join(parts, "&")
 }
 
 func isParamName(s string) bool {

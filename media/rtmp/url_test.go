@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/camnode/camnode/internal/redact"
 	"github.com/camnode/camnode/media/flv"
 )
 
@@ -230,7 +231,7 @@ func FuzzParseURL(f *testing.F) {
 			}
 		}
 		for _, s := range hidden {
-			if len(s) >= 8 && !strings.Contains(u.TCURL, s) && !strings.Contains(RedactQuery(u.Query()), s) && (strings.Contains(red, s) || strings.Contains(redText, s)) {
+			if len(s) >= 8 && !strings.Contains(u.TCURL, s) && !strings.Contains(redact.Query(u.Query()), s) && (strings.Contains(red, s) || strings.Contains(redText, s)) {
 				t.Fatalf("secret %q shows in %q / %q", s, red, redText)
 			}
 		}
