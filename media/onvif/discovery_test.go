@@ -66,44 +66,13 @@ type wsdMessage struct {
 // re-runs itself under `unshare -n`; outside CI it is skipped where that is not permitted.
 func TestDiscoveryNodeOnvif(t *testing.T) {
 	peers.NotUnderQEMU(t, "the test re-runs its own binary in a network namespace")
-	if os.Getenv("ONVIF_NETNS_CHILD") == "1" {
-		discoveryInNamespace(t)
-		return
-	}
 	requireNodeModules(t)
-	peers.Require(t, "unshare", "ip")
-	args := []string{"-n"}
-	if os.Geteuid() != 0 {
-		args = []string{"-rn"} // a user namespace to be root in the new network namespace
-	}
-	args = append(args, os.Args[0], "-test.run=^TestDiscoveryNodeOnvif$", "-test.v", "-test.count=1")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "unshare", args...)
-	cmd.Env = append(os.Environ(), "ONVIF_NETNS_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil && strings.Contains(string(out), "unshare failed") && os.Getenv("CI") == "" && os.Getenv("PEERS_REQUIRED") != "1" {
-		t.Skipf("network namespaces not permitted here: %s", strings.TrimSpace(string(out)))
-	}
-	t.Logf("in the namespace:\n%s", out)
-	if err != nil {
-		t.Fatalf("the test in the namespace failed: %v", err)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestDiscoveryNodeOnvif") {
-		t.Fatal("the test in the namespace did not pass")
+	if peers.InMulticastNamespace(t, "TestDiscoveryNodeOnvif") {
+		discoveryInNamespace(t)
 	}
 }
 
 func discoveryInNamespace(t *testing.T) {
-	for _, c := range [][]string{
-		{"link", "set", "lo", "up"},
-		{"link", "set", "lo", "multicast", "on"},
-		{"route", "add", "224.0.0.0/4", "dev", "lo"},
-	} {
-		if out, err := exec.Command("ip", c...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(c, " "), err, out)
-		}
-	}
 	lo, err := net.InterfaceByName("lo")
 	if err != nil {
 		t.Fatal(err)
