@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/url"
 	"os"
@@ -145,10 +146,7 @@ func Load() (*Config, error) {
 
 // normalizeEnv unsets empty CAMNODE_ variables and rewrites the yes/no forms of booleans.
 func normalizeEnv(c *Config) error {
-	t := reflect.TypeOf(c).Elem()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		key := Prefix + "_" + f.Tag.Get("envconfig")
+	for key, f := range settings() {
 		v, ok := os.LookupEnv(key)
 		if !ok {
 			continue
@@ -709,8 +707,8 @@ const (
 	CarrierCC   Carrier = "cc"
 	CarrierAMF  Carrier = "amf"
 	CarrierBurn Carrier = "burn"
-	// CarrierAuto marks CAMNODE_DANMAKU=auto: the carriers are chosen when the stream starts
-	// (Carriers.Resolve); until then the set holds sei and amf, which every stream takes.
+	// CarrierAuto is CAMNODE_DANMAKU=auto, alone in its set: the carriers are chosen when
+	// the source opens (Carriers.Resolve).
 	CarrierAuto Carrier = "auto"
 )
 
@@ -726,7 +724,7 @@ func (cs *Carriers) Decode(s string) error {
 			if len(strings.Split(s, ",")) > 1 {
 				return fmt.Errorf("auto stands alone: use auto, or a list of sei, cc, amf, burn")
 			}
-			*cs = Carriers{CarrierAuto, CarrierSEI, CarrierAMF}
+			*cs = Carriers{CarrierAuto}
 			return nil
 		}
 		switch Carrier(f) {
@@ -743,21 +741,29 @@ func (cs *Carriers) Decode(s string) error {
 	return nil
 }
 
-// Resolve is the set of carriers for a stream: for CAMNODE_DANMAKU=auto, burn + sei where
-// camnode encodes the pictures (encodes) and a CJK font is there (fonts), else sei + amf +
-// cc (the H.264 goes through, and captions are what platforms show); any other setting as
-// it is.
-func (cs Carriers) Resolve(encodes, fonts bool) Carriers {
-	if !cs.Has(CarrierAuto) {
+// Resolve is the set of carriers of a stream whose pictures are drawn into (burn-in
+// works: camnode encodes, and the font loaded) or not: for CAMNODE_DANMAKU=auto, burn + sei
+// where drawn, else sei + amf + cc (the H.264 goes through, and captions are what platforms
+// show); any other setting as it is, without burn where not drawn.
+func (cs Carriers) Resolve(drawn bool) Carriers {
+	switch {
+	case cs.Auto() && drawn:
+		return Carriers{CarrierBurn, CarrierSEI}
+	case cs.Auto():
+		return Carriers{CarrierSEI, CarrierAMF, CarrierCC}
+	case drawn:
 		return cs
 	}
-	if encodes && fonts {
-		return Carriers{CarrierBurn, CarrierSEI}
-	}
-	return Carriers{CarrierSEI, CarrierAMF, CarrierCC}
+	return slices.DeleteFunc(slices.Clone(cs), func(c Carrier) bool { return c == CarrierBurn })
 }
 
-// Has reports whether c is switched on.
+// Auto reports whether the carriers are chosen when the source opens (CAMNODE_DANMAKU=auto).
+func (cs Carriers) Auto() bool { return cs.Has(CarrierAuto) }
+
+// May reports whether c may carry chat: it is switched on, or auto may choose it.
+func (cs Carriers) May(c Carrier) bool { return cs.Has(c) || cs.Auto() }
+
+// Has reports whether c is switched on by name.
 func (cs Carriers) Has(c Carrier) bool {
 	for _, x := range cs {
 		if x == c {
@@ -890,16 +896,27 @@ func (c *Config) Secrets() []string {
 	return out
 }
 
-// usageFormat is the template for `camnode --help`, one setting a row.
-const usageFormat = `{{range .}}{{usage_key .}}	{{usage_default .}}	{{usage_description .}}
-{{end}}`
-
-// Usage writes every setting with its variable, default and meaning.
+// Usage writes every setting with its variable, default and meaning. It reads the tags
+// itself: envconfig.Usagef's text/template looks methods up by name, which makes the
+// linker keep every exported method of every type (2 MB of the binary, resident).
 func Usage(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	if err := envconfig.Usagef(Prefix, &Config{}, tw, usageFormat); err != nil {
-		return err
+	for key, f := range settings() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", key, f.Tag.Get("default"), f.Tag.Get("desc"))
 	}
 	return tw.Flush()
+}
+
+// settings are the fields of Config with their CAMNODE_ variables, in order.
+func settings() iter.Seq2[string, reflect.StructField] {
+	return func(yield func(string, reflect.StructField) bool) {
+		t := reflect.TypeFor[Config]()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !yield(Prefix+"_"+f.Tag.Get("envconfig"), f) {
+				return
+			}
+		}
+	}
 }
