@@ -42,6 +42,7 @@ measure() { # $1: extra environment (e.g. "GOGC=50"), or ""
 	# shared; how much of the binary is mapped depends on the kernel: 6.18 on ext4 maps whole
 	# large folios, so all of .text and .rodata).
 	mb() { awk -v k="$1" '$1 == k":" {printf "%.1f", $2/1024}' "/proc/$node/status"; }
+	[ -n "${BENCH_IDLE_SMAPS:-}" ] && awk '/^[0-9a-f]+-/{m=$6} /^Rss:/{r[m]+=$2} END{for(k in r) if (r[k]>100) printf "  %6d kB %s\n", r[k], k}' "/proc/$node/smaps" | sort -rn
 	printf 'idle camnode %-28s VmRSS %5s MB = anon %4s MB + file %4s MB (peak %5s MB)\n' "${1:-(defaults)}" "$(mb VmRSS)" "$(mb RssAnon)" "$(mb RssFile)" "$(mb VmHWM)"
 	kill "$node"; wait "$node" 2>/dev/null || true
 	node=
