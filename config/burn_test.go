@@ -62,27 +62,28 @@ func TestBurnSettingsRejected(t *testing.T) {
 	}
 }
 
-// CAMNODE_DANMAKU=auto (the default) holds sei and amf until the stream starts, and
-// resolves to burn + sei where camnode encodes with fonts, sei + amf + cc otherwise.
+// CAMNODE_DANMAKU=auto (the default) names no carrier until the source opens, may use
+// any, and resolves to burn + sei where camnode encodes with fonts, sei + amf + cc otherwise.
 func TestDanmakuAuto(t *testing.T) {
 	var cs Carriers
 	if err := cs.Decode("auto"); err != nil {
 		t.Fatal(err)
 	}
-	if !cs.Has(CarrierAuto) || !cs.Has(CarrierSEI) || !cs.Has(CarrierAMF) || cs.Has(CarrierBurn) {
+	if !cs.Auto() || cs.Has(CarrierSEI) || cs.Has(CarrierBurn) || !cs.May(CarrierBurn) || !cs.May(CarrierCC) {
 		t.Fatalf("auto = %v", cs)
 	}
-	if got := cs.Resolve(true, true); !slices.Equal(got, Carriers{CarrierBurn, CarrierSEI}) {
-		t.Errorf("auto where camnode encodes: %v", got)
+	if got := cs.Resolve(true); !slices.Equal(got, Carriers{CarrierBurn, CarrierSEI}) {
+		t.Errorf("auto where camnode draws: %v", got)
 	}
-	for _, got := range []Carriers{cs.Resolve(false, true), cs.Resolve(true, false)} {
-		if !slices.Equal(got, Carriers{CarrierSEI, CarrierAMF, CarrierCC}) {
-			t.Errorf("auto where the H.264 goes through or without fonts: %v", got)
-		}
+	if got := cs.Resolve(false); !slices.Equal(got, Carriers{CarrierSEI, CarrierAMF, CarrierCC}) {
+		t.Errorf("auto where the H.264 goes through or without fonts: %v", got)
 	}
-	fixed := Carriers{CarrierBurn}
-	if got := fixed.Resolve(false, false); !slices.Equal(got, fixed) {
-		t.Errorf("a fixed setting resolved to %v", got)
+	fixed := Carriers{CarrierBurn, CarrierSEI}
+	if got := fixed.Resolve(true); !slices.Equal(got, fixed) {
+		t.Errorf("a fixed setting drawn resolved to %v", got)
+	}
+	if got := fixed.Resolve(false); !slices.Equal(got, Carriers{CarrierSEI}) || !slices.Equal(fixed, Carriers{CarrierBurn, CarrierSEI}) {
+		t.Errorf("burn,sei not drawn resolved to %v (the setting became %v)", got, fixed)
 	}
 	if err := cs.Decode("auto,burn"); err == nil {
 		t.Error("auto,burn accepted")

@@ -19,7 +19,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.NodeID != "garden" || c.MQTTURL != "tcp://127.0.0.1:1883" || c.Width != 1280 || c.Height != 720 || c.FPS != 30 ||
-		c.Bitrate != 2_500_000 || c.GOP.Frames(c.FPS) != 60 || c.Autostart || !c.Danmaku.Has(CarrierSEI) || !c.Danmaku.Has(CarrierAMF) ||
+		c.Bitrate != 2_500_000 || c.GOP.Frames(c.FPS) != 60 || c.Autostart || !c.Danmaku.Auto() || !c.Danmaku.May(CarrierBurn) ||
 		c.Danmaku.Has(CarrierCC) || c.MQTTTopicPrefix != "camnode" || c.HADiscoveryPrefix != "homeassistant" || !c.HADiscovery {
 		t.Fatalf("defaults: %+v", c)
 	}

@@ -143,7 +143,7 @@ func TestEmptyMeansDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.FPS != 30 || c.Width != 1280 || c.Autostart || !c.HADiscovery || c.GOP.Frames(c.FPS) != 60 || c.Bitrate != 2_500_000 ||
-		c.MQTTURL != "tcp://127.0.0.1:1883" || !c.Danmaku.Has(CarrierSEI) || c.LogLevel != "info" {
+		c.MQTTURL != "tcp://127.0.0.1:1883" || !c.Danmaku.Auto() || c.LogLevel != "info" {
 		t.Errorf("empty values did not give the defaults: %+v", c)
 	}
 	checkNewDefaults(t, c)

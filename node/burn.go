@@ -43,6 +43,10 @@ type burner struct {
 	c     *chatIntake
 	opts  pipeline.BurnOptions
 	alone bool // no sei, cc or amf
+	// auto: CAMNODE_DANMAKU=auto draws only where camnode encodes anyway; a stream that
+	// passes the H.264 through goes out by the other carriers, and that is no news.
+	auto bool
+	log  *slog.Logger // the node's, from pipelineStarted
 
 	loadOnce sync.Once
 	r        *pipeline.BurnIn // nil until loaded, and when the font failed
@@ -59,10 +63,10 @@ type burner struct {
 	discarded uint64 // comments the renderer forgot in Clear, already accounted for
 }
 
-// newBurner returns the burn carrier when CAMNODE_DANMAKU names burn, else nil. The font
-// is loaded when the first stream starts.
+// newBurner returns the burn carrier when CAMNODE_DANMAKU names burn or is auto, else
+// nil. The font is loaded when the first stream starts.
 func newBurner(cfg *config.Config, c *chatIntake) *burner {
-	if !cfg.Danmaku.Has(config.CarrierBurn) {
+	if !cfg.Danmaku.May(config.CarrierBurn) {
 		return nil
 	}
 	cs := cfg.Danmaku
@@ -74,7 +78,8 @@ func newBurner(cfg *config.Config, c *chatIntake) *burner {
 			LaneShare: cfg.DanmakuArea,
 			Opacity:   cfg.DanmakuOpacity,
 		},
-		alone: !cs.Has(config.CarrierSEI) && !cs.Has(config.CarrierCC) && !cs.Has(config.CarrierAMF),
+		alone: !cs.May(config.CarrierSEI) && !cs.May(config.CarrierCC) && !cs.May(config.CarrierAMF),
+		auto:  cs.Auto(),
 	}
 }
 
@@ -162,6 +167,7 @@ func (b *burner) pipelineStarted(log *slog.Logger) {
 	}
 	_, err := b.renderer(log)
 	b.mu.Lock()
+	b.log = log
 	b.state.Store(int32(burnPending))
 	b.why, b.announced = "", false
 	b.mu.Unlock()
@@ -195,6 +201,12 @@ func (b *burner) off(why string) {
 	b.discardLocked(chat.CauseNoCarrier, why)
 	b.mu.Unlock()
 	if !announce {
+		return
+	}
+	if b.auto {
+		if b.log != nil {
+			b.log.Info("CAMNODE_DANMAKU=auto: chat goes by sei, amf and cc, not burnt in", "why", why)
+		}
 		return
 	}
 	instead := "chat is rejected: no other carrier in CAMNODE_DANMAKU"
@@ -282,8 +294,14 @@ func (b *burner) discardLocked(cause chat.Cause, why string) {
 // The burner is the pipeline's Overlay.
 var _ pipeline.Overlay = (*burner)(nil)
 
-// Enabled is usable, for the pipeline.
-func (b *burner) Enabled() bool { return b.usable() }
+// Enabled is usable, for the pipeline; with auto it draws only into pictures that are raw
+// anyway.
+func (b *burner) Enabled() (draw, wantRaw bool) { return b.usable(), !b.auto }
+
+// burntIn tells whether the running source's pictures show the chat.
+func (b *burner) burntIn() bool {
+	return b != nil && burnState(b.state.Load()) == burnDrawing
+}
 
 // Drawing is drawing, for the pipeline.
 func (b *burner) Drawing() { b.drawing() }

@@ -208,15 +208,23 @@ func (c *chatIntake) take(p chatPayload) {
 	}
 }
 
+// shownNow tells whether chat is shown (danmaku/set ON, the default).
+func (c *chatIntake) shownNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.hidden
+}
+
 // newCarriers makes the carriers of a pipeline that starts, and makes them the ones chat
 // goes to; nil when CAMNODE_DANMAKU names none that this package carries.
 func (n *Node) newCarriers() *pipeline.Carriers {
 	c, cs := n.chat, n.chat.carriers
 	c.burn.pipelineStarted(n.log)
 	carriers := pipeline.NewCarriers(pipeline.ChatOptions{
-		SEI:         cs.Has(config.CarrierSEI),
-		CC:          cs.Has(config.CarrierCC),
-		AMF:         cs.Has(config.CarrierAMF),
+		SEI:         cs.May(config.CarrierSEI),
+		CC:          cs.May(config.CarrierCC),
+		AMF:         cs.May(config.CarrierAMF),
+		Auto:        cs.Auto(),
 		CaptionRows: n.cfg.DanmakuCCRows,
 		FrameRate:   n.cfg.FPS,
 		QueueSize:   n.cfg.ChatQueue,

@@ -184,7 +184,7 @@ func (n *Node) listenLocal() error {
 		audioRate = 0
 	}
 	l, err := pipeline.ListenLocal(pipeline.LocalOptions{HTTP: cfg.HTTP, HTTPToken: cfg.HTTPToken,
-		ChatBurntIn: cfg.Danmaku.Has(config.CarrierBurn) && cfg.Danmaku.Has(config.CarrierSEI),
+		ChatBurntIn: func() bool { return cfg.Danmaku.May(config.CarrierSEI) && n.chat.burn.burntIn() },
 		RTSP:        cfg.RTSP, RTSPUsername: cfg.RTSPUsername, RTSPPassword: cfg.RTSPPassword,
 		ONVIF: cfg.ONVIF, NodeID: cfg.NodeID, Version: Version,
 		Width: cfg.Width, Height: cfg.Height, FrameRate: cfg.FPS, BitrateKbps: float64(cfg.Bitrate) / 1000,

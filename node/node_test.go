@@ -665,3 +665,43 @@ func TestRunJoinsTheAnswerToHomeAssistant(t *testing.T) {
 		t.Fatalf("discovery published %d times after Run returned", len(late))
 	}
 }
+
+// When the stream starts, each destination on a platform whose viewers see none of the
+// stream's chat carriers gets a stream_warning naming it: Bilibili shows neither SEI,
+// onTextData nor captions; YouTube shows captions, which auto sends where the H.264 goes
+// through, but not sei alone. A server of one's own gets none (camnode's player reads SEI).
+func TestChatNobodySeesIsWarnedOf(t *testing.T) {
+	const targets = "rtmp://live-push.bilivideo.com/live-bvc/?streamname=live_1&key=k1 rtmp://a.rtmp.youtube.com/live2/abcd-efgh rtmp://127.0.0.1:1935/live/own"
+	for _, c := range []struct {
+		danmaku string
+		want    []string // the platforms warned of
+	}{
+		{"auto", []string{"Bilibili"}},
+		{"sei", []string{"Bilibili", "YouTube"}},
+		{"sei,cc", []string{"Bilibili"}},
+		{"burn,sei", nil}, // testsrc is drawn into (the fake pipeline draws nothing, but burn is on)
+	} {
+		tn := newTestNode(t, map[string]string{"CAMNODE_RTMP_URL": targets, "CAMNODE_DANMAKU": c.danmaku})
+		tn.command(mqtt.CommandStream, mqtt.SwitchOn)
+		tn.wantState(StateStarting, "")
+		if c.danmaku == "burn,sei" {
+			tn.chat.burn.drawing() // what the pipeline's Overlay hears from a raw source
+		}
+		tn.report(pipeline.OutputsStarted, -1, nil)
+		got, names := tn.events()
+		var warned []string
+		for i, e := range got {
+			if !strings.HasPrefix(e, "stream_warning: ") {
+				continue
+			}
+			p, _, _ := strings.Cut(strings.TrimPrefix(e, "stream_warning: "), " ")
+			warned = append(warned, p)
+			if strings.Contains(e, "k1") || strings.Contains(names[i], "k1") || !strings.Contains(e, "see no chat") {
+				t.Errorf("%s: %q for %q", c.danmaku, e, names[i])
+			}
+		}
+		if !slices.Equal(warned, c.want) {
+			t.Errorf("CAMNODE_DANMAKU=%s: warned of %q, want %q (events %q)", c.danmaku, warned, c.want, got)
+		}
+	}
+}

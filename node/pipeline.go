@@ -3,9 +3,11 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
+	"github.com/camnode/camnode/config"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/pipeline"
 )
@@ -145,6 +147,7 @@ func (n *Node) onNote(ctx context.Context, nt note) {
 			return // published with the next state
 		}
 	case pipeline.OutputsStarted:
+		n.warnUnseenChat()
 		if len(n.targets) > 0 {
 			return
 		}
@@ -233,4 +236,29 @@ func (n *Node) snapshotJPEG(ctx context.Context, askKeyframe bool) ([]byte, erro
 		return nil, errStreamOff
 	}
 	return (*p).SnapshotJPEG(ctx, askKeyframe)
+}
+
+// warnUnseenChat publishes a stream_warning for each destination on a platform whose
+// viewers see none of the ways this stream carries chat, while chat is shown: platforms
+// show no SEI and no onTextData, some show captions, all show what is burnt in.
+func (n *Node) warnUnseenChat() {
+	if !n.chat.shownNow() {
+		return
+	}
+	cs := n.cfg.Danmaku.Resolve(n.chat.burn.burntIn())
+	if len(cs) == 0 || cs.Has(config.CarrierBurn) {
+		return
+	}
+	for i, u := range n.cfg.Targets() {
+		p := u.Platform()
+		if p.Name == "" || p.Captions && cs.Has(config.CarrierCC) || i >= len(n.targetNames) {
+			continue
+		}
+		fix := "only chat burnt into the picture reaches them, and this stream's H.264 goes through undrawn: CAMNODE_DANMAKU=auto or burn with a source camnode encodes (a raw camera, CAMNODE_SOURCE_FORMAT, rpicam on a Pi 5)"
+		if p.Captions {
+			fix = "add cc to CAMNODE_DANMAKU (captions), or use auto"
+		}
+		n.eventFor(EventStreamWarning, n.targetNames[i], fmt.Sprintf("%s shows none of this stream's chat carriers (%s): its viewers see no chat; %s",
+			p.Name, joinCarriers(cs), fix))
+	}
 }

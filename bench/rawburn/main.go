@@ -221,7 +221,7 @@ type overlay struct {
 	frames, onScreen int // read once the pipeline has stopped
 }
 
-func (o *overlay) Enabled() bool          { return true }
+func (o *overlay) Enabled() (bool, bool)  { return true, true }
 func (o *overlay) Drawing()               {}
 func (o *overlay) Unavailable(why string) { fail("burn unavailable: %s", why) }
 func (o *overlay) Draw(f *media.Frame) error {

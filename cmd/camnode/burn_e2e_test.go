@@ -587,3 +587,62 @@ func stopClip(t *testing.T, r *rig) string {
 	checkRecording(t, recs[0], 320, 240, tel.FramesSent)
 	return recs[0]
 }
+
+// CAMNODE_DANMAKU=auto, the default, chooses by the source when it opens: where the H.264
+// goes through, chat goes by SEI and by captions (which YouTube and Twitch show); where
+// camnode encodes raw pictures, it is burnt in and sent by SEI, and no captions repeat it.
+// Neither is news: no burn_unavailable event.
+func TestDanmakuAutoChoosesByTheSource(t *testing.T) {
+	clip := makeClip(t, "320x240", 150, 30)
+	pass := newRig(t, "autopass", clip)
+	pass.env["CAMNODE_WIDTH"], pass.env["CAMNODE_HEIGHT"] = "320", "240"
+	delete(pass.env, "CAMNODE_DANMAKU")
+	pass.goLive(t)
+	peers.Publish(t, pass.broker, pass.topic("chat"), `{"text":"Hello auto","user":"bob","id":"a1"}`)
+	time.Sleep(3 * time.Second) // captions go out at one byte pair a frame
+	// Hiding chat erases the captions: ffmpeg's reader shows a caption when it ends.
+	peers.Publish(t, pass.broker, pass.topic("danmaku/set"), "OFF")
+	time.Sleep(time.Second)
+	rec := stopClip(t, pass)
+	if got := recordedSEIChat(t, rec); len(got) != 1 || !strings.Contains(got[0], `"Hello auto"`) {
+		t.Fatalf("passthrough: SEI chat %q, want the message once", got)
+	}
+	if captions := strings.Join(peers.Captions(t, rec), "\n"); !strings.Contains(captions, "bob: Hello auto") {
+		t.Fatalf("passthrough: captions %q, want the message", captions)
+	}
+
+	raw := newRawRig(t, "autoraw", "yuv420", "yuv420p")
+	delete(raw.env, "CAMNODE_DANMAKU")
+	node := raw.goLive(t)
+	peers.Publish(t, raw.broker, raw.topic("chat"), `{"text":"RAW auto 666","user":"eve","mode":"top","color":"#ff3333"}`)
+	rec, _ = raw.recordOneRun(t, node)
+	if got := recordedSEIChat(t, rec); len(got) != 1 || !strings.Contains(got[0], `"RAW auto 666"`) {
+		t.Fatalf("raw: SEI chat %q, want the message once", got)
+	}
+	if captions := peers.Captions(t, rec); len(captions) != 0 {
+		t.Fatalf("raw: captions %q beside the burnt-in chat, want none", captions)
+	}
+	got, ref := recordedLuma(t, rec), referenceLuma(t, "")
+	off, _ := aligned(got, ref)
+	laneRows := (rawH/20*2 + 8 + rawBlock - 1) / rawBlock
+	drawn := 0
+	for i := range got {
+		if i+off >= len(ref) {
+			break
+		}
+		for by, row := range blockDiffs(got[i], ref[i+off]) {
+			if by < laneRows && slices.Max(row) > rawChanged {
+				drawn++
+				break
+			}
+		}
+	}
+	if drawn < rawFPS {
+		t.Fatalf("raw: chat drawn in %d frames, want at least a second of them", drawn)
+	}
+	for _, r := range []*rig{pass, raw} {
+		if e := eventsNamed(r, "burn_unavailable"); len(e) != 0 {
+			t.Errorf("%s: burn_unavailable with auto: %v", r.stream, e)
+		}
+	}
+}

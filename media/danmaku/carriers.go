@@ -22,6 +22,10 @@ type CarrierOptions struct {
 	// sei.CamnodeUUID; CC as CEA-608 roll-up captions "user: text" in ATSC A/53 cc_data;
 	// AMF as an onTextData data message at the frame's timestamp.
 	SEI, CC, AMF bool
+	// SEIOnlyWhenDrawn leaves captions and onTextData out while SetDrawn(true) says that
+	// the pictures show the chat already (CAMNODE_DANMAKU=auto): a platform that shows
+	// captions would show each comment twice.
+	SEIOnlyWhenDrawn bool
 	// CaptionRows is the roll-up depth, 2 (default) or 3.
 	CaptionRows int
 	// FrameRate is the nominal rate of the stream (default 30); captions are paced at one
@@ -86,6 +90,7 @@ type Carriers struct {
 
 	waiting  atomic.Int32 // messages in ring: Frame's lock-free check
 	clearReq atomic.Bool  // Clear asked Frame to erase the captions
+	drawn    atomic.Bool  // SetDrawn: the pictures show the chat
 
 	mu     sync.Mutex
 	ring   []pending
@@ -160,6 +165,22 @@ func NewCarriers(opts CarrierOptions) *Carriers {
 		c.ccPairs = make([]byte, 0, 2*maxCaptionCatchUp)
 	}
 	return c
+}
+
+// SetDrawn says whether the pictures of the source just opened show the chat (burnt in);
+// with SEIOnlyWhenDrawn, Frame then carries SEI alone.
+func (c *Carriers) SetDrawn(drawn bool) {
+	if c != nil {
+		c.drawn.Store(drawn)
+	}
+}
+
+// active are the carriers Frame uses now.
+func (c *Carriers) active() (sei, cc, amf bool) {
+	if c.opts.SEIOnlyWhenDrawn && c.drawn.Load() {
+		return c.opts.SEI, false, false
+	}
+	return c.opts.SEI, c.opts.CC, c.opts.AMF
 }
 
 // Any reports whether at least one carrier is switched on.
@@ -247,8 +268,9 @@ func (c *Carriers) Frame(au *media.AccessUnit) (*media.AccessUnit, []*chat.Messa
 	if c == nil {
 		return au, nil
 	}
+	useSEI, useCC, useAMF := c.active()
 	msgs := c.waiting.Load() > 0
-	captions := c.opts.CC && (c.blLen > 0 || c.onScreen || c.clearReq.Load())
+	captions := useCC && (c.blLen > 0 || c.onScreen || c.clearReq.Load())
 	if !msgs && !captions {
 		return au, nil
 	}
@@ -257,7 +279,7 @@ func (c *Carriers) Frame(au *media.AccessUnit) (*media.AccessUnit, []*chat.Messa
 		return au, nil
 	}
 	c.rbsp, c.data = c.rbsp[:0], c.data[:0]
-	if c.clearReq.Swap(false) && c.opts.CC {
+	if c.clearReq.Swap(false) && useCC {
 		c.blLen = 0
 		if c.onScreen {
 			c.pushCaption(cea608.AppendErase(c.ccPairs[:0]))
@@ -268,7 +290,7 @@ func (c *Carriers) Frame(au *media.AccessUnit) (*media.AccessUnit, []*chat.Messa
 		c.take()
 	}
 	skipped := 0
-	if c.opts.CC {
+	if useCC {
 		for i := range c.taken {
 			if !c.pushCaption(c.taken[i].cc) {
 				skipped++
@@ -278,17 +300,17 @@ func (c *Carriers) Frame(au *media.AccessUnit) (*media.AccessUnit, []*chat.Messa
 	}
 	for i := range c.taken {
 		p := &c.taken[i]
-		if c.opts.SEI {
+		if useSEI {
 			c.rbsp = sei.AppendUnregistered(c.rbsp, sei.CamnodeUUID, p.json)
 		}
-		if c.opts.AMF {
+		if useAMF {
 			c.data = append(c.data, p.msg)
 		}
 	}
 	shown := len(c.taken)
 	clear(c.taken)
 	c.taken = c.taken[:0]
-	if !c.opts.SEI && !c.opts.AMF && skipped > 0 {
+	if !useSEI && !useAMF && skipped > 0 {
 		// Captions were the only way out for them: they are lost.
 		shown -= skipped
 		c.opts.OnDropped(skipped, chat.Reject(chat.CauseCaptionsLag, "captions are %v behind: %d message(s) dropped", c.opts.CaptionBacklog, skipped))

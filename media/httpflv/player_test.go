@@ -358,7 +358,7 @@ func TestPlayerWebCodecs(t *testing.T) {
 // TestPlayerChatBurntIn: when the node burns the chat into the picture, /status says so and
 // the page does not draw the SEI danmaku a second time.
 func TestPlayerChatBurntIn(t *testing.T) {
-	srv := startServer(t, httpflv.Options{ChatBurntIn: true})
+	srv := startServer(t, httpflv.Options{ChatBurntIn: func() bool { return true }})
 	f := startFeeder(t, srv, testsrc.Options{})
 	waitLive(t, srv)
 	b := peers.StartChromium(t)

@@ -34,9 +34,9 @@ type Options struct {
 	MaxClients int
 	// WriteTimeout bounds one write to a browser (default 10 s).
 	WriteTimeout time.Duration
-	// ChatBurntIn says the chat is burnt into the picture (CAMNODE_DANMAKU has burn): the
-	// page then does not draw the SEI danmaku a second time (GET /status tells it).
-	ChatBurntIn bool
+	// ChatBurntIn says whether the chat is burnt into the picture beside the SEI (the
+	// running stream draws it): the page then leaves the SEI danmaku undrawn. Nil: never.
+	ChatBurntIn func() bool
 	// MaxConns bounds the connections held at once, MaxConnsPerAddr those from one
 	// client address (defaults DefaultMaxConns, DefaultMaxConnsPerAddr); see limitListener.
 	MaxConns, MaxConnsPerAddr int

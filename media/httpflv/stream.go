@@ -99,7 +99,7 @@ func (s *stream) isLive() bool {
 func (s *stream) status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Live: s.isLive(), Clients: len(s.clients), ChatBurntIn: s.opts.ChatBurntIn}
+	st := Status{Live: s.isLive(), Clients: len(s.clients), ChatBurntIn: s.opts.ChatBurntIn != nil && s.opts.ChatBurntIn()}
 	if s.video != nil {
 		st.Width, st.Height = s.video.meta.Width, s.video.meta.Height
 	}

@@ -10,6 +10,9 @@ import (
 // amf (see danmaku.CarrierOptions). The callbacks say what became of the messages.
 type ChatOptions struct {
 	SEI, CC, AMF bool
+	// Auto is CAMNODE_DANMAKU=auto: captions and onTextData are left out of a stream whose
+	// pictures show the chat (the Overlay draws).
+	Auto bool
 	// CaptionRows are the rows of roll-up captions (2 or 3); FrameRate the stream's.
 	CaptionRows int
 	FrameRate   float64
@@ -32,7 +35,7 @@ func NewCarriers(o ChatOptions) *Carriers {
 	if !o.SEI && !o.CC && !o.AMF {
 		return nil
 	}
-	return &Carriers{danmaku.NewCarriers(danmaku.CarrierOptions{SEI: o.SEI, CC: o.CC, AMF: o.AMF,
+	return &Carriers{danmaku.NewCarriers(danmaku.CarrierOptions{SEI: o.SEI, CC: o.CC, AMF: o.AMF, SEIOnlyWhenDrawn: o.Auto,
 		CaptionRows: o.CaptionRows, FrameRate: o.FrameRate, QueueSize: o.QueueSize,
 		OnShown: o.OnShown, OnDropped: o.OnDropped, OnCaptionsSkipped: o.OnCaptionsSkipped})}
 }
@@ -43,6 +46,9 @@ func (c *Carriers) carriers() *danmaku.Carriers {
 	}
 	return c.c
 }
+
+// drawn says whether the source just opened shows the chat in its pictures.
+func (c *Carriers) drawn(drawn bool) { c.carriers().SetDrawn(drawn) }
 
 // Push queues a message for the next picture; a *chat.Rejection says why not (too large
 // for a frame, the queue full, the stream stopped).

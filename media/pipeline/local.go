@@ -23,9 +23,9 @@ import (
 // and ONVIF on the same listener (CAMNODE_ONVIF).
 type LocalOptions struct {
 	HTTP, HTTPToken string
-	// ChatBurntIn tells the player that chat is drawn into the picture (burn) beside the
-	// SEI it reads: it then draws none itself.
-	ChatBurntIn bool
+	// ChatBurntIn tells the player whether chat is drawn into the picture (burn) beside
+	// the SEI it reads: it then draws none itself. Nil: never.
+	ChatBurntIn func() bool
 	// RTSP is host:port of the RTSP server (CAMNODE_RTSP); RTSPUsername and RTSPPassword
 	// are the credentials of RTSP, ONVIF and the snapshot JPEG, empty on loopback.
 	RTSP, RTSPUsername, RTSPPassword string

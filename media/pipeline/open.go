@@ -43,10 +43,13 @@ func (p *Pipeline) openSource() (opened, error) {
 	}
 	opts.Warn = func(msg string) { p.status(Status{Kind: StreamWarning, Err: errors.New(msg)}) }
 	ov := p.opts.Overlay
-	burn := ov != nil && ov.Enabled()
+	var burn, wantRaw bool
+	if ov != nil {
+		burn, wantRaw = ov.Enabled()
+	}
 	re, encErr := p.rawEncoder()
 	opts.CanEncode = encErr == nil
-	opts.WantRaw = burn
+	opts.WantRaw = burn && wantRaw
 	o, err := spec.Open(opts)
 	if err != nil {
 		return opened{}, err
@@ -65,6 +68,7 @@ func (p *Pipeline) openSource() (opened, error) {
 		if burn {
 			ov.Drawing()
 		}
+		p.opts.Carriers.drawn(burn)
 		enc := p.opts.Encoding
 		enc.FPS, enc.Bitrate, enc.GOP = opts.FPS, opts.Bitrate, opts.GOP
 		p.log.Info(o.What, append(o.Attrs, "encoder", re.name, "preset", enc.Preset, "profile", enc.Profile, "burn", burn)...)
@@ -82,8 +86,11 @@ func (p *Pipeline) openSource() (opened, error) {
 		return opened{src: src, raw: true}, nil
 	}
 	p.log.Info(o.What, o.Attrs...)
+	p.opts.Carriers.drawn(false)
 	if burn {
-		if o.RawToo && encErr != nil {
+		if !wantRaw {
+			ov.Unavailable("the H.264 goes through undecoded")
+		} else if o.RawToo && encErr != nil {
 			ov.Unavailable(noEncoder(encErr))
 		} else {
 			ov.Unavailable(fmt.Sprintf("it needs raw frames, and CAMNODE_SOURCE %s delivers ready-made H.264 (use testsrc, a raw CAMNODE_SOURCE_FORMAT or a camera in a raw format)",

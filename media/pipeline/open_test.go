@@ -122,7 +122,7 @@ type why struct {
 	msg string
 }
 
-func (o *why) Enabled() bool             { return true }
+func (o *why) Enabled() (bool, bool)     { return true, true }
 func (o *why) Drawing()                  {}
 func (o *why) Unavailable(msg string)    { o.mu.Lock(); o.msg = msg; o.mu.Unlock() }
 func (o *why) Draw(f *media.Frame) error { return nil }

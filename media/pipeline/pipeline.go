@@ -32,8 +32,11 @@ import (
 // source opens, the pipeline calls Enabled, then Drawing or Unavailable; Draw then runs on
 // the source's goroutine for every frame of a source that draws.
 type Overlay interface {
-	// Enabled tells whether the source about to open should draw into its frames.
-	Enabled() bool
+	// Enabled tells whether the source about to open should draw into its frames, and
+	// whether a source that can give H.264 or raw pictures should give raw ones for it;
+	// without wantRaw it draws only where the pictures are raw anyway, because camnode
+	// encodes them (CAMNODE_DANMAKU=auto).
+	Enabled() (draw, wantRaw bool)
 	// Drawing says that the source just opened runs its frames through Draw.
 	Drawing()
 	// Unavailable says that the source just opened cannot be drawn into, and why.

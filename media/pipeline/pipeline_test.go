@@ -321,7 +321,7 @@ func TestSnapshotOfARawSourceIsDrawn(t *testing.T) {
 // marker is an Overlay that writes 0xAB into the first pixel.
 type marker struct{ drawing atomic.Bool }
 
-func (m *marker) Enabled() bool          { return true }
+func (m *marker) Enabled() (bool, bool)  { return true, true }
 func (m *marker) Drawing()               { m.drawing.Store(true) }
 func (m *marker) Unavailable(why string) {}
 func (m *marker) Draw(f *media.Frame) error {

@@ -113,9 +113,11 @@ func (s *snapshotter) offerAccessUnit(au *media.AccessUnit) {
 // draw is the overlay of every raw source: burn-in first, then the snapshot, so that the
 // snapshot shows the picture as viewers see it.
 func (p *Pipeline) draw(f *media.Frame) error {
-	if ov := p.opts.Overlay; ov != nil && ov.Enabled() {
-		if err := ov.Draw(f); err != nil {
-			return err
+	if ov := p.opts.Overlay; ov != nil {
+		if burn, _ := ov.Enabled(); burn {
+			if err := ov.Draw(f); err != nil {
+				return err
+			}
 		}
 	}
 	p.snap.offerFrame(f)

@@ -124,6 +124,38 @@ func isHostName(s string) bool {
 	return true
 }
 
+// Platform is the live platform an ingest URL belongs to, as far as its viewers see chat
+// in the stream: none shows SEI or onTextData; some show CEA-608 captions (cc); all show
+// what is burnt into the picture.
+type Platform struct {
+	Name     string // "YouTube"; "" for an ingest camnode does not know (a server of one's own)
+	Captions bool   // shows the captions carried in the H.264 (CAMNODE_DANMAKU's cc)
+}
+
+// platforms are the ingest hosts of the platforms camnode knows, by domain.
+var platforms = []struct {
+	domain string
+	p      Platform
+}{
+	{"youtube.com", Platform{"YouTube", true}},
+	{"twitch.tv", Platform{"Twitch", true}},
+	{"contribute.live-video.net", Platform{"Twitch", true}},
+	{"bilivideo.com", Platform{"Bilibili", false}},
+	{"douyu.com", Platform{"Douyu", false}},
+	{"douyucdn.cn", Platform{"Douyu", false}},
+}
+
+// Platform names the platform of the URL's host; the zero Platform for any other.
+func (u URL) Platform() Platform {
+	host := strings.ToLower(strings.TrimSuffix(u.Host, "."))
+	for _, e := range platforms {
+		if host == e.domain || strings.HasSuffix(host, "."+e.domain) {
+			return e.p
+		}
+	}
+	return Platform{}
+}
+
 // Addr is host:port to dial.
 func (u URL) Addr() string { return net.JoinHostPort(u.Host, strconv.Itoa(u.Port)) }
 

@@ -259,3 +259,26 @@ func TestURLKeyMissing(t *testing.T) {
 		}
 	}
 }
+
+// The platforms of the ingest URLs people paste, and what of chat their viewers see.
+func TestPlatform(t *testing.T) {
+	for raw, want := range map[string]Platform{
+		"rtmp://a.rtmp.youtube.com/live2/abcd-efgh":                        {Name: "YouTube", Captions: true},
+		"rtmps://a.rtmps.youtube.com:443/live2/abcd-efgh":                  {Name: "YouTube", Captions: true},
+		"rtmp://live.twitch.tv/app/live_123_abc":                           {Name: "Twitch", Captions: true},
+		"rtmp://fra05.contribute.live-video.net/app/live_123_abc":          {Name: "Twitch", Captions: true},
+		"rtmp://live-push.bilivideo.com/live-bvc/?streamname=live_1&key=k": {Name: "Bilibili"},
+		"rtmp://sendtc3.douyu.com/live/9876543rAbCdEf?wsSecret=5f":         {Name: "Douyu"},
+		"rtmp://127.0.0.1:1935/live/porch":                                 {},
+		"rtmp://notyoutube.com/live/porch":                                 {},
+		"rtmp://youtube.com.example/live/porch":                            {},
+	} {
+		u, err := ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.Platform(); got != want {
+			t.Errorf("%s: %+v, want %+v", u, got, want)
+		}
+	}
+}
