@@ -84,8 +84,12 @@ func TestBilibiliOpenSettings(t *testing.T) {
 			}
 		})
 	}
-	_, err := loadWith(t, "CAMNODE_CHAT_FROM", "bilibili-open:"+code+" bilibili:abc")
+	_, err := loadWith(t, "CAMNODE_BILIBILI_APP_ID", "abc")
 	var ce *Error
+	if !errors.As(err, &ce) || ce.Var != "CAMNODE_BILIBILI_APP_ID" || !strings.Contains(ce.Msg, "not a number: use the project id") {
+		t.Fatalf("a bad app id: %v", err)
+	}
+	_, err = loadWith(t, "CAMNODE_CHAT_FROM", "bilibili-open:"+code+" bilibili:abc")
 	if !errors.As(err, &ce) || ce.Var != "CAMNODE_CHAT_FROM" || !strings.Contains(ce.Msg, `"bilibili:abc": the room is a number`) || strings.Contains(err.Error(), code) {
 		t.Fatalf("a bad entry beside an identity code: %v", err)
 	}

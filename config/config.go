@@ -189,6 +189,7 @@ var accepts = map[string]string{
 	"RECONNECT_MIN": "a duration like 500ms", "RECONNECT_MAX": "a duration up to 1h",
 	"SEND_BUFFER": "a duration from 500ms to 1m", "TELEMETRY_INTERVAL": "a duration from 1s to 24h",
 	"SNAPSHOT_INTERVAL": "a duration like 10s, or 0 for off",
+	"BILIBILI_APP_ID":   "the project id of the app on open-live.bilibili.com, a number",
 }
 
 // parseError is the *Error of a value envconfig could not parse: the value, and what the

@@ -56,6 +56,10 @@ type OpenOptions struct {
 	Timeout time.Duration
 }
 
+// endTimeout bounds the end of a game: it runs as the node stops, which it should not hold up
+// for long (a game not ended closes itself 60 s after its last heartbeat).
+const endTimeout = 5 * time.Second
+
 // missedAppBeats is how many heartbeats in a row may fail to reach Bilibili before the
 // session gives up: at 20 s, the third is the 60 s after which Bilibili closes the game.
 const missedAppBeats = 2
@@ -177,7 +181,7 @@ func (s *openSession) run(ctx context.Context, up func(), deliver func(chat.Mess
 }
 
 // endOnStop ends the game when the session returns, whether ctx has ended or not (on a
-// context of its own, within Timeout); a game it cannot end is ended before the next start.
+// context of its own, within endTimeout); a game it cannot end is ended before the next start.
 func (s *openSession) endOnStop(ctx context.Context, game string) {
 	if err := s.o.end(ctx, game); err != nil {
 		var ae *OpenError
@@ -191,7 +195,7 @@ func (s *openSession) endOnStop(ctx context.Context, game string) {
 }
 
 func (o OpenOptions) end(ctx context.Context, game string) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(o.Timeout, endTimeout))
 	defer cancel()
 	return o.call(ctx, "end", map[string]any{"app_id": o.AppID, "game_id": game}, nil)
 }
