@@ -143,6 +143,7 @@ func TestSupervisorBacksOffAndStops(t *testing.T) {
 
 func FuzzParseRooms(f *testing.F) {
 	f.Add("bilibili:21452505 twitch:#Chan youtube:dQw4w9WgXcQ douyu:9999")
+	f.Add("bilibili-open:BQJ1D5NBMP5G0 bilibili-open:bqj1d5nbmp5g0")
 	f.Fuzz(func(t *testing.T, s string) {
 		rs, err := ParseRooms(s)
 		if err != nil {
@@ -150,7 +151,10 @@ func FuzzParseRooms(f *testing.F) {
 		}
 		var b strings.Builder
 		for _, r := range rs {
-			b.WriteString(r.String() + " ")
+			if r.Secret() != "" && strings.Contains(r.String(), r.Secret()) {
+				t.Fatalf("%q: the identity code shown", s)
+			}
+			b.WriteString(r.Platform + ":" + r.ID + " ") // as written: String hides a code
 		}
 		again, err := ParseRooms(b.String())
 		if err != nil || len(again) != len(rs) {
