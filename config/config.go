@@ -92,11 +92,16 @@ type Config struct {
 	LogFormat         string        `envconfig:"LOG_FORMAT" default:"text" desc:"text or json"`
 
 	// Chat from the platforms: the rooms and endpoints are parsed by chat/platform alone.
-	ChatFrom         platform.Rooms     `envconfig:"CHAT_FROM" desc:"platform live chat the node reads itself, whitespace-separated: bilibili:ROOM, twitch:CHANNEL, youtube:VIDEO_ID, douyu:ROOM"`
-	ChatEndpoints    platform.Endpoints `envconfig:"CHAT_ENDPOINTS" desc:"endpoint overrides of those readers, whitespace-separated name=URL: twitch=irc://, ircs://, ws://, wss://; bilibili=ws(s)://; bilibili_api=http(s)://; douyu=ws(s)://; youtube=http(s)://"`
+	ChatFrom         platform.Rooms     `envconfig:"CHAT_FROM" desc:"platform live chat the node reads itself, whitespace-separated: bilibili:ROOM, bilibili-open:IDENTITY_CODE (secret), twitch:CHANNEL, youtube:VIDEO_ID, douyu:ROOM"`
+	ChatEndpoints    platform.Endpoints `envconfig:"CHAT_ENDPOINTS" desc:"endpoint overrides of those readers, whitespace-separated name=URL: twitch=irc://, ircs://, ws://, wss://; bilibili=ws(s)://; bilibili_api=http(s)://; bilibili_open=http(s)://; douyu=ws(s)://; youtube=http(s)://"`
 	TwitchOAuthToken string             `envconfig:"TWITCH_OAUTH_TOKEN" desc:"OAuth token to read Twitch chat as a named account; empty reads anonymously (secret: never printed)"`
 	BilibiliCookie   string             `envconfig:"BILIBILI_COOKIE" desc:"a logged-in Bilibili cookie (SESSDATA=...; buvid3=...); without it Bilibili masks user names (secret: never printed)"`
 	YouTubeAPIKey    string             `envconfig:"YOUTUBE_API_KEY" desc:"YouTube Data API key, required for youtube: rooms (secret: never printed)"`
+
+	// Bilibili's open-live API, for bilibili-open:IDENTITY_CODE rooms.
+	BilibiliAppID        int64  `envconfig:"BILIBILI_APP_ID" desc:"project id of an app on open-live.bilibili.com, required for bilibili-open: rooms"`
+	BilibiliAccessKey    string `envconfig:"BILIBILI_ACCESS_KEY" desc:"that app's access_key_id, required for bilibili-open: rooms (secret: never printed)"`
+	BilibiliAccessSecret string `envconfig:"BILIBILI_ACCESS_SECRET" desc:"that app's access_key_secret, required for bilibili-open: rooms (secret: never printed)"`
 }
 
 // Error is a bad setting: the variable and what is wrong with it. It never holds a secret's value.
@@ -182,6 +187,7 @@ var accepts = map[string]string{
 	"RECONNECT_MIN": "a duration like 500ms", "RECONNECT_MAX": "a duration up to 1h",
 	"SEND_BUFFER": "a duration from 500ms to 1m", "TELEMETRY_INTERVAL": "a duration from 1s to 24h",
 	"SNAPSHOT_INTERVAL": "a duration like 10s, or 0 for off",
+	"BILIBILI_APP_ID":   "the project id of the app on open-live.bilibili.com, a number",
 }
 
 // parseError is the *Error of a value envconfig could not parse: the value, and what the
@@ -195,6 +201,10 @@ func parseError(pe *envconfig.ParseError) *Error {
 	}
 	if what != "" {
 		msg += ": use " + what
+	}
+	if pe.KeyName == Prefix+"_CHAT_FROM" {
+		// The value may hold an identity code; chat/platform quotes the bad entry safely.
+		return &Error{Var: pe.KeyName, Msg: msg}
 	}
 	return &Error{Var: pe.KeyName, Msg: fmt.Sprintf("cannot parse %q: %s", pe.Value, msg)}
 }
@@ -441,6 +451,18 @@ func (c *Config) Validate() error {
 	for _, r := range c.ChatFrom {
 		if r.Platform == platform.YouTube && c.YouTubeAPIKey == "" {
 			return bad("YOUTUBE_API_KEY", "%s needs a YouTube Data API key (console.cloud.google.com, YouTube Data API v3)", r)
+		}
+		if r.Platform != platform.BilibiliOpen {
+			continue
+		}
+		const app = "needs the app of open-live.bilibili.com that reads it: its project id, access_key_id and access_key_secret"
+		switch {
+		case c.BilibiliAppID <= 0:
+			return bad("BILIBILI_APP_ID", "%s %s (the project id is a positive number)", r, app)
+		case c.BilibiliAccessKey == "":
+			return bad("BILIBILI_ACCESS_KEY", "%s %s", r, app)
+		case c.BilibiliAccessSecret == "":
+			return bad("BILIBILI_ACCESS_SECRET", "%s %s", r, app)
 		}
 	}
 	if strings.ContainsAny(c.BilibiliCookie, "\r\n") {
@@ -836,9 +858,15 @@ func (c Config) Redacted() Config {
 	if c.HTTPToken != "" {
 		c.HTTPToken = "****"
 	}
-	for _, f := range []*string{&c.RTSPPassword, &c.TwitchOAuthToken, &c.BilibiliCookie, &c.YouTubeAPIKey} {
+	for _, f := range []*string{&c.RTSPPassword, &c.TwitchOAuthToken, &c.BilibiliCookie, &c.YouTubeAPIKey, &c.BilibiliAccessKey, &c.BilibiliAccessSecret} {
 		if *f != "" {
 			*f = "****"
+		}
+	}
+	c.ChatFrom = slices.Clone(c.ChatFrom)
+	for i, r := range c.ChatFrom {
+		if r.Secret() != "" {
+			c.ChatFrom[i].ID = "****"
 		}
 	}
 	c.MQTTURL = RedactURL(c.MQTTURL)
@@ -866,6 +894,11 @@ func (c *Config) Secrets() []string {
 	add(c.TwitchOAuthToken)
 	add(strings.TrimPrefix(c.TwitchOAuthToken, "oauth:"))
 	add(c.YouTubeAPIKey)
+	add(c.BilibiliAccessKey)
+	add(c.BilibiliAccessSecret)
+	for _, r := range c.ChatFrom {
+		add(r.Secret()) // a bilibili-open identity code
+	}
 	add(c.BilibiliCookie)
 	for _, kv := range strings.Split(c.BilibiliCookie, ";") {
 		_, v, _ := strings.Cut(kv, "=")

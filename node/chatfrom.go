@@ -51,6 +51,10 @@ var chatSessions = map[string]func(n *Node, r platform.Room) platform.Session{
 		ep := n.cfg.ChatEndpoints
 		return bilibili.Session(bilibili.Options{Room: r.ID, WS: ep["bilibili"], API: ep["bilibili_api"], Cookie: n.cfg.BilibiliCookie})
 	},
+	platform.BilibiliOpen: func(n *Node, r platform.Room) platform.Session {
+		return bilibili.OpenSession(bilibili.OpenOptions{Code: r.ID, AppID: n.cfg.BilibiliAppID, AccessKey: n.cfg.BilibiliAccessKey,
+			AccessSecret: n.cfg.BilibiliAccessSecret, API: n.cfg.ChatEndpoints["bilibili_open"]})
+	},
 	platform.Douyu: func(n *Node, r platform.Room) platform.Session {
 		return douyu.Session(douyu.Options{Room: r.ID, Endpoint: n.cfg.ChatEndpoints["douyu"]})
 	},

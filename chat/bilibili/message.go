@@ -14,13 +14,15 @@ import (
 type command struct {
 	Cmd  string          `json:"cmd"`
 	Info json.RawMessage `json:"info"` // DANMU_MSG
-	Data json.RawMessage `json:"data"` // SUPER_CHAT_MESSAGE
+	Data json.RawMessage `json:"data"` // SUPER_CHAT_MESSAGE and the open platform's commands
 }
 
 // Message maps the body of an OpMessage packet onto a chat message: DANMU_MSG (a viewer's
 // danmaku) and SUPER_CHAT_MESSAGE (a paid message, shown fixed at the top so that it stays
 // on screen longer than a scrolling one). ok is false for every other command (gifts,
-// entries, rankings), and for a body that is not what it claims to be.
+// entries, rankings), and for a body that is not what it claims to be. The open-live API's
+// socket sends the same two as LIVE_OPEN_PLATFORM_DM and LIVE_OPEN_PLATFORM_SUPER_CHAT
+// (see openMessage).
 //
 // DANMU_MSG's info, as the web room sends it:
 //
@@ -40,6 +42,10 @@ func Message(body []byte) (m chat.Message, ok bool) {
 		return danmu(c.Info)
 	case "SUPER_CHAT_MESSAGE":
 		return superChat(c.Data)
+	case "LIVE_OPEN_PLATFORM_DM":
+		return openMessage(c.Data, false)
+	case "LIVE_OPEN_PLATFORM_SUPER_CHAT":
+		return openMessage(c.Data, true)
 	}
 	return m, false
 }
@@ -135,6 +141,46 @@ func superChat(raw json.RawMessage) (m chat.Message, ok bool) {
 		if v, err := strconv.ParseUint(c, 16, 32); err == nil {
 			m.Color = chat.Color(v)
 		}
+	}
+	return m, true
+}
+
+// openMessage maps the data of the open platform's danmaku or Super Chat:
+//
+//	LIVE_OPEN_PLATFORM_DM          {"uname", "open_id" (or "uid" before 2024), "msg",
+//	                                "msg_id", "timestamp" (s), "room_id", "dm_type"
+//	                                (0 text, 1 an emoticon named by msg), "fans_medal_*", ...}
+//	LIVE_OPEN_PLATFORM_SUPER_CHAT  {"uname", "open_id", "message", "message_id", "rmb",
+//	                                "msg_id", "timestamp", "start_time", "end_time", ...}
+//
+// Neither carries a colour; a Super Chat is shown fixed at the top, as on the web room.
+func openMessage(raw json.RawMessage, paid bool) (m chat.Message, ok bool) {
+	var d struct {
+		Uname     string      `json:"uname"`
+		Msg       string      `json:"msg"`
+		Message   string      `json:"message"`
+		MsgID     string      `json:"msg_id"`
+		MessageID json.Number `json:"message_id"`
+		Timestamp int64       `json:"timestamp"` // s
+	}
+	if json.Unmarshal(raw, &d) != nil {
+		return m, false
+	}
+	m = chat.Message{Text: d.Msg, User: d.Uname, Color: chat.DefaultColor, Source: platform.Bilibili, ID: d.MsgID}
+	if paid {
+		m.Text, m.Mode = d.Message, chat.ModeTop
+		if m.ID == "" && d.MessageID != "" {
+			m.ID = "sc-" + d.MessageID.String()
+		}
+	}
+	if m.Text == "" {
+		return m, false
+	}
+	if d.Timestamp > 0 && d.Timestamp < 1<<40 {
+		m.TS = d.Timestamp * 1000
+	}
+	if len(m.ID) > chat.MaxIDBytes {
+		m.ID = m.ID[:chat.MaxIDBytes]
 	}
 	return m, true
 }

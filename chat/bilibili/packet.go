@@ -1,6 +1,7 @@
-// Package bilibili reads a Bilibili live room's danmaku from its web WebSocket: the packet
+// Package bilibili reads a Bilibili live room's danmaku from its WebSocket: the packet
 // codec, the room's messages mapped onto chat.Message, the WBI-signed getDanmuInfo call that
-// names the server and its key, and the reader.
+// names the web room's server and its key, the reader, and the second way in, the
+// open-live API's signed start, heartbeat and end (openlive.go).
 package bilibili
 
 import (

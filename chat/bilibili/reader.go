@@ -81,22 +81,43 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 	if err != nil {
 		return fmt.Errorf("bilibili: getDanmuInfo named no usable server")
 	}
-	wsHost := u.Host
-	conn, err := platform.DialWebSocket(ctx, u, hdr, o.Timeout, MaxFrame)
+	auth, _ := json.Marshal(map[string]any{"uid": r.uid, "roomid": r.id, "protover": VerBrotli, "platform": "web",
+		"type": 2, "buvid": r.buvd, "key": r.key})
+	return readRoom(ctx, link{url: u, hdr: hdr, auth: auth, room: fmt.Sprintf("room %d", r.id),
+		heartbeat: o.Heartbeat, timeout: o.Timeout}, up, deliver)
+}
+
+// link is how a session reaches a room's danmaku WebSocket: the web room's, or the one
+// Bilibili's open-live API names (the same packets either way).
+type link struct {
+	url       *url.URL
+	hdr       http.Header
+	auth      []byte // the body of the OpAuth packet
+	room      string // what the auth is for, in errors: "room 21452505"
+	heartbeat time.Duration
+	timeout   time.Duration
+}
+
+// readRoom connects to the danmaku WebSocket, authenticates, heartbeats and delivers the
+// room's messages until the connection fails (its error) or ctx ends (nil).
+func readRoom(ctx context.Context, l link, up func(), deliver func(chat.Message)) error {
+	wsHost := l.url.Host
+	conn, err := platform.DialWebSocket(ctx, l.url, l.hdr, l.timeout, MaxFrame)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("bilibili: %w", err)
 	}
 	defer conn.Close()
 	send := func(op uint32, body []byte) error { return conn.WriteBinary(AppendPacket(nil, VerInt32, op, body)) }
-	auth, _ := json.Marshal(map[string]any{"uid": r.uid, "roomid": r.id, "protover": VerBrotli, "platform": "web",
-		"type": 2, "buvid": r.buvd, "key": r.key})
-	if err := send(OpAuth, auth); err != nil {
+	if err := send(OpAuth, l.auth); err != nil {
 		return fmt.Errorf("bilibili: %s: send auth: %w", wsHost, err)
 	}
 
 	// Until the auth reply, then heartbeats: a server that answers none for 2.5 periods
 	// is dead.
-	deadline := time.Now().Add(o.Timeout)
+	deadline := time.Now().Add(l.timeout)
 	authed := false
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -109,9 +130,9 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 			case ctx.Err() != nil:
 				return nil
 			case errors.Is(err, platform.ErrReadTimeout) && !authed:
-				return fmt.Errorf("bilibili: %s: no answer to auth within %v", wsHost, o.Timeout)
+				return fmt.Errorf("bilibili: %s: no answer to auth within %v", wsHost, l.timeout)
 			case errors.Is(err, platform.ErrReadTimeout):
-				return fmt.Errorf("bilibili: %s: no heartbeat reply for %v", wsHost, o.Heartbeat*5/2)
+				return fmt.Errorf("bilibili: %s: no heartbeat reply for %v", wsHost, l.heartbeat*5/2)
 			}
 			return fmt.Errorf("bilibili: %s: read: %w", wsHost, err)
 		}
@@ -124,18 +145,18 @@ func (o Options) session(ctx context.Context, up func(), deliver func(chat.Messa
 				}
 				json.Unmarshal(p.Body, &reply)
 				if reply.Code != 0 {
-					return fmt.Errorf("bilibili: %s refused the auth for room %d: code %d", wsHost, r.id, reply.Code)
+					return fmt.Errorf("bilibili: %s refused the auth for %s: code %d", wsHost, l.room, reply.Code)
 				}
 				if authed {
 					continue
 				}
 				authed = true
-				deadline = time.Now().Add(o.Heartbeat * 5 / 2)
+				deadline = time.Now().Add(l.heartbeat * 5 / 2)
 				up()
-				platform.Heartbeat(beatCtx, &wg, o.Heartbeat, true, func() error { return send(OpHeartbeat, nil) })
+				platform.Heartbeat(beatCtx, &wg, l.heartbeat, true, func() error { return send(OpHeartbeat, nil) })
 			case OpHeartbeatReply:
 				if authed {
-					deadline = time.Now().Add(o.Heartbeat * 5 / 2)
+					deadline = time.Now().Add(l.heartbeat * 5 / 2)
 				}
 			case OpMessage:
 				if m, ok := Message(p.Body); ok && authed {

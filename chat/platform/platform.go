@@ -20,25 +20,43 @@ type Reader interface {
 	Run(ctx context.Context, deliver func(chat.Message)) error
 }
 
-// The platforms a room may name.
+// The platforms a room may name. BilibiliOpen is Bilibili through its open-live API, the
+// room named by the streamer's identity code (身份码).
 const (
-	Bilibili = "bilibili"
-	Twitch   = "twitch"
-	YouTube  = "youtube"
-	Douyu    = "douyu"
+	Bilibili     = "bilibili"
+	BilibiliOpen = "bilibili-open"
+	Twitch       = "twitch"
+	YouTube      = "youtube"
+	Douyu        = "douyu"
 )
 
 // Platforms is every platform, in the order the help text names them.
-var Platforms = []string{Bilibili, Twitch, YouTube, Douyu}
+var Platforms = []string{Bilibili, BilibiliOpen, Twitch, YouTube, Douyu}
 
 // Room is one entry of CAMNODE_CHAT_FROM: a platform and the room, channel or video on it.
 type Room struct {
 	Platform string // one of Platforms
-	ID       string // the room number (bilibili, douyu), channel (twitch) or video id (youtube)
+	// ID is the room number (bilibili, douyu), channel (twitch), video id (youtube) or the
+	// streamer's identity code (bilibili-open: a secret, which String hides).
+	ID string
 }
 
-// String is the entry as written: "twitch:somechannel".
-func (r Room) String() string { return r.Platform + ":" + r.ID }
+// String is the entry as written, "twitch:somechannel", with a bilibili-open identity code
+// hidden: "bilibili-open:****". It is the room's name in state, events and errors.
+func (r Room) String() string {
+	if r.Platform == BilibiliOpen {
+		return r.Platform + ":****"
+	}
+	return r.Platform + ":" + r.ID
+}
+
+// Secret is the secret the entry holds (a bilibili-open identity code), or "".
+func (r Room) Secret() string {
+	if r.Platform == BilibiliOpen {
+		return r.ID
+	}
+	return ""
+}
 
 // Rooms is the value of CAMNODE_CHAT_FROM.
 type Rooms []Room
@@ -56,18 +74,19 @@ func (rs *Rooms) Decode(s string) error {
 	return nil
 }
 
-// ParseRooms reads whitespace-separated bilibili:ROOM, twitch:CHANNEL, youtube:VIDEO_ID and
-// douyu:ROOM entries. A room named twice is read once.
+// ParseRooms reads whitespace-separated bilibili:ROOM, bilibili-open:IDENTITY_CODE,
+// twitch:CHANNEL, youtube:VIDEO_ID and douyu:ROOM entries. A room named twice is read once.
+// Errors quote the entry up to its colon only, so that no identity code is repeated.
 func ParseRooms(s string) (Rooms, error) {
 	var out Rooms
 	for _, f := range strings.Fields(s) {
 		p, id, ok := strings.Cut(f, ":")
 		p = strings.ToLower(p)
 		if !ok || !slices.Contains(Platforms, p) {
-			return nil, fmt.Errorf("%q: use bilibili:ROOM, twitch:CHANNEL, youtube:VIDEO_ID or douyu:ROOM", clip(f))
+			return nil, fmt.Errorf("%q: use bilibili:ROOM, bilibili-open:IDENTITY_CODE, twitch:CHANNEL, youtube:VIDEO_ID or douyu:ROOM", clip(p)+":…")
 		}
 		if why := checkRoom(p, id); why != "" {
-			return nil, fmt.Errorf("%q: %s", clip(f), why)
+			return nil, fmt.Errorf("%q: %s", Room{Platform: p, ID: clip(id)}.String(), why)
 		}
 		if p == Twitch {
 			id = strings.ToLower(strings.TrimPrefix(id, "#"))
@@ -89,6 +108,11 @@ func checkRoom(platform, id string) string {
 		if id == "" || len(id) > 12 || strings.Trim(id, "0123456789") != "" || strings.Trim(id, "0") == "" {
 			return "the room is a number, e.g. " + platform + ":21452505"
 		}
+	case BilibiliOpen:
+		// Bilibili's codes are 11 to 16 letters and digits today; a little slack either way.
+		if len(id) < 8 || len(id) > 32 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
+			return "the identity code (身份码) is the streamer's 8 to 32 letters and digits from the live centre, not the room number"
+		}
 	case Twitch:
 		id = strings.TrimPrefix(id, "#")
 		if id == "" || len(id) > 25 || strings.Trim(strings.ToLower(id), "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
@@ -108,11 +132,12 @@ type Endpoints map[string]*url.URL
 
 // The endpoint names and what each accepts.
 var endpointSchemes = map[string][]string{
-	"twitch":       {"irc", "ircs", "ws", "wss"}, // the IRC server
-	"bilibili":     {"ws", "wss"},                // the danmaku WebSocket
-	"bilibili_api": {"http", "https"},            // base of api.live.bilibili.com (getDanmuInfo)
-	"douyu":        {"ws", "wss"},                // the danmaku WebSocket
-	"youtube":      {"http", "https"},            // base of the Data API v3
+	"twitch":        {"irc", "ircs", "ws", "wss"}, // the IRC server
+	"bilibili":      {"ws", "wss"},                // the danmaku WebSocket
+	"bilibili_api":  {"http", "https"},            // base of api.live.bilibili.com (getDanmuInfo)
+	"bilibili_open": {"http", "https"},            // base of live-open.biliapi.com (/v2/app/start)
+	"douyu":         {"ws", "wss"},                // the danmaku WebSocket
+	"youtube":       {"http", "https"},            // base of the Data API v3
 }
 
 // EndpointNames are the names CAMNODE_CHAT_ENDPOINTS takes, sorted.

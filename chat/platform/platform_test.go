@@ -3,6 +3,7 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,33 @@ func TestParseRooms(t *testing.T) {
 		strings.Repeat("twitch:a ", 1) + "twitch:b twitch:c twitch:d twitch:e twitch:f twitch:g twitch:h twitch:i": "at most 8",
 	} {
 		if _, err := ParseRooms(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+}
+
+// A bilibili-open entry's identity code is a secret: the room's name hides it, and no error
+// about the entry, or about a misspelt platform before it, repeats it.
+func TestParseRoomsHidesIdentityCode(t *testing.T) {
+	rs, err := ParseRooms("bilibili-open:BQJ1D5NBMP5G0 BILIBILI-OPEN:BQJ1D5NBMP5G0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].ID != "BQJ1D5NBMP5G0" || rs[0].Secret() != "BQJ1D5NBMP5G0" || rs[0].String() != "bilibili-open:****" ||
+		fmt.Sprint(rs) != "[bilibili-open:****]" || fmt.Sprintf("%+v", rs[0]) != "bilibili-open:****" {
+		t.Fatalf("%v %+v", rs, rs[0])
+	}
+	if (Room{Platform: Twitch, ID: "x"}).Secret() != "" {
+		t.Fatal("a twitch channel is no secret")
+	}
+	for in, want := range map[string]string{
+		"bilibili-open:SHORT7":                     `"bilibili-open:****": the identity code`,
+		"bilibili-open:BQJ1D5NB-MP5G0":             `"bilibili-open:****": the identity code`,
+		"bilibili-opne:BQJ1D5NBMP5G0":              `"bilibili-opne:…": use bilibili:ROOM, bilibili-open:IDENTITY_CODE`,
+		"bilibili-open:" + strings.Repeat("A", 33): `"bilibili-open:****": the identity code`,
+	} {
+		_, err := ParseRooms(in)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "BQJ1") || strings.Contains(err.Error(), "SHORT7") {
 			t.Errorf("%q: %v, want %q", in, err, want)
 		}
 	}
@@ -115,6 +143,7 @@ func TestSupervisorBacksOffAndStops(t *testing.T) {
 
 func FuzzParseRooms(f *testing.F) {
 	f.Add("bilibili:21452505 twitch:#Chan youtube:dQw4w9WgXcQ douyu:9999")
+	f.Add("bilibili-open:BQJ1D5NBMP5G0 bilibili-open:bqj1d5nbmp5g0")
 	f.Fuzz(func(t *testing.T, s string) {
 		rs, err := ParseRooms(s)
 		if err != nil {
@@ -122,7 +151,10 @@ func FuzzParseRooms(f *testing.F) {
 		}
 		var b strings.Builder
 		for _, r := range rs {
-			b.WriteString(r.String() + " ")
+			if r.Secret() != "" && strings.Contains(r.String(), r.Secret()) {
+				t.Fatalf("%q: the identity code shown", s)
+			}
+			b.WriteString(r.Platform + ":" + r.ID + " ") // as written: String hides a code
 		}
 		again, err := ParseRooms(b.String())
 		if err != nil || len(again) != len(rs) {
