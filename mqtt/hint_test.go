@@ -1,17 +1,21 @@
 package mqtt
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/camnode/camnode/internal/peers"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
@@ -35,6 +39,8 @@ func TestConnectHint(t *testing.T) {
 		{"EOF over TLS", network(io.EOF), true, "may require a client certificate"},
 		{"plain port", network(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), true, "does not speak TLS"},
 		{"reset without TLS", network(syscall.ECONNRESET), false, ""},
+		{"EOF without TLS", network(io.ErrUnexpectedEOF), false, "does not answer MQTT"},
+		{"no answer", network(&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), false, "does not answer MQTT"},
 		{"broker down", network(syscall.ECONNREFUSED), true, ""},
 		{"identifier", packets.ErrorRefusedIDRejected, false, ""},
 	}
@@ -71,5 +77,28 @@ func TestNewFileError(t *testing.T) {
 		if !errors.As(err, &fe) || fe.File != tc.file {
 			t.Errorf("New(%+v): %v, want a FileError about the %s file", tc.cfg, err, tc.file)
 		}
+	}
+}
+
+// A broker URL that names another server's port (nginx-rtmp's 1935 here, a real one) is
+// a failed connection whose log line says what is wrong, not a silent wait.
+func TestNotAnMQTTPortIsSaidSo(t *testing.T) {
+	ingest := peers.StartNginx(t)
+	n := newTestNode(t, fmt.Sprintf("tcp://127.0.0.1:%d", ingest.Port), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	go func() { started <- n.Start(ctx) }()
+	// nginx-rtmp waits for an RTMP handshake: the connection attempt times out (10 s).
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(n.logs.String(), "does not answer MQTT"); {
+		if time.Now().After(deadline) {
+			cancel()
+			<-started
+			t.Fatalf("log does not say why within 60 s:\n%s", n.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if err := <-started; err == nil {
+		t.Fatal("connected to nginx-rtmp as to a broker")
 	}
 }

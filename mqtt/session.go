@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -432,8 +433,18 @@ func connectHint(err error, overTLS bool) string {
 		// says so after the client's side of the handshake is done: the client may see the
 		// connection closed instead of the alert.
 		return "the broker closed the TLS connection: it may require a client certificate; check the client certificate and key files"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err):
+		// Connected, and then no CONNACK: a web server waits for a line, nginx-rtmp
+		// for its handshake, others close at once.
+		return "the server at this address does not answer MQTT: check that the broker URL names the broker's port (Mosquitto listens on 1883, 8883 for TLS), not a web, RTMP or other server's"
 	}
 	return ""
+}
+
+// isTimeout reports whether err is a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // onMessage runs in paho's router goroutine and must not block it: it parses, hands the
