@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camnode/camnode/internal/backoff"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/audio"
 
@@ -188,7 +189,7 @@ func New(opts Options) *Pipeline {
 			// GOPs as for a paced source. A single destination stays lossless (benchmarks).
 			po.LosslessGrace = losslessGrace
 		}
-		target := Redact(u)
+		target := rtmp.RedactText(u) // as config.RedactURL shows an RTMP URL
 		po.OnStatus = func(s stream.Status) {
 			k := map[stream.State]Kind{stream.Connecting: DestinationConnecting, stream.Live: DestinationLive,
 				stream.Reconnecting: DestinationReconnecting, stream.Failed: DestinationFailed}[s.State]
@@ -202,18 +203,6 @@ func New(opts Options) *Pipeline {
 	}
 	p.outs = append(p.outs, opts.Local...)
 	return p
-}
-
-// Redact is an RTMP URL as it may be shown: its stream key and query hidden. A URL that
-// does not parse shows as its scheme and host only.
-func Redact(raw string) string {
-	if u, err := rtmp.ParseURL(raw); err == nil {
-		return u.Redacted()
-	}
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-		return u.Scheme + "://" + u.Hostname() + "/****"
-	}
-	return "****"
 }
 
 // Targets returns the RTMP destinations' URLs, redacted, in the order of Status.Destination.
@@ -420,7 +409,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 				}
 				return nil
 			})
-			retry.ran(time.Since(began))
+			ranFor(retry, time.Since(began))
 			// No next picture comes soon: the last one must not wait for it.
 			p.flush()
 		}
@@ -436,7 +425,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 			err = errors.New("the source ended")
 		}
 		p.status(Status{Kind: SourceFailed, Err: err})
-		if !retry.wait(ctx) {
+		if !retry.Wait(ctx) {
 			return
 		}
 	}
@@ -519,42 +508,28 @@ func (p *Pipeline) runAudio(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		retry.ran(time.Since(began))
+		ranFor(retry, time.Since(began))
 		if err == nil {
 			err = errors.New("the audio source ended")
 		}
 		p.status(Status{Kind: AudioFailed, Err: err})
-		if !retry.wait(ctx) {
+		if !retry.Wait(ctx) {
 			return
 		}
 	}
 }
 
 // retry is the wait before a failed source runs again: ReconnectMin at first, doubling
-// up to ReconnectMax, and ReconnectMin again after a run of more than 10 s.
-type retry struct{ min, max, next time.Duration }
-
-func (p *Pipeline) newRetry() *retry {
-	return &retry{min: p.opts.ReconnectMin, max: p.opts.ReconnectMax, next: p.opts.ReconnectMin}
+// up to ReconnectMax, and ReconnectMin again after a run of more than 10 s. Exact: a
+// source is this node's own, nothing to spread over a fleet.
+func (p *Pipeline) newRetry() *backoff.Backoff {
+	return &backoff.Backoff{Min: p.opts.ReconnectMin, Max: p.opts.ReconnectMax, Exact: true}
 }
 
-// ran notes a run that lasted d.
-func (r *retry) ran(d time.Duration) {
+// ranFor resets b after a run of more than 10 s.
+func ranFor(b *backoff.Backoff, d time.Duration) {
 	if d > 10*time.Second {
-		r.next = r.min
-	}
-}
-
-// wait waits the current backoff and doubles it; false when ctx ended first.
-func (r *retry) wait(ctx context.Context) bool {
-	t := time.NewTimer(r.next)
-	defer t.Stop()
-	r.next = min(2*r.next, r.max)
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+		b.Reset()
 	}
 }
 
