@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,29 +15,11 @@ import (
 	"github.com/camnode/camnode/internal/peers"
 )
 
-// lockedBuffer collects a session's log lines from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // testNode is a started session as the node would hold it.
 type testNode struct {
 	*Session
 	topics   Topics
-	logs     *lockedBuffer
+	logs     *peers.LogBuffer
 	connects atomic.Int32
 	onConn   chan struct{}
 }
@@ -49,7 +30,7 @@ var nodeTopics = NewTopics("camnode", "n1", "homeassistant")
 // closed when the test ends, and its log is shown when the test failed.
 func newTestNode(t *testing.T, url string, edit func(*Config)) *testNode {
 	t.Helper()
-	n := &testNode{topics: nodeTopics, logs: &lockedBuffer{}, onConn: make(chan struct{}, 16)}
+	n := &testNode{topics: nodeTopics, logs: &peers.LogBuffer{}, onConn: make(chan struct{}, 16)}
 	cfg := Config{
 		URL:    url,
 		Topics: n.topics,

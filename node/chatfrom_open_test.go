@@ -17,25 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/camnode/camnode/chat/bilibili"
+	"github.com/camnode/camnode/internal/peers"
 )
-
-// lockedBuffer is a log sink the node's goroutines may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A bilibili-open room through the node: the open-live API's first refusal (7002, its
 // message repeating the identity code) is a chat_source_failed event with its meaning, the
@@ -94,7 +77,7 @@ func TestBilibiliOpenThroughTheNode(t *testing.T) {
 		"CAMNODE_BILIBILI_APP_ID": "1650000000001", "CAMNODE_BILIBILI_ACCESS_KEY": key, "CAMNODE_BILIBILI_ACCESS_SECRET": secret,
 		"CAMNODE_RECONNECT_MIN": "10ms", "CAMNODE_RECONNECT_MAX": "20ms",
 	})
-	var logs lockedBuffer
+	var logs peers.LogBuffer
 	tn.log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if tn.status.ChatSources[0].Source != "bilibili-open:****" || tn.device.ChatSources[0] != "bilibili-open:****" {
 		t.Fatalf("state %+v, device %+v", tn.status.ChatSources, tn.device.ChatSources)

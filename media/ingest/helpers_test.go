@@ -288,22 +288,3 @@ func (p *publisher) deleteStream(t *testing.T) {
 	delete(p.streams, p.streamID)
 	p.write(t, appendCommand(nil, 0, "deleteStream", 0, flv.AppendAMFNumber(nil, float64(p.streamID))))
 }
-
-// logBuffer collects log output written from the server's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, p...)
-	return len(p), nil
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
-}

@@ -195,7 +195,7 @@ func TestFileNameIsSafe(t *testing.T) {
 // through as a script tag, audio and video are copied. deleteStream ends the recording while
 // the connection stays open, and the stream key never reaches the log.
 func TestRecordsEveryMessageAsATag(t *testing.T) {
-	var logs logBuffer
+	var logs peers.LogBuffer
 	s, done := serve(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	p := dialPublisher(t, s, "live?app-token=hush", "chat-sekrit?token=hush")
 
