@@ -1,23 +1,20 @@
 package v4l2
 
 import (
-	"bytes"
-	"slices"
-
 	"github.com/camnode/camnode/media/h264"
 )
 
 // auBuilder turns the driver's H.264 buffers into access units. A capture buffer holds
 // one frame in Annex-B form ([00] 00 00 01 NALU ...); encoders differ in where the SPS and
-// PPS go: before every IDR frame in the same buffer (with "repeat sequence header"),
-// in a buffer of their own before the IDR frame (the Pi's bcm2835 codec config), or only
-// once at the start of the stream. The builder remembers the last parameter sets and puts
-// them before every IDR frame that lacks them, so every keyframe it yields decodes alone
-// and a publisher that reconnects finds SPS/PPS in the next keyframe.
+// PPS go: before every IDR frame in the same buffer (with "repeat sequence header"), in a
+// buffer of their own before the IDR frame (the Pi's bcm2835 codec config), or only once
+// at the start of the stream. The builder carries the parameter sets of a buffer without
+// a picture into the next unit, so that none is lost; from there the pipeline tracks them
+// once for the stream and puts them before every keyframe (media.ParameterSetTracker).
 type auBuilder struct {
-	nalus  [][]byte // the current unit, reused
-	params [][]byte // copies of the last SPS and PPS, in stream order
-	store  []byte   // backing bytes of params
+	nalus   [][]byte // the current unit, reused
+	pending [][]byte // parameter sets of buffers without a picture, for the next unit
+	store   []byte   // backing bytes of pending
 }
 
 // build returns the NAL units of the frame in buf and whether it is a keyframe (an IDR
@@ -26,77 +23,82 @@ type auBuilder struct {
 // call.
 func (a *auBuilder) build(buf []byte) (nalus [][]byte, keyframe, ok bool) {
 	a.nalus = a.nalus[:0]
-	var vcl, idr, sps, pps bool
+	var vcl, idr bool
 	for n := range h264.NALUs(buf) {
 		a.nalus = append(a.nalus, n)
 		switch t := h264.NALType(n); {
-		case t == h264.TypeSPS:
-			sps = true
-		case t == h264.TypePPS:
-			pps = true
 		case t == h264.TypeIDR:
 			idr, vcl = true, true
 		case h264.IsVCL(t):
 			vcl = true
 		}
 	}
-	if sps || pps {
-		a.remember(sps, pps)
-	}
 	if !vcl {
+		a.keep()
 		return nil, false, false
 	}
-	if idr && (!sps || !pps) {
-		a.prependParams(sps, pps)
+	if len(a.pending) > 0 {
+		a.insertPending()
 	}
 	return a.nalus, idr, true
 }
 
-// remember keeps copies of the parameter sets of the current unit, replacing the kind it
-// carries (an SPS-only buffer keeps the old PPS). It copies only when they changed.
-func (a *auBuilder) remember(sps, pps bool) {
+// keep copies the parameter sets of the current buffer (it has no picture) for the next
+// unit, each replacing a pending one of its kind.
+func (a *auBuilder) keep() {
+	var sets [][]byte
+	for _, n := range a.nalus {
+		if t := h264.NALType(n); t == h264.TypeSPS || t == h264.TypePPS {
+			sets = append(sets, n)
+		}
+	}
+	if len(sets) == 0 {
+		return
+	}
 	var next [][]byte
-	for _, p := range a.params {
-		t := h264.NALType(p)
-		if !(t == h264.TypeSPS && sps || t == h264.TypePPS && pps) {
+	for _, p := range a.pending {
+		if !hasKind(sets, h264.NALType(p)) {
 			next = append(next, p)
 		}
 	}
-	for _, n := range a.nalus {
-		if t := h264.NALType(n); t == h264.TypeSPS || t == h264.TypePPS {
-			next = append(next, n)
-		}
-	}
-	if slices.EqualFunc(next, a.params, bytes.Equal) {
-		return
-	}
+	next = append(next, sets...)
 	size := 0
 	for _, n := range next {
 		size += len(n)
 	}
 	store := make([]byte, 0, size)
-	params := make([][]byte, 0, len(next))
+	pending := make([][]byte, 0, len(next))
 	for _, n := range next {
 		store = append(store, n...)
-		params = append(params, store[len(store)-len(n):len(store):len(store)])
+		pending = append(pending, store[len(store)-len(n):len(store):len(store)])
 	}
-	a.params, a.store = params, store
+	a.pending, a.store = pending, store
 }
 
-// prependParams puts the remembered parameter sets of the kinds the unit lacks at its
-// front, behind an access unit delimiter, which must stay first (H.264 7.4.1.2.3).
-func (a *auBuilder) prependParams(hasSPS, hasPPS bool) {
+// insertPending puts the pending parameter sets of the kinds the unit lacks at its front,
+// behind an access unit delimiter, which must stay first (H.264 7.4.1.2.3), and forgets
+// them.
+func (a *auBuilder) insertPending() {
 	at := 0
 	if len(a.nalus) > 0 && h264.NALType(a.nalus[0]) == h264.TypeAUD {
 		at = 1
 	}
-	for _, p := range a.params {
-		if t := h264.NALType(p); t == h264.TypeSPS && hasSPS || t == h264.TypePPS && hasPPS {
-			continue
+	var missing [][]byte
+	for _, p := range a.pending {
+		if !hasKind(a.nalus, h264.NALType(p)) {
+			missing = append(missing, p)
 		}
-		a.nalus = append(a.nalus, nil)
-		copy(a.nalus[at+1:], a.nalus[at:len(a.nalus)-1])
-		a.nalus[at] = p
-		at++
 	}
+	a.nalus = append(a.nalus[:at], append(missing, a.nalus[at:]...)...)
+	a.pending = nil
+}
+
+// hasKind reports whether nalus hold a NAL unit of type t.
+func hasKind(nalus [][]byte, t byte) bool {
+	for _, n := range nalus {
+		if h264.NALType(n) == t {
+			return true
+		}
+	}
+	return false
 }

@@ -96,8 +96,8 @@ func TestH264SourceDeliversAccessUnits(t *testing.T) {
 		{[]byte{7, 8, 5}, 33 * ms, true}, // SPS/PPS of the header buffer put before the IDR
 		{[]byte{9, 1}, 66 * ms, false},
 		{[]byte{1}, 166 * ms, false},
-		{[]byte{9, 7, 8, 5}, 233 * ms, true}, // remembered SPS/PPS behind the delimiter
-		{[]byte{1}, 234 * ms, false},         // never backwards: 1 ms after the last
+		{[]byte{9, 5}, 233 * ms, true}, // as it came: the pipeline puts the stream's SPS/PPS before it
+		{[]byte{1}, 234 * ms, false},   // never backwards: 1 ms after the last
 		{[]byte{1}, 333 * ms, false},
 	}
 	if !reflect.DeepEqual(got, want) {

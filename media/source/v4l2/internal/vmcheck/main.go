@@ -476,6 +476,7 @@ func loopback(dev string, w, h int, fps float64, pause time.Duration) {
 	var arr []arrival
 	var spsW, spsH, keyframes, badSPS int
 	var parseErr error
+	var params media.ParameterSetTracker
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	frame := time.Duration(float64(time.Second) / fps)
@@ -489,24 +490,21 @@ func loopback(dev string, w, h int, fps float64, pause time.Duration) {
 		if au.Keyframe != h264.IsKeyframe(au.NALUs) {
 			parseErr = fmt.Errorf("unit %d: Keyframe %v, IDR slice %v", len(arr), au.Keyframe, !au.Keyframe)
 		}
+		// The parameter sets in force, as the pipeline tracks them for the stream: every
+		// keyframe must be decodable with those seen so far.
+		ps, err := params.Next(au)
+		if err != nil {
+			parseErr = err
+		}
 		if au.Keyframe {
 			keyframes++
-			hasSPS := false
-			for _, n := range au.NALUs {
-				if h264.NALType(n) == h264.TypeSPS {
-					hasSPS = true
-					sps, err := h264.ParseSPS(n)
-					if err != nil {
-						parseErr = err
-					}
-					spsW, spsH = sps.Width, sps.Height
-					if sps.Width != w || sps.Height != h {
-						badSPS++
-					}
+			if ps == nil {
+				parseErr = fmt.Errorf("keyframe %d without parameter sets before it", keyframes)
+			} else {
+				spsW, spsH = ps.Info.Width, ps.Info.Height
+				if spsW != w || spsH != h {
+					badSPS++
 				}
-			}
-			if !hasSPS {
-				parseErr = fmt.Errorf("keyframe %d without SPS", keyframes)
 			}
 		}
 		// Done: enough units before the stall and a second after it, or (no stall
