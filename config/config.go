@@ -77,7 +77,7 @@ type Config struct {
 	GOP               GOP           `envconfig:"GOP" default:"2s" desc:"keyframe interval: a duration (2s) or a frame count (60)"`
 	Autostart         bool          `envconfig:"AUTOSTART" default:"false" desc:"start streaming at boot without a command"`
 	TelemetryInterval time.Duration `envconfig:"TELEMETRY_INTERVAL" default:"10s" desc:"period of telemetry messages"`
-	Danmaku           Carriers      `envconfig:"DANMAKU" default:"auto" desc:"where chat goes: any of sei, cc, amf, burn (comma separated), none, or auto: burn + sei where camnode encodes and the fonts are there, sei + amf + cc where the H.264 passes through"`
+	Danmaku           Carriers      `envconfig:"DANMAKU" default:"auto" desc:"where chat goes: any of sei, cc, amf, burn (comma separated), none, or auto: burn + sei where camnode encodes and a CJK font is there, sei + amf + cc where the H.264 passes through"`
 	ChatMaxRunes      int           `envconfig:"CHAT_MAX_RUNES" default:"100" desc:"longest chat message in runes after trimming"`
 	ChatBlocklist     []string      `envconfig:"CHAT_BLOCKLIST" desc:"words that get a chat message rejected, comma separated, any case (ASCII words match whole words, others anywhere)"`
 	ChatRate          ChatRate      `envconfig:"CHAT_RATE" default:"20/s" desc:"most chat messages the node takes, N/duration with bursts of N (20/s, 100/1m), or 0 for no limit"`
@@ -764,7 +764,7 @@ func (cs *Carriers) Decode(s string) error {
 }
 
 // Resolve is the set of carriers of a stream whose pictures are drawn into (burn-in
-// works: camnode encodes, and the font loaded) or not: for CAMNODE_DANMAKU=auto, burn + sei
+// works: camnode encodes, and for auto a CJK font is there) or not: for CAMNODE_DANMAKU=auto, burn + sei
 // where drawn, else sei + amf + cc (the H.264 goes through, and captions are what platforms
 // show); any other setting as it is, without burn where not drawn.
 func (cs Carriers) Resolve(drawn bool) Carriers {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -105,7 +106,7 @@ func (b *burner) renderer(log *slog.Logger) (*pipeline.BurnIn, error) {
 		for _, w := range warnings {
 			log.Warn("burn-in danmaku font", "warning", w)
 		}
-		if len(warnings) > 0 {
+		if len(warnings) > 0 && !(b.auto && !r.HasCJKFont()) { // auto does not burn then
 			b.c.rep.publish(EventStreamWarning, "burn-in: "+strings.Join(warnings, "; "))
 		}
 	})
@@ -165,7 +166,11 @@ func (b *burner) pipelineStarted(log *slog.Logger) {
 	if b == nil {
 		return
 	}
-	_, err := b.renderer(log)
+	r, err := b.renderer(log)
+	if err == nil && b.auto && !r.HasCJKFont() {
+		// Danmaku are often Chinese or Japanese: auto burns in only what it can draw.
+		err = errors.New("no CJK font to draw chat with (install fonts-noto-cjk)")
+	}
 	b.mu.Lock()
 	b.log = log
 	b.state.Store(int32(burnPending))

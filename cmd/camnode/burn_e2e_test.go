@@ -16,6 +16,7 @@ import (
 	"image"
 	"io"
 	"math"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -596,8 +597,12 @@ func TestDanmakuAutoChoosesByTheSource(t *testing.T) {
 	clip := makeClip(t, "320x240", 150, 30)
 	pass := newRig(t, "autopass", clip)
 	pass.env["CAMNODE_WIDTH"], pass.env["CAMNODE_HEIGHT"] = "320", "240"
+	pass.env["CAMNODE_HTTP"] = "127.0.0.1:" + strconv.Itoa(peers.FreePort(t))
 	delete(pass.env, "CAMNODE_DANMAKU")
 	pass.goLive(t)
+	if burnt := playerSaysBurntIn(t, pass.env["CAMNODE_HTTP"]); burnt {
+		t.Error("passthrough: the player's /status says the chat is burnt in: the page would draw none")
+	}
 	peers.Publish(t, pass.broker, pass.topic("chat"), `{"text":"Hello auto","user":"bob","id":"a1"}`)
 	time.Sleep(3 * time.Second) // captions go out at one byte pair a frame
 	// Hiding chat erases the captions: ffmpeg's reader shows a caption when it ends.
@@ -612,8 +617,12 @@ func TestDanmakuAutoChoosesByTheSource(t *testing.T) {
 	}
 
 	raw := newRawRig(t, "autoraw", "yuv420", "yuv420p")
+	raw.env["CAMNODE_HTTP"] = "127.0.0.1:" + strconv.Itoa(peers.FreePort(t))
 	delete(raw.env, "CAMNODE_DANMAKU")
 	node := raw.goLive(t)
+	if burnt := playerSaysBurntIn(t, raw.env["CAMNODE_HTTP"]); !burnt {
+		t.Error("raw: the player's /status does not say the chat is burnt in: the page would draw each comment a second time")
+	}
 	peers.Publish(t, raw.broker, raw.topic("chat"), `{"text":"RAW auto 666","user":"eve","mode":"top","color":"#ff3333"}`)
 	rec, _ = raw.recordOneRun(t, node)
 	if got := recordedSEIChat(t, rec); len(got) != 1 || !strings.Contains(got[0], `"RAW auto 666"`) {
@@ -645,4 +654,23 @@ func TestDanmakuAutoChoosesByTheSource(t *testing.T) {
 			t.Errorf("%s: burn_unavailable with auto: %v", r.stream, e)
 		}
 	}
+}
+
+// playerSaysBurntIn asks the node's player (its /status, as the page does) whether the
+// chat is burnt into the picture.
+func playerSaysBurntIn(t *testing.T, addr string) bool {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Live        bool `json:"live"`
+		ChatBurntIn bool `json:"chatBurntIn"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || !st.Live {
+		t.Fatalf("player /status: %v, live %v", err, st.Live)
+	}
+	return st.ChatBurntIn
 }

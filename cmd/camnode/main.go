@@ -110,6 +110,10 @@ func loadConfig(stderr io.Writer) (*config.Config, int) {
 }
 
 func runNode(stderr io.Writer) int {
+	// From the start: a SIGTERM right after the first log line (a service manager, a test)
+	// is the clean stop, not the default action's kill.
+	ctx, stop := signalContext()
+	defer stop()
 	cfg, code := loadConfig(stderr)
 	if cfg == nil {
 		return code
@@ -135,8 +139,6 @@ func runNode(stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	ctx, stop := signalContext()
-	defer stop()
 	if err := n.Run(ctx); err != nil {
 		log.Error("node failed", "err", err)
 		return 1

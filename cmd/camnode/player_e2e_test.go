@@ -20,7 +20,10 @@ import (
 func TestPlayerPlaysTheNodesStream(t *testing.T) {
 	r := newRig(t, "player", "")
 	addr := "127.0.0.1:" + strconv.Itoa(peers.FreePort(t))
-	for k, v := range map[string]string{"CAMNODE_SOURCE": "testsrc", "CAMNODE_HTTP": addr, "CAMNODE_FPS": "25", "CAMNODE_GOP": "1s"} {
+	// sei: the page draws the chat (auto burns it into the test pattern, which camnode
+	// encodes, and the page then draws none: TestDanmakuAutoChoosesByTheSource).
+	for k, v := range map[string]string{"CAMNODE_SOURCE": "testsrc", "CAMNODE_HTTP": addr, "CAMNODE_FPS": "25", "CAMNODE_GOP": "1s",
+		"CAMNODE_DANMAKU": "sei"} {
 		r.env[k] = v
 	}
 	node := r.goLive(t)

@@ -26,8 +26,8 @@ func TestPlayerOnTheLANWithTheNode(t *testing.T) {
 	const token = "lan-e2e-token-0123456789"
 	for k, v := range map[string]string{"CAMNODE_SOURCE": "testsrc", "CAMNODE_HTTP": "127.0.0.1:" + strconv.Itoa(port),
 		"CAMNODE_HTTP_TOKEN": token, "CAMNODE_FPS": "25", "CAMNODE_GOP": "1s", "CAMNODE_WIDTH": "640", "CAMNODE_HEIGHT": "360",
-		"CAMNODE_ROTATE": "90",
-		"CAMNODE_AUDIO":  "exec:ffmpeg -nostdin -v error -f lavfi -i sine=frequency=440:sample_rate=48000 -c:a aac -b:a 64k -f adts -"} {
+		"CAMNODE_ROTATE": "90", "CAMNODE_DANMAKU": "sei", // the page draws the chat
+		"CAMNODE_AUDIO": "exec:ffmpeg -nostdin -v error -f lavfi -i sine=frequency=440:sample_rate=48000 -c:a aac -b:a 64k -f adts -"} {
 		r.env[k] = v
 	}
 	node := r.goLive(t)
