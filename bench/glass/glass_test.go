@@ -1,0 +1,241 @@
+//go:build linux
+
+package glass
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/camnode/camnode/bench/internal/figures"
+	"github.com/camnode/camnode/internal/peers"
+)
+
+const (
+	width, height, fps = 640, 360, 30
+	// warmUp is skipped at the start of each reading: the player's probe and its first
+	// burst (nginx-rtmp sends it from the last keyframe) are not the steady state.
+	warmUp = 3 * time.Second
+	// samples is the pictures of one reading; each leg is read twice (A B C C B A).
+	samples = 150
+)
+
+// BenchmarkGlassToViewer measures glass-to-viewer latency, p50 and p95 over 300 pictures
+// per leg: clockcam (a raw 640x360@30 camera that writes its clock into each picture)
+// feeds camnode (an exec: source of yuv420, encoded by x264), and ffmpeg reads the stream
+// back with -fflags nobuffer -flags low_delay -threads 1, decodes each picture and reads
+// its clock. The legs, measured in the same run while both pushers run:
+//   - the anchor: a second clockcam piped into ffmpeg with libx264 veryfast zerolatency
+//     pushing to nginx-rtmp, read back from nginx-rtmp;
+//   - camnode pushing to the same nginx-rtmp, read back from it;
+//   - camnode's RTSP server (CAMNODE_RTSP), read over TCP.
+//
+// It also reports the CPU seconds of the camnode process and of the ffmpeg pusher over the
+// same span. BENCH_CAMNODE names the camnode binary.
+func BenchmarkGlassToViewer(b *testing.B) {
+	ctx := figures.Interruptible(b)
+	bin := figures.MustEnv(b, "BENCH_CAMNODE")
+	peers.Require(b, "ffmpeg", "go")
+	cam := filepath.Join(b.TempDir(), "clockcam")
+	if out, err := exec.Command("go", "build", "-o", cam, "./clockcam").CombinedOutput(); err != nil {
+		b.Fatalf("build clockcam: %v\n%s", err, out)
+	}
+	camArgs := []string{cam, "-width", strconv.Itoa(width), "-height", strconv.Itoa(height), "-fps", strconv.Itoa(fps)}
+	// An application that does not record: the ingest's disk is not the path measured.
+	ingest := peers.StartNginxWith(b, peers.NginxOptions{Apps: []string{"glass"}})
+	url := func(stream string) string { return "rtmp://" + ingest.Addr() + "/glass/" + stream }
+	broker := peers.StartMosquitto(b)
+
+	rtspAddr := "127.0.0.1:" + strconv.Itoa(peers.FreePort(b))
+	sub := peers.Subscribe(b, broker, "camnode/glass/#")
+	node := exec.CommandContext(ctx, bin, "run")
+	node.Env = append(os.Environ(), "CAMNODE_NODE_ID=glass", "CAMNODE_MQTT_URL="+broker.URL(),
+		"CAMNODE_RTMP_URL="+url("camnode"), "CAMNODE_SOURCE=exec:"+strings.Join(camArgs, " "), "CAMNODE_SOURCE_FORMAT=yuv420",
+		fmt.Sprintf("CAMNODE_WIDTH=%d", width), fmt.Sprintf("CAMNODE_HEIGHT=%d", height), fmt.Sprintf("CAMNODE_FPS=%d", fps),
+		"CAMNODE_BITRATE=2500k", "CAMNODE_ENCODER=x264", "CAMNODE_RTSP="+rtspAddr, "CAMNODE_AUTOSTART=true", "CAMNODE_HA_DISCOVERY=false")
+	var nodeLog bytes.Buffer
+	node.Stdout, node.Stderr = &nodeLog, &nodeLog
+	node.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	node.WaitDelay = 10 * time.Second
+	if err := node.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { node.Process.Signal(syscall.SIGTERM); node.Wait() })
+	if _, ok := sub.WaitFor(func(m peers.Message) bool {
+		return strings.HasSuffix(m.Topic, "/state") && strings.Contains(m.Payload, `"state":"live"`)
+	}, 2*time.Minute); !ok {
+		b.Fatalf("camnode did not go live:\n%s", nodeLog.String())
+	}
+
+	// The anchor: the same camera piped into ffmpeg, which encodes it as the issue says.
+	camera := exec.CommandContext(ctx, camArgs[0], camArgs[1:]...)
+	push := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+		"-s", fmt.Sprintf("%dx%d", width, height), "-r", strconv.Itoa(fps), "-i", "-",
+		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-b:v", "2500k", "-g", strconv.Itoa(2*fps),
+		"-f", "flv", url("ffmpeg"))
+	pipe, err := camera.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	push.Stdin = pipe
+	var pushLog bytes.Buffer
+	push.Stderr = &pushLog
+	for _, c := range []*exec.Cmd{camera, push} {
+		c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := c.Start(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() { push.Process.Kill(); push.Wait(); camera.Process.Kill(); camera.Wait() })
+	if err := waitPlayable(ctx, url("ffmpeg")); err != nil {
+		b.Fatalf("the ffmpeg push does not play: %v\n%s", err, pushLog.String())
+	}
+
+	legs := []struct {
+		name  string
+		url   string
+		input []string
+		ages  []time.Duration
+	}{
+		{name: "ffmpeg (libx264 zerolatency) -> nginx-rtmp", url: url("ffmpeg")},
+		{name: "camnode (x264) -> nginx-rtmp", url: url("camnode")},
+		{name: "camnode (x264) -> RTSP (TCP)", url: "rtsp://" + rtspAddr + "/live", input: []string{"-rtsp_transport", "tcp"}},
+	}
+	nodeCPU0, pushCPU0, began := cpuOf(b, node.Process.Pid), cpuOf(b, push.Process.Pid), time.Now()
+	for _, i := range []int{0, 1, 2, 2, 1, 0} { // A B C C B A: a drift of the machine's load cancels
+		ages, err := measure(ctx, legs[i].url, legs[i].input...)
+		if err != nil {
+			b.Fatalf("%s: %v\ncamnode:\n%s\nffmpeg push:\n%s", legs[i].name, err, tail(nodeLog.String()), pushLog.String())
+		}
+		legs[i].ages = append(legs[i].ages, ages...)
+	}
+	span := time.Since(began)
+	nodeCPU, pushCPU := cpuOf(b, node.Process.Pid)-nodeCPU0, cpuOf(b, push.Process.Pid)-pushCPU0
+
+	b.ReportMetric(0, "ns/op")
+	frame := time.Second / fps
+	var report strings.Builder
+	fmt.Fprintf(&report, "Glass-to-viewer latency, %dx%d@%d raw camera showing its clock, read by ffmpeg -fflags nobuffer -flags low_delay -threads 1 (A B C C B A, load average %s):\n",
+		width, height, fps, loadAverage())
+	for i, l := range legs {
+		p50, p95 := figures.Percentile(l.ages, 50), figures.Percentile(l.ages, 95)
+		fmt.Fprintf(&report, "  %-44s p50 %6.1f ms  p95 %6.1f ms  (%d pictures)", l.name, figures.MS(p50), figures.MS(p95), len(l.ages))
+		b.ReportMetric(figures.MS(p50), fmt.Sprintf("p50-ms-%c", 'A'+i))
+		b.ReportMetric(figures.MS(p95), fmt.Sprintf("p95-ms-%c", 'A'+i))
+		report.WriteString("\n")
+	}
+	anchor50, anchor95 := figures.Percentile(legs[0].ages, 50), figures.Percentile(legs[0].ages, 95)
+	verdict := func(ok bool) string {
+		if ok {
+			return "meets"
+		}
+		return "MISSES"
+	}
+	rtmpOK := figures.Percentile(legs[1].ages, 50) <= anchor50 && figures.Percentile(legs[1].ages, 95) <= anchor95
+	rtspOK := figures.Percentile(legs[2].ages, 50) <= anchor50+frame
+	fmt.Fprintf(&report, "  target camnode -> nginx-rtmp p50 and p95 <= ffmpeg's: %s; RTSP p50 <= ffmpeg's + one frame (%.1f ms): %s\n",
+		verdict(rtmpOK), figures.MS(frame), verdict(rtspOK))
+	fmt.Fprintf(&report, "  CPU over the %.0f s of readings: camnode process (x264 veryfast, RTMP push, RTSP server, silent AAC) %.2f CPU-s, ffmpeg push (libx264 veryfast zerolatency) %.2f CPU-s: %.2fx\n",
+		span.Seconds(), nodeCPU.Seconds(), pushCPU.Seconds(), nodeCPU.Seconds()/pushCPU.Seconds())
+	figures.Report(b, report.String())
+}
+
+// waitPlayable waits until a player gets a picture from url.
+func waitPlayable(ctx context.Context, url string) error {
+	var err error
+	for range 20 {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = exec.CommandContext(c, "ffmpeg", "-nostdin", "-v", "error", "-i", url, "-frames:v", "1", "-f", "null", "-").Run()
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return err
+}
+
+// readTimeout bounds one reading: a player that stops getting pictures fails the run
+// instead of hanging it.
+const readTimeout = time.Minute
+
+// measure plays url with ffmpeg as gray raw pictures and returns how old each picture was
+// when it was read, after warmUp: now minus the clock the picture shows.
+func measure(ctx context.Context, url string, input ...string) ([]time.Duration, error) {
+	args := append([]string{"-nostdin", "-v", "error", "-fflags", "nobuffer", "-flags", "low_delay", "-threads", "1"}, input...)
+	// -flush_packets 1: each picture reaches the pipe whole when it is decoded, not with the
+	// start of the next (the output's buffer would hold its tail).
+	args = append(args, "-i", url, "-an", "-f", "rawvideo", "-pix_fmt", "gray", "-flush_packets", "1", "-")
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	player := exec.CommandContext(ctx, "ffmpeg", args...)
+	player.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := player.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	player.Stderr = &stderr
+	if err := player.Start(); err != nil {
+		return nil, err
+	}
+	defer func() { player.Process.Kill(); player.Wait() }()
+	r := bufio.NewReaderSize(out, width*height)
+	pic := make([]byte, width*height)
+	ages := make([]time.Duration, 0, samples)
+	start := time.Now()
+	for len(ages) < samples {
+		if _, err := io.ReadFull(r, pic); err != nil {
+			return nil, fmt.Errorf("playing %s: %v after %d pictures (%v)\n%s", url, err, len(ages), ctx.Err(), stderr.String())
+		}
+		now := time.Now()
+		if now.Sub(start) < warmUp {
+			continue
+		}
+		at := time.UnixMilli(int64(Read(pic, width)))
+		age := now.Sub(at)
+		if age < 0 || age > time.Minute {
+			return nil, fmt.Errorf("playing %s: a picture says it was made at %v (now %v): the clock did not read back", url, at, now)
+		}
+		ages = append(ages, age)
+	}
+	return ages, nil
+}
+
+// cpuOf is the CPU time (user + system) of process pid so far.
+func cpuOf(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+func loadAverage() string {
+	raw, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// tail is the last 40 lines of s.
+func tail(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
+}
