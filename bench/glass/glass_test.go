@@ -34,14 +34,17 @@ const (
 // per leg: clockcam (a raw 640x360@30 camera that writes its clock into each picture)
 // feeds camnode (an exec: source of yuv420, encoded by x264), and ffmpeg reads the stream
 // back with -fflags nobuffer -flags low_delay -threads 1, decodes each picture and reads
-// its clock. The legs, measured in the same run while both pushers run:
+// its clock. The legs, measured in the same run while every pusher runs:
 //   - the anchor: a second clockcam piped into ffmpeg with libx264 veryfast zerolatency
 //     pushing to nginx-rtmp, read back from nginx-rtmp;
 //   - camnode pushing to the same nginx-rtmp, read back from it;
-//   - camnode's RTSP server (CAMNODE_RTSP), read over TCP.
+//   - camnode's RTSP server (CAMNODE_RTSP), read over TCP;
+//   - a second camnode without its silent AAC track (CAMNODE_AUDIO=none) through
+//     nginx-rtmp: what the audio track costs at the viewer.
 //
 // It also reports the CPU seconds of the camnode process and of the ffmpeg pusher over the
-// same span. BENCH_CAMNODE names the camnode binary.
+// same span. BENCH_CAMNODE names the camnode binary; BENCH_CAMNODE_BEFORE, when set,
+// another build (e.g. of the previous commit) measured beside it the same way.
 func BenchmarkGlassToViewer(b *testing.B) {
 	ctx := figures.Interruptible(b)
 	bin := figures.MustEnv(b, "BENCH_CAMNODE")
@@ -56,25 +59,14 @@ func BenchmarkGlassToViewer(b *testing.B) {
 	url := func(stream string) string { return "rtmp://" + ingest.Addr() + "/glass/" + stream }
 	broker := peers.StartMosquitto(b)
 
-	rtspAddr := "127.0.0.1:" + strconv.Itoa(peers.FreePort(b))
-	sub := peers.Subscribe(b, broker, "camnode/glass/#")
-	node := exec.CommandContext(ctx, bin, "run")
-	node.Env = append(os.Environ(), "CAMNODE_NODE_ID=glass", "CAMNODE_MQTT_URL="+broker.URL(),
-		"CAMNODE_RTMP_URL="+url("camnode"), "CAMNODE_SOURCE=exec:"+strings.Join(camArgs, " "), "CAMNODE_SOURCE_FORMAT=yuv420",
-		fmt.Sprintf("CAMNODE_WIDTH=%d", width), fmt.Sprintf("CAMNODE_HEIGHT=%d", height), fmt.Sprintf("CAMNODE_FPS=%d", fps),
-		"CAMNODE_BITRATE=2500k", "CAMNODE_ENCODER=x264", "CAMNODE_RTSP="+rtspAddr, "CAMNODE_AUTOSTART=true", "CAMNODE_HA_DISCOVERY=false")
-	var nodeLog bytes.Buffer
-	node.Stdout, node.Stderr = &nodeLog, &nodeLog
-	node.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	node.WaitDelay = 10 * time.Second
-	if err := node.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { node.Process.Signal(syscall.SIGTERM); node.Wait() })
-	if _, ok := sub.WaitFor(func(m peers.Message) bool {
-		return strings.HasSuffix(m.Topic, "/state") && strings.Contains(m.Payload, `"state":"live"`)
-	}, 2*time.Minute); !ok {
-		b.Fatalf("camnode did not go live:\n%s", nodeLog.String())
+	after := startNode(ctx, b, bin, "glass", camArgs, broker, url("camnode"))
+	// The same without its silent AAC track: what the audio costs at the viewer.
+	startNode(ctx, b, bin, "glassmute", camArgs, broker, url("camnode-mute"), "CAMNODE_AUDIO=none")
+	// BENCH_CAMNODE_BEFORE, when set, names another build of camnode (e.g. of the previous
+	// commit), run beside the first and read the same way, for a before/after figure.
+	var before *node
+	if bin := os.Getenv("BENCH_CAMNODE_BEFORE"); bin != "" {
+		before = startNode(ctx, b, bin, "glassbefore", camArgs, broker, url("camnode-before"))
 	}
 
 	// The anchor: the same camera piped into ffmpeg, which encodes it as the issue says.
@@ -101,26 +93,53 @@ func BenchmarkGlassToViewer(b *testing.B) {
 		b.Fatalf("the ffmpeg push does not play: %v\n%s", err, pushLog.String())
 	}
 
-	legs := []struct {
+	type leg struct {
 		name  string
 		url   string
 		input []string
 		ages  []time.Duration
-	}{
+	}
+	tcp := []string{"-rtsp_transport", "tcp"}
+	legs := []leg{
 		{name: "ffmpeg (libx264 zerolatency) -> nginx-rtmp", url: url("ffmpeg")},
 		{name: "camnode (x264) -> nginx-rtmp", url: url("camnode")},
-		{name: "camnode (x264) -> RTSP (TCP)", url: "rtsp://" + rtspAddr + "/live", input: []string{"-rtsp_transport", "tcp"}},
+		{name: "camnode (x264) -> RTSP (TCP)", url: after.rtsp, input: tcp},
+		{name: "camnode, CAMNODE_AUDIO=none -> nginx-rtmp", url: url("camnode-mute")},
 	}
-	nodeCPU0, pushCPU0, began := cpuOf(b, node.Process.Pid), cpuOf(b, push.Process.Pid), time.Now()
-	for _, i := range []int{0, 1, 2, 2, 1, 0} { // A B C C B A: a drift of the machine's load cancels
+	if before != nil {
+		legs = append(legs, leg{name: "before: camnode -> nginx-rtmp", url: url("camnode-before")},
+			leg{name: "before: camnode -> RTSP (TCP)", url: before.rtsp, input: tcp})
+	}
+	// A B C (D E) (E D) C B A: a drift of the machine's load cancels.
+	var order []int
+	for i := range legs {
+		order = append(order, i)
+	}
+	for i := range legs {
+		order = append(order, len(legs)-1-i)
+	}
+	nodes := []*node{after}
+	if before != nil {
+		nodes = append(nodes, before)
+	}
+	nodeCPU0 := make([]time.Duration, len(nodes))
+	for i, n := range nodes {
+		nodeCPU0[i] = cpuOf(b, n.cmd.Process.Pid)
+	}
+	pushCPU0, began := cpuOf(b, push.Process.Pid), time.Now()
+	for _, i := range order {
 		ages, err := measure(ctx, legs[i].url, legs[i].input...)
 		if err != nil {
-			b.Fatalf("%s: %v\ncamnode:\n%s\nffmpeg push:\n%s", legs[i].name, err, tail(nodeLog.String()), pushLog.String())
+			b.Fatalf("%s: %v\ncamnode:\n%s\nffmpeg push:\n%s", legs[i].name, err, tail(after.log.String()), pushLog.String())
 		}
 		legs[i].ages = append(legs[i].ages, ages...)
 	}
 	span := time.Since(began)
-	nodeCPU, pushCPU := cpuOf(b, node.Process.Pid)-nodeCPU0, cpuOf(b, push.Process.Pid)-pushCPU0
+	pushCPU := cpuOf(b, push.Process.Pid) - pushCPU0
+	nodeCPU := make([]time.Duration, len(nodes))
+	for i, n := range nodes {
+		nodeCPU[i] = cpuOf(b, n.cmd.Process.Pid) - nodeCPU0[i]
+	}
 
 	b.ReportMetric(0, "ns/op")
 	frame := time.Second / fps
@@ -145,9 +164,48 @@ func BenchmarkGlassToViewer(b *testing.B) {
 	rtspOK := figures.Percentile(legs[2].ages, 50) <= anchor50+frame
 	fmt.Fprintf(&report, "  target camnode -> nginx-rtmp p50 and p95 <= ffmpeg's: %s; RTSP p50 <= ffmpeg's + one frame (%.1f ms): %s\n",
 		verdict(rtmpOK), figures.MS(frame), verdict(rtspOK))
-	fmt.Fprintf(&report, "  CPU over the %.0f s of readings: camnode process (x264 veryfast, RTMP push, RTSP server, silent AAC) %.2f CPU-s, ffmpeg push (libx264 veryfast zerolatency) %.2f CPU-s: %.2fx\n",
-		span.Seconds(), nodeCPU.Seconds(), pushCPU.Seconds(), nodeCPU.Seconds()/pushCPU.Seconds())
+	fmt.Fprintf(&report, "  CPU over the %.0f s of readings: ffmpeg push (libx264 veryfast zerolatency) %.2f CPU-s; camnode process (x264 veryfast, RTMP push, RTSP server, silent AAC) %.2f CPU-s: %.2fx",
+		span.Seconds(), pushCPU.Seconds(), nodeCPU[0].Seconds(), nodeCPU[0].Seconds()/pushCPU.Seconds())
+	if before != nil {
+		fmt.Fprintf(&report, "; before %.2f CPU-s: %.2fx", nodeCPU[1].Seconds(), nodeCPU[1].Seconds()/pushCPU.Seconds())
+	}
+	report.WriteString("\n")
 	figures.Report(b, report.String())
+}
+
+// node is a camnode process streaming clockcam to nginx-rtmp and serving it over RTSP.
+type node struct {
+	cmd  *exec.Cmd
+	rtsp string // the RTSP URL
+	log  *bytes.Buffer
+}
+
+// startNode runs camnode (the binary bin) as node id with clockcam (camArgs) as its raw
+// source, pushing to rtmpURL, with more settings env, and waits until it is live.
+func startNode(ctx context.Context, b *testing.B, bin, id string, camArgs []string, broker *peers.Mosquitto, rtmpURL string, env ...string) *node {
+	b.Helper()
+	rtspAddr := "127.0.0.1:" + strconv.Itoa(peers.FreePort(b))
+	sub := peers.Subscribe(b, broker, "camnode/"+id+"/#")
+	cmd := exec.CommandContext(ctx, bin, "run")
+	cmd.Env = append(os.Environ(), "CAMNODE_NODE_ID="+id, "CAMNODE_MQTT_URL="+broker.URL(),
+		"CAMNODE_RTMP_URL="+rtmpURL, "CAMNODE_SOURCE=exec:"+strings.Join(camArgs, " "), "CAMNODE_SOURCE_FORMAT=yuv420",
+		fmt.Sprintf("CAMNODE_WIDTH=%d", width), fmt.Sprintf("CAMNODE_HEIGHT=%d", height), fmt.Sprintf("CAMNODE_FPS=%d", fps),
+		"CAMNODE_BITRATE=2500k", "CAMNODE_ENCODER=x264", "CAMNODE_RTSP="+rtspAddr, "CAMNODE_AUTOSTART=true", "CAMNODE_HA_DISCOVERY=false")
+	cmd.Env = append(cmd.Env, env...)
+	n := &node{cmd: cmd, rtsp: "rtsp://" + rtspAddr + "/live", log: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = n.log, n.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	if _, ok := sub.WaitFor(func(m peers.Message) bool {
+		return strings.HasSuffix(m.Topic, "/state") && strings.Contains(m.Payload, `"state":"live"`)
+	}, 2*time.Minute); !ok {
+		b.Fatalf("%s did not go live:\n%s", bin, n.log.String())
+	}
+	return n
 }
 
 // waitPlayable waits until a player gets a picture from url.
