@@ -81,7 +81,7 @@ echo "== start latency: stream/set ON -> first keyframe at the ingest"
 step "$out/latency.test" "${bench_args[@]}"
 echo "== RTSP: the node's CPU with no reader, one and 16, and its RSS with 16 (2 min)"
 (cd bench/rtsp && step "../../$out/rtsp.test" "${bench_args[@]}")
-echo "== glass-to-viewer latency: camnode -> nginx-rtmp, camnode RTSP, ffmpeg -> nginx-rtmp (1 min)"
+echo "== glass-to-viewer latency: camnode -> nginx-rtmp, camnode RTSP, without audio, ffmpeg with and without AAC (2 min)"
 (cd bench/glass && step "../../$out/glass.test" "${bench_args[@]}")
 
 media_log=$out/media-bench.txt
