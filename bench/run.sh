@@ -8,7 +8,8 @@
 #      avpush to two nginx-rtmp at once against one (the cost of simulcasting);
 #   2. start latency: mosquitto_pub stream/set ON -> first keyframe complete in the ingest's
 #      recording, p50/p95 over 20 runs (bench/latency); the node's CPU with RTSP readers
-#      against none, and its RSS with 16 (bench/rtsp);
+#      against none, and its RSS with 16 (bench/rtsp); glass-to-viewer latency of a raw camera
+#      that shows its clock, through camnode (RTMP and RTSP) and through ffmpeg (bench/glass);
 #   3. the per-frame path: go test -bench ./media/... (ns/frame, allocs/frame).
 # BENCH_GO=0 skips 3 (for a caller that has just run those benchmarks itself).
 # Inputs are cached in bench/out/ (git-ignored): the clip is made once with ffmpeg.
@@ -67,6 +68,7 @@ go build -o "$out/avpush" ./bench/push/avpush
 go test -c -o "$out/push.test" ./bench/push
 go test -c -o "$out/latency.test" ./bench/latency
 go test -c -o "$out/rtsp.test" ./bench/rtsp
+go test -c -o "$out/glass.test" ./bench/glass
 
 report=$out/report.txt
 : >"$report"
@@ -79,6 +81,8 @@ echo "== start latency: stream/set ON -> first keyframe at the ingest"
 step "$out/latency.test" "${bench_args[@]}"
 echo "== RTSP: the node's CPU with no reader, one and 16, and its RSS with 16 (2 min)"
 (cd bench/rtsp && step "../../$out/rtsp.test" "${bench_args[@]}")
+echo "== glass-to-viewer latency: camnode -> nginx-rtmp, camnode RTSP, without audio, ffmpeg with and without AAC (2 min)"
+(cd bench/glass && step "../../$out/glass.test" "${bench_args[@]}")
 
 media_log=$out/media-bench.txt
 if [ "${BENCH_GO:-1}" != 0 ]; then

@@ -167,7 +167,6 @@ func New(opts Options) *Publisher {
 	maxBytes := max(8<<20, int(opts.BitrateKbps*125*2*opts.SendBuffer.Seconds()))
 	p := &Publisher{opts: opts, log: opts.Logger, queue: newQueue(opts.SendBuffer, maxBytes, opts.Lossless)}
 	p.queue.grace = opts.LosslessGrace
-	p.queue.pair = true
 	if a := opts.Audio; a != nil {
 		// An announced track is silence nearly always: onMetaData gives its rate from
 		// the size of a silent frame (4 bytes mono, 6 stereo).
@@ -189,12 +188,9 @@ func (p *Publisher) SetVideoDataRate(kbps float64) {
 	p.videoRate.Store(&kbps)
 }
 
-// Flush has the writer send what waits in the queue now: a picture waits for the next one
-// so that the two share one write, and the producer calls Flush when no next one will
-// come soon (its source ended or failed). It may be called from any goroutine.
-func (p *Publisher) Flush() {
-	p.queue.flush()
-}
+// Flush is part of media.Output; the publisher has nothing to flush: every picture wakes
+// the writer as soon as it may go.
+func (p *Publisher) Flush() {}
 
 // earlyAudio is a frame that came before the first keyframe: the keyframe's time decides
 // whether it belongs to the stream.

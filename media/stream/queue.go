@@ -53,9 +53,6 @@ type queue struct {
 	maxSpan  time.Duration
 	maxBytes int
 	lossless bool // block the producer instead of dropping (unpaced files, benchmarks)
-	// pair lets a picture wait for the next one before the writer wakes (wakeLocked).
-	pair    bool
-	holding bool // a ready picture waits for the next one
 	// grace bounds how long a lossless producer waits for a writer that has sent nothing
 	// for that long (0: no bound); past it the queue drops like a lossy one.
 	grace time.Duration
@@ -276,27 +273,21 @@ func (q *queue) push(ctx context.Context, t tag) {
 	}
 }
 
-// wakeLocked decides whether the push of t wakes the writer. Waking a goroutine and
-// writing to the socket cost more CPU than anything else a stream does, so the writer
-// wakes only when it has something to send: not for audio that runs ahead of the video
-// (it waits in the queue for the picture it goes with), and, with pair set, once per two
-// pictures: a picture that is not a keyframe waits for the next one, and both go out with
-// their audio in one write. That costs one picture interval of latency (33 ms at 30 fps);
-// a keyframe goes at once (a stream's start, a reconnect), and Publisher.Flush sends a
-// waiting picture when no next one comes (the source ended or failed).
+// wakeLocked decides whether the push of t wakes the writer. A picture wakes it as soon
+// as it may go: a picture that waited for the next one would be a picture interval (33 ms
+// at 30 fps) older when a viewer sees it. Tags share a write only when the writer is
+// already behind: it sends everything ready before it flushes (Publisher.session), so
+// what came while it was writing goes out together. Audio that runs ahead of the video
+// does not wake it (it waits in the queue for the picture it goes with).
 func (q *queue) wakeLocked(t *tag, wasReady bool) bool {
 	switch {
 	case !q.readyLocked():
 		return false
-	case t.kind == kindVideo && !t.keyframe && q.pair && !q.holding:
-		q.holding = true // this picture waits for the next
-		return false
 	case t.kind == kindVideo:
-		q.holding = false
 		return true
 	default:
 		// Audio or data: wake for what it made ready (the other track late or gone), not
-		// for what was ready already (a picture waiting for the next).
+		// for what was ready already (the writer was woken for it).
 		return !wasReady
 	}
 }
@@ -307,14 +298,6 @@ func (q *queue) wake() {
 	case q.notify <- struct{}{}:
 	default:
 	}
-}
-
-// flush wakes the writer for a picture that waits for the next one (see wakeLocked).
-func (q *queue) flush() {
-	q.mu.Lock()
-	q.holding = false
-	q.mu.Unlock()
-	q.wake()
 }
 
 func (q *queue) overLocked(next tag) bool {
