@@ -243,6 +243,8 @@ func (o *output) WriteVideo(ctx context.Context, au *media.AccessUnit, ps *h264.
 		}
 	}
 	if len(o.readers) == 0 {
+		o.stats.AudioFramesDropped += uint64(len(st.waiting))
+		st.waiting = st.waiting[:0]
 		return nil
 	}
 	nalus := make([][]byte, 0, len(au.NALUs))

@@ -273,6 +273,9 @@ func (c *unitConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	if c.held == nil {
+		c.held = make([]byte, 0, unitMax) // never grown: the check above keeps it within
+	}
 	c.held = append(c.held, p...)
 	if keep {
 		return len(p), nil
