@@ -119,10 +119,11 @@ func BenchmarkNodeRTSPReaders(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 	figures.Report(b, fmt.Sprintf("The node's process, 720p30 2.5 Mb/s passthrough + silent AAC to nginx-rtmp, %v windows (A B B A), load average %s:\n"+
 		"  no RTSP reader:   %.2f CPU-s per %v\n"+
-		"  one reader (TCP): %.2f CPU-s per %v: %.2fx (target <= 1.1x)\n"+
-		"  16 readers:       %.2f CPU-s per %v: %.2fx; RSS %.1f MB (%.1f MB without readers)\n",
-		window, loadAverage(), none.Seconds()/2, window, one.Seconds()/2, window, one.Seconds()/none.Seconds(),
-		sixteen.Seconds(), window, 2*sixteen.Seconds()/none.Seconds(), float64(rss16)/1e6, float64(rssBefore)/1e6))
+		"  one reader (TCP): %.2f CPU-s per %v: %.2fx (target <= 1.1x), +%.2f CPU-s\n"+
+		"  16 readers:       %.2f CPU-s per %v: %.2fx, +%.2f CPU-s; RSS %.1f MB (%.1f MB without readers)\n",
+		window, loadAverage(), none.Seconds()/2, window, one.Seconds()/2, window, one.Seconds()/none.Seconds(), (one-none).Seconds()/2,
+		sixteen.Seconds(), window, 2*sixteen.Seconds()/none.Seconds(), sixteen.Seconds()-none.Seconds()/2,
+		float64(rss16)/1e6, float64(rssBefore)/1e6))
 }
 
 // cpuOf is the CPU time (user + system) of process pid so far.
