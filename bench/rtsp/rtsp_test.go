@@ -3,6 +3,10 @@
 // Package rtsp measures what the RTSP server costs the node: the CPU of the camnode
 // process streaming 720p30 passthrough to nginx-rtmp with no RTSP reader, one, and 16, and
 // its RSS with 16 (BenchmarkNodeRTSPReaders; BENCH_CAMNODE names the binary).
+//
+// BENCH_PERF=dir also records the node with `perf record -g` over the first window without
+// a reader and the first with one, into dir/none.data and dir/one.data, to see where a
+// reader's CPU goes (`perf report -i dir/one.data --no-children --sort sym`).
 package rtsp
 
 import (
@@ -70,34 +74,56 @@ func BenchmarkNodeRTSPReaders(b *testing.B) {
 			time.Sleep(time.Second)
 		}
 	}
-	measure := func() time.Duration {
+	perfDir := os.Getenv("BENCH_PERF")
+	if perfDir != "" {
+		peers.Require(b, "perf")
+	}
+	// measure is the node's CPU over one window; record names the perf recording of it.
+	measure := func(record string) time.Duration {
+		var perf *exec.Cmd
+		if perfDir != "" && record != "" {
+			perf = exec.Command("perf", "record", "-q", "-g", "-F", "999", "-p", strconv.Itoa(pid), "-o", filepath.Join(perfDir, record+".data"),
+				"--", "sleep", strconv.Itoa(int((window + time.Second).Seconds())))
+			perf.Stdout, perf.Stderr = os.Stderr, os.Stderr
+			if err := perf.Start(); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(time.Second) // perf attaches; it records the window and stops
+		}
 		start := cpuOf(b, pid)
 		select {
 		case <-time.After(window):
 		case <-ctx.Done():
 			b.Fatal("interrupted")
 		}
-		return cpuOf(b, pid) - start
+		cpu := cpuOf(b, pid) - start
+		if perf != nil {
+			if err := perf.Wait(); err != nil {
+				b.Fatalf("perf record: %v", err)
+			}
+		}
+		return cpu
 	}
 	var none, one time.Duration
-	none += measure()
+	none += measure("none")
 	stop := readers(1)
-	one += measure()
-	one += measure()
+	one += measure("one")
+	one += measure("")
 	stop()
-	none += measure()
+	none += measure("")
 	rssBefore := rssOf(b, pid)
 	stop = readers(16)
-	sixteen := measure()
+	sixteen := measure("")
 	rss16 := rssOf(b, pid)
 	stop()
 	b.ReportMetric(0, "ns/op")
 	figures.Report(b, fmt.Sprintf("The node's process, 720p30 2.5 Mb/s passthrough + silent AAC to nginx-rtmp, %v windows (A B B A), load average %s:\n"+
 		"  no RTSP reader:   %.2f CPU-s per %v\n"+
-		"  one reader (TCP): %.2f CPU-s per %v: %.2fx (target <= 1.1x)\n"+
-		"  16 readers:       %.2f CPU-s per %v: %.2fx; RSS %.1f MB (%.1f MB without readers)\n",
-		window, loadAverage(), none.Seconds()/2, window, one.Seconds()/2, window, one.Seconds()/none.Seconds(),
-		sixteen.Seconds(), window, 2*sixteen.Seconds()/none.Seconds(), float64(rss16)/1e6, float64(rssBefore)/1e6))
+		"  one reader (TCP): %.2f CPU-s per %v: %.2fx (target <= 1.1x), +%.2f CPU-s\n"+
+		"  16 readers:       %.2f CPU-s per %v: %.2fx, +%.2f CPU-s; RSS %.1f MB (%.1f MB without readers)\n",
+		window, loadAverage(), none.Seconds()/2, window, one.Seconds()/2, window, one.Seconds()/none.Seconds(), (one-none).Seconds()/2,
+		sixteen.Seconds(), window, 2*sixteen.Seconds()/none.Seconds(), sixteen.Seconds()-none.Seconds()/2,
+		float64(rss16)/1e6, float64(rssBefore)/1e6))
 }
 
 // cpuOf is the CPU time (user + system) of process pid so far.

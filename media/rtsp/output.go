@@ -64,13 +64,16 @@ type stream struct {
 	aac        *description.Media
 	aenc       *rtpmpeg4audio.Encoder
 	audioSSRC  uint32
+
+	waiting []unit // audio frames waiting for the next picture
 }
 
 // reader is one player's session.
 type reader struct {
 	session *gortsplib.ServerSession
-	remote  string  // the player's address, for the log
-	stream  *stream // the stream it was set up for
+	conn    *unitConn // its connection, when the packets go over it (TCP)
+	remote  string    // the player's address, for the log
+	stream  *stream   // the stream it was set up for
 	playing bool
 	// The tracks it set up.
 	hasVideo, hasAudio bool
@@ -206,8 +209,9 @@ func (o *output) describe(st *stream) error {
 	return nil
 }
 
-// WriteVideo sends the unit to every reader that plays (from its first keyframe on). It
-// never waits for a reader: one whose queue is full is dropped.
+// WriteVideo sends the unit to every reader that plays (from its first keyframe on), with
+// the audio that waits for it. It never waits for a reader: one whose queue is full is
+// dropped.
 func (o *output) WriteVideo(ctx context.Context, au *media.AccessUnit, ps *h264.ParameterSets) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -239,6 +243,8 @@ func (o *output) WriteVideo(ctx context.Context, au *media.AccessUnit, ps *h264.
 		}
 	}
 	if len(o.readers) == 0 {
+		o.stats.AudioFramesDropped += uint64(len(st.waiting))
+		st.waiting = st.waiting[:0]
 		return nil
 	}
 	nalus := make([][]byte, 0, len(au.NALUs))
@@ -249,43 +255,21 @@ func (o *output) WriteVideo(ctx context.Context, au *media.AccessUnit, ps *h264.
 	}
 	pkts, err := st.venc.Encode(nalus)
 	if err != nil {
+		o.sendAudio(st)
 		return fmt.Errorf("rtsp: packetize a video unit: %w", err)
 	}
 	ts := uint32(durationTicks(au.Time+au.CompositionOffset, 90000))
 	for _, p := range pkts {
 		p.Timestamp = ts
 	}
-	at := st.epoch.Add(au.Time + au.CompositionOffset)
-	for _, r := range o.readers {
-		if r.stream != st || !r.playing || !r.hasVideo {
-			continue
-		}
-		if !r.video {
-			if !au.Keyframe {
-				o.stats.FramesDropped++
-				continue
-			}
-			r.video, r.from = true, au.Time
-			// The report first: the player maps this track's clock to the others' from
-			// its first packet, so that the A/V offset holds from the start.
-			r.session.WritePacketRTCP(st.video, senderReport(st.videoSSRC, ts, at))
-		}
-		if n, ok := o.send(r, st.video, pkts, at); ok {
-			o.stats.FramesSent++
-			o.stats.BytesSent += n
-			if au.Keyframe {
-				o.stats.Keyframes++
-			}
-		} else {
-			o.stats.FramesDropped++
-		}
-	}
+	o.dispatch(st, &unit{pkts: pkts, ts: ts, at: st.epoch.Add(au.Time + au.CompositionOffset), time: au.Time, keyframe: au.Keyframe})
 	return nil
 }
 
-// WriteAudio sends the frame to every reader whose video has started. A track that shows
-// up after the stream was described without it, or that changes, makes a new
-// description: the stream's readers are closed, and players that ask next get it.
+// WriteAudio packetizes the frame, which waits for the next picture and goes out with it
+// (one write to a TCP reader, not two). A track that shows up after the stream was
+// described without it, or that changes, makes a new description: the stream's readers
+// are closed, and players that ask next get it.
 func (o *output) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -323,41 +307,134 @@ func (o *output) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 	for _, p := range pkts {
 		p.Timestamp = ts
 	}
-	at := st.epoch.Add(f.Time)
-	sent := false
-	for _, r := range o.readers {
-		if r.stream != st || !r.playing || !r.hasAudio || (r.hasVideo && (!r.video || f.Time < r.from)) {
-			continue
-		}
-		if !r.audio {
-			r.audio = true
-			r.session.WritePacketRTCP(st.aac, senderReport(st.audioSSRC, ts, at))
-		}
-		if n, ok := o.send(r, st.aac, pkts, at); ok {
-			o.stats.BytesSent += n
-			sent = true
-		}
-	}
-	if sent {
-		o.stats.AudioFramesSent++
-	} else {
-		o.stats.AudioFramesDropped++
+	st.waiting = append(st.waiting, unit{pkts: pkts, ts: ts, at: st.epoch.Add(f.Time), time: f.Time})
+	if len(st.waiting) >= maxWaiting {
+		o.sendAudio(st) // no picture came for a while
 	}
 	return nil
 }
 
+// maxWaiting bounds the audio frames that wait for a picture: about 170 ms of AAC at
+// 48 kHz, should the pictures stop while the sound goes on.
+const maxWaiting = 8
+
+// unit is one access unit or audio frame as RTP packets, with its RTP time and wall time.
+type unit struct {
+	pkts     []*rtp.Packet
+	ts       uint32
+	at       time.Time
+	time     time.Duration
+	keyframe bool
+}
+
+// Flush sends the audio that waits for a picture: none comes soon.
+func (o *output) Flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cur != nil {
+		o.sendAudio(o.cur)
+	}
+}
+
+// sendAudio sends the audio that waits, without a picture. o.mu is held.
+func (o *output) sendAudio(st *stream) {
+	if len(st.waiting) > 0 {
+		o.dispatch(st, nil)
+	}
+}
+
+// dispatch sends the audio that waits and the video unit v (nil for none) to every reader
+// of st that plays, each reader's packets in one burst: a TCP reader's connection writes
+// them at once when the last is written (unitConn). o.mu is held.
+func (o *output) dispatch(st *stream, v *unit) {
+	audio := st.waiting
+	st.waiting = st.waiting[:0]
+	var audioSent uint64 // a bit per frame sent to some reader
+	for _, r := range o.readers {
+		if r.stream != st || !r.playing {
+			continue
+		}
+		video, startVideo := false, false
+		if v != nil && r.hasVideo {
+			if !r.video && v.keyframe {
+				r.video, r.from, startVideo = true, v.time, true
+			}
+			video = r.video
+			if !video {
+				o.stats.FramesDropped++
+			}
+		}
+		// The audio from the reader's first picture on (all of it for one without video).
+		var frames []*unit
+		var sent uint64
+		if r.hasAudio && (!r.hasVideo || r.video) {
+			for i := range audio {
+				if !r.hasVideo || audio[i].time >= r.from {
+					frames = append(frames, &audio[i])
+					sent |= 1 << i
+				}
+			}
+		}
+		if !video && len(frames) == 0 {
+			continue
+		}
+		// The last packet of the burst ends the connection's write.
+		if r.conn != nil {
+			last := v
+			if !video {
+				last = frames[len(frames)-1]
+			}
+			r.conn.endWith(last.pkts[len(last.pkts)-1])
+		}
+		// A track's sender report first: the player maps the track's clock to the
+		// others' from its first packet, so that the A/V offset holds from the start.
+		if startVideo {
+			r.session.WritePacketRTCP(st.video, senderReport(st.videoSSRC, v.ts, v.at))
+		}
+		if len(frames) > 0 && !r.audio {
+			r.audio = true
+			r.session.WritePacketRTCP(st.aac, senderReport(st.audioSSRC, frames[0].ts, frames[0].at))
+		}
+		ok := true
+		for _, a := range frames {
+			if ok = o.send(r, st.aac, a); !ok {
+				break
+			}
+		}
+		if ok {
+			audioSent |= sent
+		}
+		if video {
+			if ok && o.send(r, st.video, v) {
+				o.stats.FramesSent++
+				if v.keyframe {
+					o.stats.Keyframes++
+				}
+			} else {
+				o.stats.FramesDropped++
+			}
+		}
+	}
+	for i := range audio {
+		if audioSent&(1<<i) != 0 {
+			o.stats.AudioFramesSent++
+		} else {
+			o.stats.AudioFramesDropped++
+		}
+	}
+}
+
 // send queues the packets of one unit for a reader, and drops the reader when its queue
 // is full. o.mu is held.
-func (o *output) send(r *reader, m *description.Media, pkts []*rtp.Packet, at time.Time) (uint64, bool) {
-	var n uint64
-	for _, p := range pkts {
-		if err := r.session.WritePacketRTPWithNTP(m, p, at); err != nil {
+func (o *output) send(r *reader, m *description.Media, u *unit) bool {
+	for _, p := range u.pkts {
+		if err := r.session.WritePacketRTPWithNTP(m, p, u.at); err != nil {
 			o.cut(r, err)
-			return n, false
+			return false
 		}
-		n += uint64(p.MarshalSize())
+		o.stats.BytesSent += uint64(p.MarshalSize())
 	}
-	return n, true
+	return true
 }
 
 // cut drops a reader whose queue is full. o.mu is held. A session that is ending for
@@ -412,8 +489,8 @@ func (o *output) join(s *gortsplib.ServerSession, remote string) (*gortsplib.Ser
 	return st.server, joined
 }
 
-// play starts a reader; it gets the stream from the next keyframe.
-func (o *output) play(s *gortsplib.ServerSession) bool {
+// play starts a reader, which asked on c; it gets the stream from the next keyframe.
+func (o *output) play(s *gortsplib.ServerSession, c *gortsplib.ServerConn) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, ok := o.readers[s]
@@ -421,6 +498,10 @@ func (o *output) play(s *gortsplib.ServerSession) bool {
 		return false
 	}
 	r.playing, r.video, r.audio = true, false, false
+	r.conn = nil
+	if t := s.Transport(); t != nil && t.Protocol == gortsplib.ProtocolTCP {
+		r.conn, _ = c.NetConn().(*unitConn)
+	}
 	r.hasVideo, r.hasAudio = false, false
 	for _, m := range s.Medias() {
 		r.hasVideo = r.hasVideo || m == r.stream.video
@@ -458,9 +539,6 @@ func (o *output) leave(s *gortsplib.ServerSession, err error) {
 
 // WriteChat does nothing: RTSP carries chat in the SEI inside the units.
 func (o *output) WriteChat(context.Context, time.Duration, *chat.Message) {}
-
-// Flush does nothing: each unit goes to the readers' queues as it comes.
-func (o *output) Flush() {}
 
 // Stats returns the output's counters. Video frames and bytes count per reader: a unit
 // sent to three readers counts three times; a reader's frames before its first keyframe

@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/pion/rtp"
 
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/httpflv"
@@ -153,7 +155,7 @@ func Listen(opts Options) (*Server, error) {
 		RTSPAddress:    s.ln.Addr().String(),
 		WriteQueueSize: opts.ReaderQueue,
 		// The bound sockets are handed over: gortsplib asks for them by address.
-		Listen: func(string, string) (net.Listener, error) { return sendBuffered{s.ln}, nil },
+		Listen: func(string, string) (net.Listener, error) { return readerConns{s.ln}, nil },
 	}
 	if s.udp[0] != nil {
 		s.rtsp.UDPRTPAddress = s.udp[0].LocalAddr().String()
@@ -203,15 +205,107 @@ func listenUDPPair(host string, rtp int) ([2]net.PacketConn, error) {
 // bandwidth-delay product at camera bitrates.
 const sendBuffer = 256 << 10
 
-// sendBuffered sets sendBuffer on every connection it accepts.
-type sendBuffered struct{ net.Listener }
+// readerConns sets sendBuffer on every connection it accepts, and hands it to gortsplib
+// as a unitConn.
+type readerConns struct{ net.Listener }
 
-func (l sendBuffered) Accept() (net.Conn, error) {
+func (l readerConns) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetWriteBuffer(sendBuffer)
 	}
-	return c, err
+	return &unitConn{Conn: c}, nil
+}
+
+// unitMax bounds the bytes a unitConn holds: a larger burst (a keyframe) goes out in
+// writes of about this size.
+const unitMax = 32 << 10
+
+// unitConn is a reader's TCP connection that writes each burst of RTP packets the output
+// queues for the reader (a picture and the audio that waited for it) in one write, where
+// gortsplib writes every interleaved packet on its own, one system call each: on a
+// camera's stream most of what a reader costs. The output names the burst's last packet
+// (endWith) before it queues the burst; the connection keeps the RTP packets it is given
+// until that one, and writes them with it. Any other write (an RTCP packet, a response)
+// takes what is kept along, in order. So nothing is kept longer than its burst takes to
+// be queued: the rest of the burst is in gortsplib's queue already, behind it. A burst
+// whose last packet never comes (the session's queue was closed meanwhile) goes with the
+// next burst's, or with unitMax.
+//
+// gortsplib writes packets from the session's writer and responses from the connection's
+// goroutine: mu keeps each write whole. The write deadline gortsplib sets before each
+// write holds for the write that takes the kept bytes along. last is apart from mu: the
+// output names a burst without waiting for a write (one to a reader that stopped reading
+// waits for its deadline).
+type unitConn struct {
+	net.Conn
+	last atomic.Uint32 // the burst's last packet, as packetID makes it; 0: none
+
+	mu   sync.Mutex
+	held []byte
+	err  error // a failed write's: the connection is broken
+}
+
+// packetID names an RTP packet of a reader by its payload type (one per track) and its
+// sequence number; never 0.
+func packetID(pt uint8, seq uint16) uint32 { return 1<<24 | uint32(pt&0x7f)<<16 | uint32(seq) }
+
+// endWith names the last packet of the burst that is about to be queued.
+func (c *unitConn) endWith(p *rtp.Packet) { c.last.Store(packetID(p.PayloadType, p.SequenceNumber)) }
+
+func (c *unitConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	id, isRTP := rtpPacket(p)
+	last := c.last.Load()
+	keep := isRTP && last != 0 && id != last
+	if len(c.held) == 0 && !keep {
+		return c.write(p)
+	}
+	if len(c.held)+len(p) > unitMax {
+		if _, err := c.write(c.held); err != nil {
+			return 0, err
+		}
+	}
+	if c.held == nil {
+		c.held = make([]byte, 0, unitMax) // never grown: the check above keeps it within
+	}
+	c.held = append(c.held, p...)
+	if keep {
+		return len(p), nil
+	}
+	if _, err := c.write(c.held); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// write writes b and empties held. c.mu is held.
+func (c *unitConn) write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.held = c.held[:0]
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// rtpPacket tells whether p is an interleaved RTP packet ('$', channel, length, then the
+// packet: version 2, a payload type that is not one of RTCP's 200 to 204), and names it.
+func rtpPacket(p []byte) (uint32, bool) {
+	if len(p) < 4+12 || p[0] != '$' || int(p[2])<<8|int(p[3]) != len(p)-4 || p[4]>>6 != 2 {
+		return 0, false
+	}
+	if p[5] >= 200 && p[5] <= 204 { // RTCP: its type is where RTP has the marker and the payload type
+		return 0, false
+	}
+	return packetID(p[5], uint16(p[6])<<8|uint16(p[7])), true
 }
 
 func powerOfTwo(n int) int {
@@ -343,7 +437,7 @@ func (h *handler) OnSetup(c *gortsplib.ServerHandlerOnSetupCtx) (*base.Response,
 }
 
 func (h *handler) OnPlay(c *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	if !h.output.play(c.Session) {
+	if !h.output.play(c.Session, c.Conn) {
 		// The stream it was set up for has ended.
 		return notFound("Not Found (the stream ended)"), nil
 	}
