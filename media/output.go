@@ -32,8 +32,9 @@ type Output interface {
 	// carry chat beside the picture (FLV's onTextData); chat inside the picture (SEI) is
 	// already in the access unit.
 	WriteChat(ctx context.Context, at time.Duration, m *chat.Message)
-	// Flush sends now what waits for the next picture: none comes soon, or this one
-	// carries chat, whose latency is what a viewer sees of it.
+	// Flush sends now what an output keeps to go with the next picture's write (RTSP's
+	// waiting audio): none comes soon, or this one carries chat, whose latency is what a
+	// viewer sees of it.
 	Flush()
 	// Stats returns the output's counters; safe from any goroutine.
 	Stats() OutputStats
@@ -107,7 +108,7 @@ func (t *ParameterSetTracker) Next(au *AccessUnit) (*h264.ParameterSets, error) 
 
 // Feed returns a deliver function for Source.Run that gives every access unit to each of
 // outs with its parameter sets (units before the first SPS and PPS go nowhere: nothing
-// could decode them). It does not flush: a publisher pairs pictures as in the pipeline.
+// could decode them). It does not flush: what an output keeps goes with the next picture.
 func Feed(ctx context.Context, outs ...Output) func(*AccessUnit) error {
 	var params ParameterSetTracker
 	return func(au *AccessUnit) error {

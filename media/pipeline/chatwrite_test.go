@@ -51,9 +51,8 @@ func recordedVideo(ng *peers.Nginx, name string) []uint32 {
 	return ts
 }
 
-// A picture waits in the publisher's queue for the next one, so that two share a write;
-// a picture that carries chat goes at once: it reaches the ingest before the source
-// gives the next one. The source here gives a picture only when the previous one with
+// No picture waits for the next one, and a picture that carries chat has every output
+// flushed: it reaches the ingest before the source gives the next one. The source here gives a picture only when the previous one with
 // chat has been recorded by nginx, so a held picture would stall the test.
 func TestPictureWithChatIsNotHeld(t *testing.T) {
 	ng := peers.StartNginx(t)

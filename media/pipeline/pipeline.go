@@ -401,9 +401,9 @@ func (p *Pipeline) runSource(ctx context.Context) {
 						o.WriteChat(ctx, out.Time, m)
 					}
 				}
-				// A picture waits in the publisher's queue for the next one (they share a
-				// write); one that carries chat goes at once: chat latency is what a
-				// viewer sees of it.
+				// An output may keep what goes with the next picture's write (RTSP's
+				// waiting audio); a picture that carries chat has it all go at once:
+				// chat latency is what a viewer sees of it.
 				if out != au || len(msgs) > 0 {
 					p.flush()
 				}
@@ -431,7 +431,7 @@ func (p *Pipeline) runSource(ctx context.Context) {
 	}
 }
 
-// flush has every output send what waits in its queue for the next picture.
+// flush has every output send what it keeps for the next picture's write.
 func (p *Pipeline) flush() {
 	for _, o := range p.outs {
 		o.Flush()
