@@ -4,8 +4,8 @@
 # libraries camnode opens at run time (libx264-164 for the H.264 encoder, libturbojpeg0 for
 # MJPEG); the fonts of burned-in danmaku (fonts-noto-cjk, 91 MB, fonts-symbola,
 # fonts-unifont) only where it is drawn; and the real peers the tests run against
-# (Mosquitto and its clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium,
-# GStreamer's RTSP player, zeep and node-onvif, the ONVIF clients).
+# (Mosquitto and its clients, nginx with the RTMP module, ffmpeg/ffprobe, headless Chromium
+# and Firefox ESR, GStreamer's RTSP player, zeep and node-onvif, the ONVIF clients).
 #   scripts/deps.sh go      Go and the build packages
 #   scripts/deps.sh demo    the same, plus mosquitto-clients for the lines `camnode demo`
 #                           prints, plus the burn-in fonts when CAMNODE_DANMAKU has burn
@@ -80,6 +80,9 @@ if [ "$what" = all ]; then
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
   command -v chromium >/dev/null || missing+=(chromium) # the local player's page, headless (media/httpflv)
+  # The player's page in Firefox too (media/httpflv, WebDriver BiDi: no geckodriver); its H.264
+  # decoder is libavcodec (one of firefox-esr's Recommends), which ffmpeg above brings.
+  command -v firefox-esr >/dev/null || missing+=(firefox-esr)
   # media/onvif: zeep is the SOAP client Home Assistant's ONVIF integration drives; node-onvif
   # (npm, below) probes WS-Discovery inside a network namespace made with unshare and ip.
   /usr/bin/python3 -c 'import zeep' 2>/dev/null || missing+=(python3-zeep)

@@ -206,41 +206,78 @@ func sendChat(ctx context.Context, b *testing.B, broker *peers.Mosquitto, browse
 // http://camnode.lan:PORT/ through MSE, as from another machine), in the order A B B A so that a drift of the machine's
 // load cancels out. Two sources: the live test pattern encoded with x264 (640x360, as
 // `camnode demo` without a camera) and an H.264 camera's passthrough (a 1280x720 30 fps
-// 2.5 Mb/s clip played in real time: no encoding, the cheapest node there is). The
-// browser's own CPU is not the node's and is not counted. Target: with/without <= 1.1.
+// 2.5 Mb/s clip played in real time: no encoding, the cheapest node there is), each a
+// sub-benchmark (x264, passthrough). The browser's own CPU is not the node's and is not
+// counted. It reports each window's CPU time and the process's RSS at its end. Target:
+// with/without <= 1.1.
 //
-//	go test -run '^$' -bench PlayerCPU -benchtime 1x ./bench/player
+//	go test -run '^$' -bench PlayerCPU/passthrough -benchtime 1x ./bench/player
 func BenchmarkPlayerCPU(b *testing.B) {
 	ctx := figures.Interruptible(b)
 	ingest := peers.StartNginx(b)
-	clip := cameraClip(b)
-	var report string
-	for b.Loop() {
-		report = ""
-		for _, src := range []struct {
-			name string
-			make func() media.Source
-		}{
-			{"testsrc x264 640x360 30 fps", func() media.Source {
-				return testsrc.New(testsrc.Options{Width: 640, Height: 360, FPS: fps, GOP: 2 * fps})
-			}},
-			{"H.264 passthrough 1280x720 30 fps 2.5 Mb/s", func() media.Source {
-				s, err := file.Open(clip, file.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				return s
-			}},
-		} {
-			without, with := measureCPU(ctx, b, ingest, src.make())
-			ratio := with.perFrame().Seconds() / without.perFrame().Seconds()
-			report += fmt.Sprintf("  %s: without %.2f CPU-s (%.2f in the kernel) for %d frames (%.0f µs/frame), with two browsers %.2f CPU-s (%.2f in the kernel) for %d frames (%.0f µs/frame): %.3fx; target <= 1.1x: %s\n",
-				src.name, without.cpu.Seconds(), without.sys.Seconds(), without.frames, float64(without.perFrame())/1e3,
-				with.cpu.Seconds(), with.sys.Seconds(), with.frames, float64(with.perFrame())/1e3, ratio, verdict(ratio <= 1.1))
+	for _, src := range []struct {
+		bench, name string
+		make        func(b *testing.B) media.Source
+	}{
+		{"x264", "testsrc x264 640x360 30 fps", func(*testing.B) media.Source {
+			return testsrc.New(testsrc.Options{Width: 640, Height: 360, FPS: fps, GOP: 2 * fps})
+		}},
+		{"passthrough", "H.264 passthrough 1280x720 30 fps 2.5 Mb/s", func(b *testing.B) media.Source {
+			s, err := file.Open(cameraClip(b), file.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}},
+	} {
+		b.Run(src.bench, func(b *testing.B) {
+			var report string
+			for b.Loop() {
+				without, with := measureCPU(ctx, b, ingest, src.make(b))
+				ratio := with.perFrame().Seconds() / without.perFrame().Seconds()
+				report = fmt.Sprintf("  %s: without %.2f CPU-s (%.2f in the kernel) for %d frames (%.0f µs/frame), with two browsers %.2f CPU-s (%.2f in the kernel) for %d frames (%.0f µs/frame): %.3fx; target <= 1.1x: %s\n"+
+					"    CPU-s per 15 s window in the order A B B A: %s; RSS at the end of each: %s\n",
+					src.name, without.cpu.Seconds(), without.sys.Seconds(), without.frames, float64(without.perFrame())/1e3,
+					with.cpu.Seconds(), with.sys.Seconds(), with.frames, float64(with.perFrame())/1e3, ratio, verdict(ratio <= 1.1),
+					windowsCPU(without, with), windowsRSS(without, with))
+			}
+			b.ReportMetric(0, "ns/op")
+			figures.Report(b, "CPU of the node's process with the HTTP-FLV destination and two browsers (WebCodecs and MSE), relative to without it (load average "+loadAverage()+"):\n"+report)
+		})
+	}
+}
+
+// windowsCPU and windowsRSS list the four windows of measureCPU in their order A B B A.
+func windowsCPU(without, with usage) string {
+	a, b := without.windows, with.windows
+	if len(a) != 2 || len(b) != 2 {
+		return "?"
+	}
+	return fmt.Sprintf("%.2f %.2f %.2f %.2f", a[0].cpu.Seconds(), b[0].cpu.Seconds(), b[1].cpu.Seconds(), a[1].cpu.Seconds())
+}
+
+func windowsRSS(without, with usage) string {
+	a, b := without.windows, with.windows
+	if len(a) != 2 || len(b) != 2 {
+		return "?"
+	}
+	return fmt.Sprintf("%d %d %d %d MiB", a[0].rss>>20, b[0].rss>>20, b[1].rss>>20, a[1].rss>>20)
+}
+
+// rss is the resident memory of this process now (VmRSS), 0 if unknown.
+func rss() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range bytes.Lines(status) {
+		if kb, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			var n int64
+			fmt.Sscan(string(kb), &n)
+			return n << 10
 		}
 	}
-	b.ReportMetric(0, "ns/op")
-	figures.Report(b, "CPU of the node's process with the HTTP-FLV destination and two browsers (WebCodecs and MSE), relative to without it (load average "+loadAverage()+"):\n"+report)
+	return 0
 }
 
 // loadAverage is the machine's 1, 5 and 15 minute load average, for the figures'
@@ -267,14 +304,18 @@ func verdict(ok bool) string {
 // usage is the CPU time the process took and the frames the node sent meanwhile: on a
 // loaded machine the live pattern skips frames, so the cost is compared per frame.
 type usage struct {
-	cpu    time.Duration
-	sys    time.Duration // of cpu, in the kernel (system calls)
-	frames int
+	cpu     time.Duration
+	sys     time.Duration // of cpu, in the kernel (system calls)
+	frames  int
+	rss     int64   // at the end of the window
+	windows []usage // the windows added up, in order
 }
 
 func (u usage) perFrame() time.Duration { return u.cpu / time.Duration(max(u.frames, 1)) }
 
-func (u usage) add(v usage) usage { return usage{u.cpu + v.cpu, u.sys + v.sys, u.frames + v.frames} }
+func (u usage) add(v usage) usage {
+	return usage{u.cpu + v.cpu, u.sys + v.sys, u.frames + v.frames, max(u.rss, v.rss), append(u.windows, v)}
+}
 
 // measureCPU streams src to the ingest and returns the process's CPU time over two
 // windows without the player and two with it, in the order A B B A.
@@ -315,7 +356,7 @@ func measureCPU(ctx context.Context, b *testing.B, ingest *peers.Nginx, src medi
 			b.Fatal("interrupted")
 		}
 		end, endSys := cpu()
-		return usage{end - start, endSys - startSys, frames() - first}
+		return usage{cpu: end - start, sys: endSys - startSys, frames: frames() - first, rss: rss()}
 	}
 	// The browser is a plain chromium process that opens the page: a DevTools client in
 	// this process would count its own work (chromedp follows the page's network and DOM

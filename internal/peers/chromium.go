@@ -110,15 +110,21 @@ func (c *Chromium) Eval(t testing.TB, expr string, out any) {
 // WaitJS polls a JavaScript condition until it is true, or fails the test after timeout.
 func (c *Chromium) WaitJS(t testing.TB, what, cond string, timeout time.Duration) {
 	t.Helper()
+	waitJS(t, "chromium", c.Eval, what, cond, timeout)
+}
+
+// waitJS polls cond with eval (a browser's Eval) until it is true, or fails the test.
+func waitJS(t testing.TB, browser string, eval func(testing.TB, string, any), what, cond string, timeout time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		var ok bool
-		c.Eval(t, "!!("+cond+")", &ok)
+		eval(t, "!!("+cond+")", &ok)
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("peers: chromium: gave up after %v waiting for %s", timeout, what)
+			t.Fatalf("peers: %s: gave up after %v waiting for %s", browser, timeout, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -86,8 +86,14 @@ func lanChromium(t testing.TB) *peers.Chromium {
 
 func port(srv *httpflv.Server) int { return srv.Addr().(*net.TCPAddr).Port }
 
+// browser is what the tests ask of a browser's page: *peers.Chromium, *peers.Firefox.
+type browser interface {
+	Eval(t testing.TB, expr string, out any)
+	Screenshot(t testing.TB) []byte
+}
+
 // screenshot decodes a PNG of the window.
-func screenshot(t testing.TB, b *peers.Chromium) image.Image {
+func screenshot(t testing.TB, b browser) image.Image {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(b.Screenshot(t)))
 	if err != nil {
@@ -103,7 +109,7 @@ func (r rect) image() image.Rectangle {
 	return image.Rect(int(r.X), int(r.Y), int(r.X+r.W), int(r.Y+r.H))
 }
 
-func stageRect(t testing.TB, b *peers.Chromium) rect {
+func stageRect(t testing.TB, b browser) rect {
 	var r rect
 	b.Eval(t, `(() => { const r = document.getElementById('stage').getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`, &r)
 	return r
@@ -473,7 +479,7 @@ func TestPlayerControlsOnAPhone(t *testing.T) {
 }
 
 // saveShot keeps a screenshot in bench/out, to look at.
-func saveShot(t testing.TB, b *peers.Chromium, name string) {
+func saveShot(t testing.TB, b browser, name string) {
 	out := filepath.Join("..", "..", "bench", "out", name)
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err == nil {
 		if err := os.WriteFile(out, b.Screenshot(t), 0o644); err != nil {
@@ -623,4 +629,45 @@ func TestPlayerAfterAFrozenTab(t *testing.T) {
 	var ct float64
 	b.Eval(t, `document.getElementById('mse').currentTime`, &ct)
 	b.WaitJS(t, "the picture to move at the live edge", fmt.Sprintf(`document.getElementById('mse').currentTime > %f + 1 && window.camnode.buffered < 0.4`, ct), 60*time.Second)
+}
+
+// TestPlayerInFirefox: Firefox ESR (headless, driven over WebDriver BiDi) opens the page
+// as http://camnode.lan:PORT/?token=… (no secure context): it plays through MSE, the
+// picture moves between two screenshots, and the page notes no error.
+func TestPlayerInFirefox(t *testing.T) {
+	const token = "firefox-token-0123456789"
+	srv := startServer(t, httpflv.Options{Token: token})
+	startFeeder(t, srv, testsrc.Options{})
+	waitLive(t, srv)
+	b := peers.StartFirefox(t)
+	b.Navigate(t, fmt.Sprintf("http://camnode.lan:%d/?token=%s", port(srv), token))
+	var ctx struct {
+		Secure, MSE bool
+		Agent       string
+	}
+	b.Eval(t, `({Secure: window.isSecureContext, MSE: typeof MediaSource !== 'undefined', Agent: navigator.userAgent})`, &ctx)
+	if ctx.Secure || !ctx.MSE {
+		t.Fatalf("http://camnode.lan in %s: %+v, want no secure context, MSE", ctx.Agent, ctx)
+	}
+	b.WaitJS(t, "30 pictures shown", `window.camnode.frames >= 30`, 120*time.Second)
+	var path string
+	b.Eval(t, `window.camnode.path`, &path)
+	if path != "mse" {
+		t.Fatalf("the page plays through %q, want mse", path)
+	}
+	stage := stageRect(t, b)
+	one := screenshot(t, b)
+	b.WaitJS(t, "15 more pictures", `window.camnode.frames >= 45`, 60*time.Second)
+	two := screenshot(t, b)
+	saveShot(t, b, "player-firefox.png")
+	c := changed(one, two, stage.image())
+	if c < 0.05 {
+		t.Errorf("the picture did not move in %s: %.1f%% of its pixels changed between two screenshots", ctx.Agent, 100*c)
+	}
+	var errs []string
+	b.Eval(t, `window.camnode.errors`, &errs)
+	if len(errs) > 0 {
+		t.Errorf("the page noted errors: %q", errs)
+	}
+	t.Logf("%s: plays through MSE; %.0f%% of the picture's pixels changed between two screenshots", ctx.Agent, 100*c)
 }

@@ -278,8 +278,8 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 //
 // It takes the connection over from net/http and writes the body as it is, until the
 // connection closes (HTTP/1.1 with Connection: close, like a file of unknown length): one
-// write per batch of tags, where chunked encoding costs three writes (and TCP segments)
-// per picture.
+// write per picture (see client: offer makes it while the socket keeps up), where chunked
+// encoding costs three writes (and TCP segments) per picture.
 func (s *Server) serveFLV(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
@@ -322,34 +322,42 @@ func (s *Server) serveFLV(w http.ResponseWriter, r *http.Request) {
 		<-gone
 	}()
 
-	out := flvWriter{hasAudio: c.audio}
-	out.buf = append(out.buf, "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"...)
+	const header = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
 	if s.stream.extend(c, s.opts.WriteTimeout) != nil {
 		return
 	}
-	if _, err := conn.Write(out.buf); err != nil {
+	if _, err := io.WriteString(conn, header); err != nil {
 		return
 	}
+	// c is busy until take finds nothing to write: offer then writes to it itself, and
+	// wakes this goroutine only when the socket is full.
 	for {
-		select {
-		case <-c.wake:
-		case <-gone:
-			s.log.Info("http: player went away", "remote", r.RemoteAddr)
-			return
-		case <-s.done:
-			return
-		}
-		batch, n, end := s.stream.take(c)
+		batch, n, work, end := s.stream.take(c)
 		if end != nil {
 			s.log.Info("http: player stream ended", "remote", r.RemoteAddr, "reason", end)
 			return
+		}
+		if !work {
+			select {
+			case <-c.wake:
+			case <-gone:
+				s.log.Info("http: player went away", "remote", r.RemoteAddr)
+				return
+			case <-s.done:
+				return
+			}
+			continue
+		}
+		for _, p := range batch {
+			c.out.append(p)
 		}
 		// The deadline is renewed only while c is not dropped: a drop (cut) must stick.
 		if s.stream.extend(c, s.opts.WriteTimeout) != nil {
 			return
 		}
-		_, err := conn.Write(out.append(batch))
-		s.stream.written(c, n)
+		sent, err := conn.Write(c.out.buf)
+		c.out.buf = c.out.buf[:0]
+		s.stream.written(c, n, sent)
 		if err != nil {
 			s.log.Info("http: player connection failed", "remote", r.RemoteAddr, "err", err)
 			return

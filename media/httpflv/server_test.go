@@ -719,3 +719,58 @@ func TestAudioTags(t *testing.T) {
 		t.Errorf("audio tags %q, want %q", got, want)
 	}
 }
+
+// TestAudioWithoutPictures: audio is held for the next picture, so that the two go out in
+// one write, but not for long: when the pictures stop, the sound still reaches the player
+// (a held frame goes out at the latest with the one 100 ms after it), without End.
+func TestAudioWithoutPictures(t *testing.T) {
+	srv := startServer(t, httpflv.Options{})
+	ctx := context.Background()
+	feed := media.Feed(ctx, srv)
+	sps, pps := testSPS(t), []byte{0x68, 0xce, 0x3c, 0x80}
+	key := func(at time.Duration) *media.AccessUnit {
+		return &media.AccessUnit{NALUs: [][]byte{sps, pps, {0x65, 1}}, Time: at, Keyframe: true}
+	}
+	mono := &media.AudioConfig{SampleRate: 48000, Channels: 1, ASC: []byte{0x11, 0x88}}
+	feed(key(time.Second))
+	srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{0xa0}, Time: time.Second, Config: mono})
+	resp, err := http.Get("http://" + srv.Addr().String() + "/live.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	waitFor(t, "the player", 10*time.Second, func() bool { return srv.Stats().Readers == 1 })
+	feed(key(2 * time.Second))
+	// 10 AAC frames of 21 ms and no picture after them.
+	for i := range 10 {
+		at := 2*time.Second + time.Duration(i)*21*time.Millisecond
+		srv.WriteAudio(ctx, &media.AudioFrame{Data: []byte{byte(i)}, Time: at, Config: mono})
+	}
+	tags := make(chan flv.Tag, 64)
+	go func() {
+		fr := flv.NewReader(resp.Body)
+		for {
+			tag, err := fr.Next()
+			if err != nil {
+				close(tags)
+				return
+			}
+			tags <- tag
+		}
+	}()
+	// The frame at 2.105 s is 105 ms after the first one held: it and those before it go.
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case tag, ok := <-tags:
+			if !ok {
+				t.Fatal("the stream ended before the sound came")
+			}
+			if tag.Type == flv.TagAudio && tag.Timestamp >= 105 {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the sound after the last picture did not reach the player within 30 s")
+		}
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/camnode/camnode/chat"
 	"github.com/camnode/camnode/media"
@@ -42,17 +44,32 @@ type packet struct {
 	audio    *audioConfig // for audio packets
 }
 
-// client is one browser's queue. Its fields are guarded by stream.mu.
+// client is one browser. Its fields are guarded by stream.mu, but for out while busy.
+//
+// While its socket takes what comes, offer writes each picture to it at once, from the
+// producer's goroutine and without blocking (writeNow): one write per picture, and no
+// goroutine to wake. When the socket would block, c becomes busy: its own goroutine
+// (serveFLV) writes what is left and what queues meanwhile, with a deadline, and hands
+// the socket back once it has caught up. What waits for it is bounded by ClientQueue.
 type client struct {
 	queue   []*packet
-	bytes   int  // queued, or taken and not yet written
+	bytes   int  // queued, or taken or left by writeNow and not yet written
 	started bool // its first keyframe is queued
-	audio   bool // audio came before it joined
 	remote  string
-	ended   bool     // the stream ended: send what is queued, then stop
-	dropped bool     // fell ClientQueue behind: stop now
-	conn    net.Conn // once streaming: a drop cuts a write that blocks short
-	wake    chan struct{}
+	ended   bool            // the stream ended: send what is queued, then stop
+	dropped bool            // fell ClientQueue behind: stop now
+	conn    net.Conn        // once streaming: a drop cuts a write that blocks short
+	raw     syscall.RawConn // conn's socket, for writeNow; nil: every write is the goroutine's
+	// writeOnce writes out.buf to raw's descriptor once, and says how much in wrote.
+	writeOnce func(fd uintptr) bool
+	wrote     int
+	// busy says that c's goroutine owns the connection and out: it is writing, or has
+	// bytes or packets to write. Until it has written the response's header, it is busy.
+	busy bool
+	out  flvWriter // the bytes of c's file not yet written (audio held for the picture)
+	// heldSince is the capture time of the first audio packet held in out.buf.
+	heldSince time.Duration
+	wake      chan struct{}
 }
 
 // stream is the producer side of a Server: the pipeline's destination methods.
@@ -62,6 +79,7 @@ type stream struct {
 
 	// producer side: the video goroutine
 	nalus    [][]byte
+	body     []byte       // of the last video tag, reused
 	nClients atomic.Int32 // len(clients), for the writers' lock-free fast path
 	lastAU   atomic.Int64 // when the last access unit came, monotonic ns since epoch
 
@@ -138,9 +156,10 @@ func (s *stream) WriteVideo(ctx context.Context, au *media.AccessUnit, ps *h264.
 			s.nalus = append(s.nalus, n)
 		}
 	}
-	body := make([]byte, 0, flv.VideoTagSize(s.nalus))
-	body = flv.AppendVideoTag(body, au.Keyframe, int32(au.CompositionOffset/time.Millisecond), s.nalus)
-	s.offer(&packet{kind: flv.TagVideo, at: au.Time, keyframe: au.Keyframe, body: body, video: cfg})
+	// The body is made in a buffer of this goroutine's, and copied only if a browser
+	// queues it: one that keeps up has it written at once (writeNow).
+	s.body = flv.AppendVideoTag(s.body[:0], au.Keyframe, int32(au.CompositionOffset/time.Millisecond), s.nalus)
+	s.offer(packet{kind: flv.TagVideo, at: au.Time, keyframe: au.Keyframe, body: s.body, video: cfg})
 	return nil
 }
 
@@ -160,7 +179,7 @@ func (s *stream) WriteAudio(ctx context.Context, f *media.AudioFrame) error {
 	if s.nClients.Load() == 0 {
 		return nil
 	}
-	s.offer(&packet{kind: flv.TagAudio, at: f.Time, body: flv.AppendAudioTag(nil, f.Data), audio: cfg})
+	s.offer(packet{kind: flv.TagAudio, at: f.Time, body: flv.AppendAudioTag(nil, f.Data), audio: cfg})
 	return nil
 }
 
@@ -169,7 +188,7 @@ func (s *stream) WriteChat(ctx context.Context, at time.Duration, m *chat.Messag
 	if s.nClients.Load() == 0 {
 		return
 	}
-	s.offer(&packet{kind: flv.TagScript, at: at, body: danmaku.AppendTextData(nil, m)})
+	s.offer(packet{kind: flv.TagScript, at: at, body: danmaku.AppendTextData(nil, m)})
 }
 
 // Flush does nothing: every tag goes to the browsers as it comes.
@@ -234,9 +253,12 @@ func (s *stream) SetVideoDataRate(kbps float64) {
 	}
 }
 
-// offer queues p for every browser; one that falls ClientQueue behind is dropped, so a
-// stalled browser costs at most ClientQueue bytes and never holds the caller back.
-func (s *stream) offer(p *packet) {
+// offer writes p to every browser that keeps up (writeNow) and queues it for the others;
+// one that falls ClientQueue behind is dropped, so a stalled browser costs at most
+// ClientQueue bytes and never holds the caller back. p.body may be the caller's buffer:
+// the first browser that queues p makes the copy that every queue shares.
+func (s *stream) offer(p packet) {
+	var shared *packet
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.clients {
@@ -250,6 +272,10 @@ func (s *stream) offer(p *packet) {
 			}
 			c.started = true
 		}
+		if !c.busy && c.raw != nil {
+			s.writeNow(c, &p)
+			continue
+		}
 		if c.bytes+len(p.body) > s.opts.ClientQueue {
 			s.log.Warn("http: player dropped: it fell behind the stream", "remote", c.remote, "queued_bytes", c.bytes, "bound", s.opts.ClientQueue)
 			c.dropped, c.queue, c.bytes = true, nil, 0
@@ -258,10 +284,75 @@ func (s *stream) offer(p *packet) {
 			c.signal()
 			continue
 		}
-		c.queue = append(c.queue, p)
+		if shared == nil {
+			shared = new(packet)
+			*shared = p
+			shared.body = bytes.Clone(p.body)
+		}
+		c.queue = append(c.queue, shared)
 		c.bytes += len(p.body)
 		c.signal()
 	}
+}
+
+// audioHold bounds how long offer holds audio for the next picture, so that a picture and
+// the sound before it go out in one write; a stream whose pictures stopped still sounds.
+const audioHold = 100 * time.Millisecond
+
+// writeNow writes p (with the audio held before it) to c's socket without blocking, or
+// holds p if it is audio and a picture is due. What the socket does not take now is left
+// in c.out for c's goroutine, which it wakes. The caller holds mu; c is not busy.
+func (s *stream) writeNow(c *client, p *packet) {
+	held := len(c.out.buf) > 0
+	c.out.append(p)
+	if p.kind == flv.TagAudio && len(c.out.buf) > 0 {
+		if !held {
+			c.heldSince = p.at
+		}
+		if p.at-c.heldSince < audioHold {
+			return
+		}
+	}
+	if len(c.out.buf) == 0 {
+		return
+	}
+	c.wrote = 0
+	c.raw.Write(c.writeOnce)
+	n := c.wrote
+	s.sent += uint64(n)
+	c.out.buf = c.out.buf[:copy(c.out.buf, c.out.buf[n:])]
+	if len(c.out.buf) > 0 {
+		// The socket is full (or failed, which the goroutine's write then reports).
+		c.busy = true
+		c.bytes += len(c.out.buf)
+		c.signal()
+	}
+}
+
+// sendBuffer is the kernel's send buffer of a browser's connection. Linux starts it at
+// 16 KiB and grows it only as the congestion window grows, so at first two pictures of a
+// 720p camera fill it until the browser's delayed ACK, and writeNow hands over half the
+// pictures to the browser's goroutine. Set, it also stops growing to megabytes in front of
+// a browser that stopped reading, so that ClientQueue is what bounds it; 256 KiB covers a
+// LAN's or a Wi-Fi's bandwidth-delay product at camera bitrates.
+const sendBuffer = 256 << 10
+
+// rawConn sets sendBuffer on a connection the listener accepted and returns its socket,
+// for writeNow; nil if it has none.
+func rawConn(conn net.Conn) syscall.RawConn {
+	if lc, ok := conn.(*limitConn); ok {
+		conn = lc.Conn
+	}
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	tc.SetWriteBuffer(sendBuffer)
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
 }
 
 // cut makes a write to the browser that blocks now, or comes later, fail at once.
@@ -275,7 +366,19 @@ func (c *client) cut() {
 func (s *stream) streaming(c *client, conn net.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.conn = conn
+	c.conn, c.raw = conn, rawConn(conn)
+	// Made once, as a closure passed on costs an allocation.
+	c.writeOnce = func(fd uintptr) bool {
+		// One attempt: the socket is non-blocking, so a full one takes part or nothing.
+		// A raw system call, as it cannot block: the runtime's bookkeeping of a call that
+		// may (entersyscall) wakes its monitor thread from its sleep for each, which on
+		// an otherwise idle node cost more than the write itself.
+		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.out.buf[0])), uintptr(len(c.out.buf)))
+		if errno == 0 {
+			c.wrote = int(n)
+		}
+		return true
+	}
 	if c.dropped {
 		c.cut()
 	}
@@ -325,7 +428,7 @@ func (s *stream) join(remote string) (*client, error) {
 	if len(s.clients) >= s.opts.MaxClients {
 		return nil, errTooMany
 	}
-	c := &client{wake: make(chan struct{}, 1), audio: s.audioSet, remote: remote}
+	c := &client{wake: make(chan struct{}, 1), out: flvWriter{hasAudio: s.audioSet}, remote: remote, busy: true}
 	s.clients = append(s.clients, c)
 	s.nClients.Store(int32(len(s.clients)))
 	s.joined++
@@ -340,32 +443,33 @@ func (s *stream) leave(c *client) {
 	c.queue = nil
 }
 
-// take returns what is queued for c and its size, or why c must stop: dropped at once,
-// ended once its queue is empty. The packets stay counted against c's bound until written.
-func (s *stream) take(c *client) (batch []*packet, n int, end error) {
+// take returns what c's goroutine is to write: the packets queued, to add to c.out, and
+// the bytes they and what c.out holds count against c's bound; or why c must stop:
+// dropped at once, ended once all is written. With nothing to write, c is no longer busy
+// (offer writes to it again) and work is false.
+func (s *stream) take(c *client) (batch []*packet, n int, work bool, end error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case c.dropped:
-		return nil, 0, errDropped
-	case len(c.queue) == 0 && c.ended:
-		return nil, 0, errStreamEnded
+		return nil, 0, false, errDropped
+	case len(c.queue) == 0 && len(c.out.buf) == 0:
+		if c.ended {
+			return nil, 0, false, errStreamEnded
+		}
+		c.busy = false
+		return nil, 0, false, nil
 	}
+	c.busy = true
 	batch, c.queue = c.queue, nil
-	for _, p := range batch {
-		n += len(p.body)
-	}
-	if c.ended {
-		c.signal() // come back for the end
-	}
-	return batch, n, nil
+	return batch, c.bytes, true, nil
 }
 
-// written releases the n bytes of a batch take returned.
-func (s *stream) written(c *client, n int) {
+// written releases the n bytes take counted, of which sent were written.
+func (s *stream) written(c *client, n, sent int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sent += uint64(n)
+	s.sent += uint64(sent)
 	if !c.dropped {
 		c.bytes -= n
 	}
