@@ -40,7 +40,7 @@ func ffprobeStream(t testing.TB, url string) (string, error) {
 // password is refused (401), one with them reads; the password is never logged.
 func TestPasswordRequired(t *testing.T) {
 	peers.Require(t, "ffprobe")
-	var logs logBuffer
+	var logs peers.LogBuffer
 	const password = "s3cret-Pa55"
 	srv := startServer(t, rtsp.Options{Username: "viewer", Password: password,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
@@ -155,7 +155,7 @@ func TestStreamsComeAndGo(t *testing.T) {
 // TestOptionsHideThePassword: printed or logged, Options never show the password.
 func TestOptionsHideThePassword(t *testing.T) {
 	o := rtsp.Options{Addr: ":8554", Username: "viewer", Password: "s3cret-Pa55"}
-	var logs logBuffer
+	var logs peers.LogBuffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("rtsp", "options", o)
 	for _, s := range []string{fmt.Sprint(o), fmt.Sprintf("%+v", o), fmt.Sprintf("%#v", o), logs.String()} {
 		if strings.Contains(s, o.Password) || !strings.Contains(s, "viewer") || !strings.Contains(s, "REDACTED") {

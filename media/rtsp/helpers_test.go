@@ -222,21 +222,3 @@ func capture(t testing.TB, url, transport string, frames int) (string, error) {
 	}
 	return path, nil
 }
-
-// logBuffer keeps what a logger writes, from any goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
