@@ -33,6 +33,13 @@ func (b *Backoff) Next() time.Duration {
 // Reset starts over from Min: the attempt succeeded, or ran long enough to count as healthy.
 func (b *Backoff) Reset() { b.next = b.Min }
 
+// Longest returns the longest delay, Max (spread unless Exact), and keeps it for the next
+// call: for a failure that retrying soon will not mend (an ingest that refuses the key).
+func (b *Backoff) Longest() time.Duration {
+	b.next = b.Max
+	return b.Next()
+}
+
 // Wait waits Next; false when ctx ended first.
 func (b *Backoff) Wait(ctx context.Context) bool {
 	t := time.NewTimer(b.Next())

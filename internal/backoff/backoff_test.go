@@ -41,3 +41,18 @@ func TestWaitEndsWithContext(t *testing.T) {
 		t.Fatal("Wait on an ended context waited")
 	}
 }
+
+func TestLongestStaysLongUntilReset(t *testing.T) {
+	b := Backoff{Min: time.Second, Max: 8 * time.Second, Exact: true}
+	b.Next()
+	if d := b.Longest(); d != 8*time.Second {
+		t.Fatalf("Longest = %v", d)
+	}
+	if d := b.Next(); d != 8*time.Second {
+		t.Fatalf("after Longest, Next = %v", d)
+	}
+	b.Reset()
+	if d := b.Next(); d != time.Second {
+		t.Fatalf("after Reset, Next = %v", d)
+	}
+}

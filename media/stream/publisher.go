@@ -10,12 +10,12 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/camnode/camnode/chat"
+	"github.com/camnode/camnode/internal/backoff"
 	"github.com/camnode/camnode/media"
 	"github.com/camnode/camnode/media/danmaku"
 	"github.com/camnode/camnode/media/flv"
@@ -334,7 +334,8 @@ func (p *Publisher) Stats() media.OutputStats {
 // when ctx ends; it never gives up on its own.
 func (p *Publisher) Run(ctx context.Context) error {
 	defer p.queue.close()
-	backoff := p.opts.ReconnectMin
+	// Spread (not Exact): a fleet whose ingest restarts must not come back in lockstep.
+	retry := backoff.Backoff{Min: p.opts.ReconnectMin, Max: p.opts.ReconnectMax}
 	for attempt := 0; ; attempt++ {
 		if attempt == 0 {
 			p.opts.OnStatus(Status{State: Connecting})
@@ -348,31 +349,26 @@ func (p *Publisher) Run(ctx context.Context) error {
 		// over, so that an ingest that restarts sees us back soon. One that keeps failing
 		// before that pushes the delay up to ReconnectMax.
 		if p.wentLive.Swap(false) || time.Since(began) > 10*time.Second {
-			backoff = p.opts.ReconnectMin
+			retry.Reset()
 		}
-		state := Reconnecting
+		state, wait := Reconnecting, time.Duration(0)
 		if rtmp.IsRefused(err) {
 			// The ingest refused the stream (wrong key or app, publishing denied, name
 			// busy): asking again at once would be a hot loop that changes nothing. Wait
 			// the longest delay; the key may be enabled on the server meanwhile.
-			state, backoff = Failed, p.opts.ReconnectMax
+			state, wait = Failed, retry.Longest()
 			p.refused.Store(true)
+		} else {
+			wait = retry.Next()
 		}
-		wait := jitter(backoff)
 		p.log.Warn("ingest connection ended", "err", err, "retry_in", wait.Round(time.Millisecond))
 		p.opts.OnStatus(Status{State: state, Err: err, Retry: wait})
-		backoff = min(2*backoff, p.opts.ReconnectMax)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
 			return nil
 		}
 	}
-}
-
-// jitter spreads d over [0.75d, 1.25d) so a fleet does not reconnect in lockstep.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.75 + 0.5*rand.Float64()))
 }
 
 // session is one connection: dial, then send tags until an error or ctx ends.
