@@ -90,13 +90,13 @@ func BenchmarkNodeRTSPReaders(b *testing.B) {
 			}
 			time.Sleep(time.Second) // perf attaches; it records the window and stops
 		}
-		start := cpuOf(b, pid)
+		start := figures.CPUTime(b, pid)
 		select {
 		case <-time.After(window):
 		case <-ctx.Done():
 			b.Fatal("interrupted")
 		}
-		cpu := cpuOf(b, pid) - start
+		cpu := figures.CPUTime(b, pid) - start
 		if perf != nil {
 			if err := perf.Wait(); err != nil {
 				b.Fatalf("perf record: %v", err)
@@ -124,19 +124,6 @@ func BenchmarkNodeRTSPReaders(b *testing.B) {
 		window, loadAverage(), none.Seconds()/2, window, one.Seconds()/2, window, one.Seconds()/none.Seconds(), (one-none).Seconds()/2,
 		sixteen.Seconds(), window, 2*sixteen.Seconds()/none.Seconds(), sixteen.Seconds()-none.Seconds()/2,
 		float64(rss16)/1e6, float64(rssBefore)/1e6))
-}
-
-// cpuOf is the CPU time (user + system) of process pid so far.
-func cpuOf(b *testing.B, pid int) time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The fields after the command name, which is in parentheses and may hold spaces.
-	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
 // rssOf is the resident set of process pid, in bytes.
