@@ -102,3 +102,25 @@ func TestNotAnMQTTPortIsSaidSo(t *testing.T) {
 		t.Fatal("connected to nginx-rtmp as to a broker")
 	}
 }
+
+// A mirror published with PublishIfRoom gives way when the queue is half full: a flood of
+// chat/in must leave room for the events and the state behind it.
+func TestPublishIfRoomLeavesRoomForEvents(t *testing.T) {
+	n := newTestNode(t, "tcp://127.0.0.1:1", nil) // never connects: the queue only fills
+	mirrored := 0
+	for range 2 * outboxQueue {
+		if n.PublishIfRoom(n.topics.ChatIn, []byte(`{"text":"flood"}`)) {
+			mirrored++
+		}
+	}
+	if mirrored == 0 || mirrored > outboxQueue/2+1 {
+		t.Fatalf("%d mirrored messages queued, want about half the queue (%d)", mirrored, outboxQueue/2)
+	}
+	before := len(n.outbox)
+	for range 10 {
+		n.PublishEvent("chat_rejected", "chat: 172 message(s) not drawn")
+	}
+	if got := len(n.outbox) - before; got != 10 {
+		t.Fatalf("%d of 10 events queued behind the flood", got)
+	}
+}

@@ -241,6 +241,17 @@ func (s *Session) Publish(topic string, retained bool, payload []byte) {
 	s.enqueue(outMessage{topic: topic, retained: retained, payload: append([]byte(nil), payload...)})
 }
 
+// PublishIfRoom publishes a message that may be lost, unless the queue is half full: a
+// mirror of what the node takes (chat/in, a message per chat message) must never crowd
+// out the state and the events behind it in one queue. It reports whether it queued.
+func (s *Session) PublishIfRoom(topic string, payload []byte) bool {
+	if len(s.outbox) >= cap(s.outbox)/2 {
+		return false
+	}
+	s.enqueue(outMessage{topic: topic, payload: append([]byte(nil), payload...)})
+	return true
+}
+
 // event is the JSON published on Topics.Event.
 type event struct {
 	Event  string `json:"event"`

@@ -70,7 +70,9 @@ var chatSessions = map[string]func(n *Node, r platform.Room) platform.Session{
 // has every message the intake takes published on <base>/chat/in.
 func (n *Node) setupChatSources() {
 	n.chat.taken = func(m *chat.Message) {
-		n.session.Publish(n.topics.ChatIn, false, m.AppendJSON(nil))
+		// A flood of chat must not crowd the events and the state out of the queue
+		// they share: chat/in gives way when it is half full.
+		n.session.PublishIfRoom(n.topics.ChatIn, m.AppendJSON(nil))
 	}
 	now := stamp(time.Now())
 	for _, r := range n.cfg.ChatFrom {

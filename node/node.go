@@ -73,6 +73,7 @@ type session interface {
 	Start(ctx context.Context) error
 	Commands() <-chan mqtt.Command
 	Publish(topic string, retained bool, payload []byte)
+	PublishIfRoom(topic string, payload []byte) bool
 	PublishEvent(name, reason string)
 	PublishTargetEvent(name, target, reason string)
 	Close()

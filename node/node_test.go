@@ -56,6 +56,11 @@ func (s *fakeSession) Publish(topic string, retained bool, payload []byte) {
 	s.mu.Unlock()
 }
 
+func (s *fakeSession) PublishIfRoom(topic string, payload []byte) bool {
+	s.Publish(topic, false, payload)
+	return true
+}
+
 func (s *fakeSession) PublishEvent(name, reason string) { s.PublishTargetEvent(name, "", reason) }
 
 func (s *fakeSession) PublishTargetEvent(name, target, reason string) {
