@@ -19,6 +19,11 @@ func collectAUs(b *testing.B, n int) []media.AccessUnit {
 			b.Fatal(err)
 		}
 	}
+	return takeUnits(src, n)
+}
+
+// takeUnits runs src until it has given n access units, and returns copies of them.
+func takeUnits(src media.Source, n int) []media.AccessUnit {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out []media.AccessUnit

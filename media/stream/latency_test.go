@@ -22,20 +22,7 @@ func testUnits(t testing.TB, n int) ([]media.AccessUnit, *media.ParameterSetTrac
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out []media.AccessUnit
-	src.Run(ctx, func(au *media.AccessUnit) error {
-		c := media.AccessUnit{Time: au.Time, Keyframe: au.Keyframe}
-		for _, n := range au.NALUs {
-			c.NALUs = append(c.NALUs, append([]byte(nil), n...))
-		}
-		out = append(out, c)
-		if len(out) == n {
-			cancel()
-		}
-		return nil
-	})
+	out := takeUnits(src, n)
 	if len(out) < n || !out[0].Keyframe || out[1].Keyframe {
 		t.Fatalf("the test source gave %d units, want a keyframe and a picture that is not", len(out))
 	}
